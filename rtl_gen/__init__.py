@@ -1,0 +1,1 @@
+"""structhw.rtl_gen"""

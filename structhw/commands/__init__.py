@@ -1,0 +1,1 @@
+"""One module per ``structhw`` subcommand; see :mod:`structhw.cli`."""

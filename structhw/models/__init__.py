@@ -1,0 +1,1 @@
+"""Shipped trained models (the digits demo) and their metrics."""
