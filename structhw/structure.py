@@ -1,0 +1,159 @@
+"""Structure matrices of Structured Convolutions and the projections built from them.
+
+A structured C×N×N kernel with parameters (c, n) is ``W = 1_box * α`` (full correlation of a
+``(C−c+1)×(N−n+1)×(N−n+1)`` box of ones with ``α`` of shape ``[c, n, n]``). Vectorised in PyTorch's
+row-major order this is ``vec(W) = A · vec(α)`` with the structure matrix
+
+    ``A = T(C, c) ⊗ T(N, n) ⊗ T(N, n)``  of shape ``(C·N², c·n²)``,
+
+where ``T(K, k)`` is the K×k band matrix with ones on a band of width ``K−k+1`` (column j holds ones
+in rows j … j+K−k). Because A is a Kronecker product, ``A⁺ = T⁺ ⊗ T⁺ ⊗ T⁺`` and ``A·A⁺`` is the
+Kronecker product of the three small projectors ``T·T⁺``: every function here works axis by axis on
+a weight of shape ``[Cout, C, N, N]`` with matrices of at most C×C entries, never a CN²×CN² one.
+
+A linear layer P×Q is P kernels of shape Q×1×1: pass its weight as ``W.reshape(P, Q, 1, 1)`` with
+``(c, n) = (R, 1)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import torch
+
+from .errors import ConfigError
+
+__all__ = [
+    "check_structure",
+    "band_matrix",
+    "band_pinv",
+    "band_projector",
+    "structure_matrix",
+    "alpha_from_weight",
+    "expand_alpha",
+    "project",
+]
+
+
+def _check_positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{what} must be an integer, got {value!r}")
+    if value < 1:
+        raise ConfigError(f"{what} must be >= 1, got {value}")
+    return int(value)
+
+
+def check_structure(C, N, c, n, where: str = "") -> tuple[int, int, int, int]:
+    """Validate structure parameters and return them as ints.
+
+    Raises :class:`ConfigError` naming the parameter (prefixed with ``where``, e.g. a layer name)
+    when a value is not an integer, is < 1, or when ``c > C`` or ``n > N``.
+    """
+    prefix = f"{where}: " if where else ""
+    C = _check_positive_int(C, f"{prefix}C (input channels per group)")
+    N = _check_positive_int(N, f"{prefix}N (kernel size)")
+    c = _check_positive_int(c, f"{prefix}c")
+    n = _check_positive_int(n, f"{prefix}n")
+    if c > C:
+        raise ConfigError(f"{prefix}c={c} must be <= C={C} (input channels per group)")
+    if n > N:
+        raise ConfigError(f"{prefix}n={n} must be <= N={N} (kernel size)")
+    return C, N, c, n
+
+
+def band_matrix(K: int, k: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """T(K, k): the K×k binary band matrix, ``T[i, j] = 1`` iff ``0 <= i − j <= K − k``.
+
+    Its columns are the 1-D boxes of ones (length ``K−k+1``) at offsets 0 … k−1.
+    """
+    K, _, k, _ = check_structure(K, 1, k, 1)
+    i = torch.arange(K).unsqueeze(1)
+    j = torch.arange(k).unsqueeze(0)
+    return ((i - j >= 0) & (i - j <= K - k)).to(dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _band_pinv64(K: int, k: int) -> torch.Tensor:
+    return torch.linalg.pinv(band_matrix(K, k, torch.float64))
+
+
+@functools.lru_cache(maxsize=None)
+def _band_pinv_cached(K: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return _band_pinv64(K, k).to(dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=None)
+def _band_projector_cached(K: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return (band_matrix(K, k, torch.float64) @ _band_pinv64(K, k)).to(dtype=dtype, device=device)
+
+
+def band_pinv(K: int, k: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """T(K, k)⁺, the k×K Moore–Penrose inverse, computed once in float64 and cached per dtype/device."""
+    K, _, k, _ = check_structure(K, 1, k, 1)
+    return _band_pinv_cached(K, k, dtype, torch.device(device or "cpu"))
+
+
+def band_projector(K: int, k: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """T(K, k)·T(K, k)⁺, the K×K orthogonal projector onto T's columns (cached per dtype/device)."""
+    K, _, k, _ = check_structure(K, 1, k, 1)
+    return _band_projector_cached(K, k, dtype, torch.device(device or "cpu"))
+
+
+def structure_matrix(C: int, N: int, c: int, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The structure matrix A = T(C,c) ⊗ T(N,n) ⊗ T(N,n), shape ``(C·N², c·n²)``, binary.
+
+    Column ``m = a·n² + b·n + e`` is the vectorised basis kernel β_m: a ``(C−c+1)×(N−n+1)²`` cuboid
+    of ones at offset (a, b, e). Row order is PyTorch's row-major ``[C, N, N]``, so
+    ``W.reshape(Cout, -1) == alpha.reshape(Cout, -1) @ A.T``. Meant for tests and small layers:
+    its size grows as C·N²·c·n².
+    """
+    C, N, c, n = check_structure(C, N, c, n)
+    t_n = band_matrix(N, n, dtype)
+    return torch.kron(band_matrix(C, c, dtype), torch.kron(t_n, t_n))
+
+
+def _check_weight(W: torch.Tensor, c: int, n: int) -> tuple[int, int]:
+    if W.dim() != 4 or W.shape[-1] != W.shape[-2]:
+        raise ConfigError(f"weight must have shape [Cout, C, N, N], got {tuple(W.shape)}")
+    C, N = int(W.shape[1]), int(W.shape[2])
+    check_structure(C, N, c, n)
+    return C, N
+
+
+def _apply_axes(W: torch.Tensor, m_c: torch.Tensor, m_n: torch.Tensor) -> torch.Tensor:
+    """``out[o, a, b, e] = Σ m_c[a, i] m_n[b, j] m_n[e, k] W[o, i, j, k]``, one axis at a time."""
+    x = torch.tensordot(W, m_n, dims=([3], [1]))  # [o, i, j, e]
+    x = torch.tensordot(x, m_n, dims=([2], [1]))  # [o, i, e, b]
+    x = torch.tensordot(x, m_c, dims=([1], [1]))  # [o, e, b, a]
+    return x.permute(0, 3, 2, 1)
+
+
+def alpha_from_weight(W: torch.Tensor, c: int, n: int) -> torch.Tensor:
+    """α = A⁺·W for every output kernel: ``W`` [Cout, C, N, N] → α [Cout, c, n, n].
+
+    The least-squares coefficients of W in the structured basis; exact when W is structured.
+    Differentiable in W.
+    """
+    C, N = _check_weight(W, c, n)
+    return _apply_axes(W, band_pinv(C, c, W.dtype, W.device), band_pinv(N, n, W.dtype, W.device))
+
+
+def expand_alpha(alpha: torch.Tensor, C: int, N: int) -> torch.Tensor:
+    """W = A·α: α [Cout, c, n, n] → the structured kernels [Cout, C, N, N]."""
+    if alpha.dim() != 4 or alpha.shape[-1] != alpha.shape[-2]:
+        raise ConfigError(f"alpha must have shape [Cout, c, n, n], got {tuple(alpha.shape)}")
+    c, n = int(alpha.shape[1]), int(alpha.shape[2])
+    C, N, c, n = check_structure(C, N, c, n)
+    dt, dev = alpha.dtype, alpha.device
+    return _apply_axes(alpha, band_matrix(C, c, dt).to(dev), band_matrix(N, n, dt).to(dev))
+
+
+def project(W: torch.Tensor, c: int, n: int) -> torch.Tensor:
+    """A·A⁺·W: the nearest (Frobenius) structured kernels to ``W`` [Cout, C, N, N], same shape.
+
+    Differentiable in W; ``W − project(W, c, n)`` is the residual the Structural Regularization
+    loss penalises.
+    """
+    C, N = _check_weight(W, c, n)
+    return _apply_axes(W, band_projector(C, c, W.dtype, W.device), band_projector(N, n, W.dtype, W.device))
