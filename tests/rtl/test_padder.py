@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Padder against torch's zero padding, under random idle/backpressure, two images back to back."""
 
 import random
@@ -93,7 +94,6 @@ def test_padder_sustains_one_beat_per_cycle(padding):
     assert cycles == len(expected) - 2 * lead
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 @pytest.mark.parametrize("kwargs, name", [
     (dict(channels=0, height=2, width=2, padding=1), "channels"),
     (dict(channels=1, height=2, width=2, padding=-1), "padding"),
