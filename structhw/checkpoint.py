@@ -1,0 +1,228 @@
+"""Safe training checkpoints: tensors and plain Python values only, loaded with ``weights_only=True``.
+
+A checkpoint is one ``torch.save``-d dict::
+
+    {
+      "format": "structhw.checkpoint", "version": 1,
+      "config": {"model": str, "preset": str, "plan": {module name: [c, n]}, "lam": float,
+                 "epochs": int, "seed": int, "recipe": "sr" | "direct", "lr": float,
+                 "batch_size": int},
+      "dense": {parameter name: tensor},       # the baseline trained in the same run
+      "structured": {parameter name: tensor},  # recipe "sr": SR-trained, before decomposition
+      "decomposed": {parameter name: tensor},  # recipe "direct": the decomposed architecture
+    }
+
+Exactly one of ``structured`` / ``decomposed`` is present, depending on the recipe. Nothing in it is
+code: :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)`` and validates every
+field, so a corrupted, truncated or malicious file is a :class:`ConfigError`, never executed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+FORMAT_NAME = "structhw.checkpoint"
+FORMAT_VERSION = 1
+RECIPES = ("sr", "direct")
+CONFIG_TYPES = {
+    "model": str,
+    "preset": str,
+    "plan": dict,
+    "lam": (int, float),
+    "epochs": int,
+    "seed": int,
+    "recipe": str,
+    "lr": (int, float),
+    "batch_size": int,
+}
+"""Required ``config`` keys and their Python types."""
+
+DEMO_CHECKPOINT = "digits_cnn_A.pt"
+DEMO_METRICS = "digits_cnn_A.metrics.json"
+
+
+def demo_checkpoint_path() -> Path:
+    """Path of the shipped demo checkpoint (digits-cnn, preset A, trained with the defaults)."""
+    return Path(str(resources.files("structhw.models").joinpath(DEMO_CHECKPOINT)))
+
+
+def demo_metrics_path() -> Path:
+    """Path of the shipped demo model's ``metrics.json``."""
+    return Path(str(resources.files("structhw.models").joinpath(DEMO_METRICS)))
+
+
+def plan_to_config(plan: dict) -> dict:
+    """Structure plan ``{name: (c, n)}`` → its checkpoint form ``{name: [c, n]}`` (plain ints)."""
+    return {str(name): [int(c), int(n)] for name, (c, n) in plan.items()}
+
+
+def plan_from_config(plan: dict) -> dict:
+    """Checkpoint form ``{name: [c, n]}`` → structure plan ``{name: (c, n)}``."""
+    return {name: (int(c), int(n)) for name, (c, n) in plan.items()}
+
+
+def state_to_plain(model: nn.Module) -> dict:
+    """A model's state dict as a plain ``dict`` of detached, contiguous CPU tensors."""
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def make_checkpoint(config: dict, dense_state: dict, trained_state: dict) -> dict:
+    """Assemble a checkpoint dict; ``trained_state`` goes under ``structured`` (recipe "sr") or
+    ``decomposed`` (recipe "direct")."""
+    key = "structured" if config["recipe"] == "sr" else "decomposed"
+    ckpt = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "config": dict(config),
+        "dense": dict(dense_state),
+        key: dict(trained_state),
+    }
+    validate_checkpoint(ckpt, "checkpoint")
+    return ckpt
+
+
+def save_checkpoint(ckpt: dict, path) -> Path:
+    """Validate ``ckpt`` and write it to ``path`` atomically (temporary file, then ``os.replace``)."""
+    path = Path(path)
+    validate_checkpoint(ckpt, str(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path) -> dict:
+    """Read and validate a checkpoint; anything else is a :class:`ConfigError` naming the file.
+
+    The file is read with ``torch.load(weights_only=True)``: a pickle that would construct
+    arbitrary objects or call functions is rejected by the loader, not run.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ConfigError(f"checkpoint {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"checkpoint {path}: is a directory, not a checkpoint file") from None
+    except Exception as exc:
+        raise ConfigError(
+            f"checkpoint {path}: not a readable structhw checkpoint ({_load_failure_reason(exc)})"
+        ) from None
+    validate_checkpoint(ckpt, str(path))
+    return ckpt
+
+
+def _load_failure_reason(exc: Exception) -> str:
+    """The informative part of a ``torch.load`` failure, in one short phrase."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("Trying to load", "Unsupported")):
+            return f"refused by the weights-only loader: {line.rstrip('.')[:160]}"
+    detail = f": {lines[0][:120]}" if lines else ""
+    return f"corrupted or truncated ({type(exc).__name__}{detail})"
+
+
+def _fail(where: str, what: str):
+    raise ConfigError(f"checkpoint {where}: {what}")
+
+
+def _check_state(state, where: str, key: str) -> None:
+    if not isinstance(state, dict) or not state:
+        _fail(where, f"'{key}' must be a non-empty dict of tensors")
+    for name, value in state.items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            _fail(where, f"'{key}' entry {name!r} is not a named tensor")
+
+
+def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
+    """Raise :class:`ConfigError` unless ``ckpt`` has the layout described in the module docstring."""
+    if not isinstance(ckpt, dict):
+        _fail(where, f"top level is {type(ckpt).__name__}, expected a dict")
+    if ckpt.get("format") != FORMAT_NAME:
+        _fail(where, f"'format' is {ckpt.get('format')!r}, expected {FORMAT_NAME!r}")
+    if ckpt.get("version") != FORMAT_VERSION:
+        _fail(where, f"'version' is {ckpt.get('version')!r}, this structhw reads {FORMAT_VERSION}")
+    config = ckpt.get("config")
+    if not isinstance(config, dict):
+        _fail(where, "'config' must be a dict")
+    for key, types in CONFIG_TYPES.items():
+        value = config.get(key)
+        if not isinstance(value, types) or isinstance(value, bool):
+            _fail(where, f"config '{key}' is {value!r}, expected {types}")
+    if config["recipe"] not in RECIPES:
+        _fail(where, f"config 'recipe' is {config['recipe']!r}, expected one of {RECIPES}")
+    for name, entry in config["plan"].items():
+        ok = (
+            isinstance(name, str)
+            and isinstance(entry, (list, tuple))
+            and len(entry) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in entry)
+        )
+        if not ok:
+            _fail(where, f"plan entry {name!r} is {entry!r}, expected [c, n] with positive ints")
+    trained_key = "structured" if config["recipe"] == "sr" else "decomposed"
+    for key in ("dense", trained_key):
+        if key not in ckpt:
+            _fail(where, f"recipe {config['recipe']!r} needs a '{key}' state dict")
+        _check_state(ckpt[key], where, key)
+
+
+def _load_state(model: nn.Module, state: dict, what: str) -> None:
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"checkpoint '{what}' does not fit the model: {first[:200]}") from None
+
+
+def build_models(ckpt: dict) -> tuple[nn.Module, nn.Module]:
+    """Rebuild ``(dense_model, decomposed_model)`` as float models in eval mode.
+
+    For recipe "sr" the decomposed model is ``decompose(structured_model, plan)``; for "direct"
+    it is the decomposed architecture with the stored weights loaded.
+    """
+    from .decompose import decompose
+    from .zoo import build_model
+
+    validate_checkpoint(ckpt)
+    config = ckpt["config"]
+    plan = plan_from_config(config["plan"])
+    try:
+        dense = build_model(config["model"])
+        trained = build_model(config["model"])
+    except ConfigError as exc:
+        raise ConfigError(f"checkpoint config 'model': {exc}") from None
+    _load_state(dense, ckpt["dense"], "dense")
+    if config["recipe"] == "sr":
+        _load_state(trained, ckpt["structured"], "structured")
+        decomposed, _ = decompose(trained, plan)
+    else:
+        decomposed, _ = decompose(trained, plan)
+        _load_state(decomposed, ckpt["decomposed"], "decomposed")
+    return dense.eval(), decomposed.eval()
+
+
+def build_structured_model(ckpt: dict) -> nn.Module:
+    """The SR-trained model before decomposition (recipe "sr" only), in eval mode."""
+    from .zoo import build_model
+
+    validate_checkpoint(ckpt)
+    if ckpt["config"]["recipe"] != "sr":
+        raise ConfigError("checkpoint: recipe 'direct' has no structured (pre-decomposition) model")
+    model = build_model(ckpt["config"]["model"])
+    _load_state(model, ckpt["structured"], "structured")
+    return model.eval()
