@@ -1,0 +1,518 @@
+"""The compiler: a quantized network and a resource budget → a :class:`HardwarePlan`.
+
+The accelerator is a dataflow pipeline with one :class:`~structhw.rtl_gen.engine.LayerEngine`
+per layer, a :class:`~structhw.rtl_gen.flatten.Flatten` in front of a linear layer whose input is
+a C×H×W map with H·W > 1, and a stream FIFO after every engine but the last. In steady state the
+pipeline delivers one image per ``max(stage cycles)`` cycles, so the compiler spends the budget on
+the slowest stage first (greedy balancing): starting from one lane × one multiplier everywhere,
+it repeatedly gives the bottleneck stage the cheapest step up in lanes P or multipliers T that
+makes it faster, as long as the whole accelerator still fits the budget.
+
+Cycles and resources come from a :class:`HardwareModel` — by default the engine generator's own
+analytic models (``engine_cycles``, ``engine_cost``, ``choose_sumpool_arch``); tests substitute
+their own. The plan is the single source of truth downstream: it embeds the quantized network
+(the weight images α, bias, M, S of every layer) together with its SHA-256, the per-stage engine
+parameters, FIFO depths, costs and the cycle prediction. ``plan.json`` is described in
+``docs/plan-format.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .budget import Budget
+from .errors import ConfigError
+from .qnet import QuantLayer, QuantNet, ceil_log2
+
+PLAN_FORMAT = "structhw.plan"
+PLAN_VERSION = 1
+RESOURCES = ("lut4", "ff", "dsp", "bram_bits")
+RESOURCE_NAMES = {"lut4": "LUT4s", "ff": "flip-flops", "dsp": "DSPs (MULT18X18D)",
+                  "bram_bits": "block-RAM bits"}
+MIN_FIFO_DEPTH = 2
+MAX_FIFO_DEPTH = 64
+
+
+# ----- resources ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resources:
+    """Resource counts of a piece of hardware: LUT4s, flip-flops, hard multipliers, RAM bits."""
+
+    lut4: int = 0
+    ff: int = 0
+    dsp: int = 0
+    bram_bits: int = 0
+
+    @classmethod
+    def of(cls, cost) -> "Resources":
+        """Convert any object with ``lut4, ff, dsp, bram_bits`` attributes (e.g. ``Cost``)."""
+        return cls(**{k: int(getattr(cost, k)) for k in RESOURCES})
+
+    def __add__(self, other: "Resources") -> "Resources":
+        return Resources(**{k: getattr(self, k) + getattr(other, k) for k in RESOURCES})
+
+    def __sub__(self, other: "Resources") -> "Resources":
+        return Resources(**{k: getattr(self, k) - getattr(other, k) for k in RESOURCES})
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in RESOURCES}
+
+    @classmethod
+    def from_json(cls, obj, what: str) -> "Resources":
+        if not isinstance(obj, dict):
+            raise ConfigError(f"{what}: expected an object with {', '.join(RESOURCES)}")
+        try:
+            return cls(**{k: _int(obj[k], f"{what}.{k}") for k in RESOURCES})
+        except KeyError as exc:
+            raise ConfigError(f"{what}: missing {exc.args[0]!r}") from None
+
+
+def budget_limits(budget: Budget) -> Resources:
+    """The budget as :class:`Resources` (block RAM in bits)."""
+    return Resources(lut4=budget.lut4, ff=budget.ff, dsp=budget.dsp, bram_bits=budget.bram_bits)
+
+
+def shortfalls(need: Resources, budget: Budget) -> dict:
+    """Resources ``need`` exceeds ``budget`` by: name → positive excess (empty when it fits)."""
+    have = budget_limits(budget)
+    return {k: getattr(need, k) - getattr(have, k) for k in RESOURCES
+            if getattr(need, k) > getattr(have, k)}
+
+
+def fifo_cost(width: int, depth: int) -> Resources:
+    """Estimated cost of a ``SyncFIFOBuffered`` of ``depth`` entries of ``width`` bits.
+
+    Storage is ``depth − 1`` entries in distributed RAM (ECP5 DPR16X4: 16 words × 4 bits for
+    about 3 LUT4s' worth of a slice) plus an output register of ``width`` flip-flops; pointers and
+    the level counter add a few LUTs and flip-flops each.
+    """
+    ptr = max(ceil_log2(depth + 1), 1)
+    words = max(depth - 1, 1)
+    lutram = 3 * math.ceil(width / 4) * math.ceil(words / 16)
+    return Resources(lut4=lutram + 4 * ptr + 4, ff=width + 3 * ptr + 1)
+
+
+def flatten_cost(channels: int, height: int, width: int) -> Resources:
+    """Estimated cost of a :class:`~structhw.rtl_gen.flatten.Flatten` (C·H·W int8 values held
+    twice: a shift buffer filling while the output register waits; one LUT per loaded bit)."""
+    bits = 8 * channels * height * width
+    count = max(ceil_log2(height * width + 1), 1)
+    return Resources(lut4=bits + 2 * count + 4, ff=2 * bits + count + 1)
+
+
+# ----- the cycle / cost model the planner optimises -----------------------------------------
+class HardwareModel:
+    """Per-layer cycles and resources of a layer engine; the default asks ``structhw.rtl_gen``.
+
+    Subclass (or duck-type) with the same three methods to plan against another model.
+    """
+
+    def cycles(self, layer: QuantLayer, params) -> int:
+        """Cycles the engine needs per image in steady state."""
+        from structhw.rtl_gen.engine import engine_cycles
+        return int(engine_cycles(layer, params))
+
+    def cost(self, layer: QuantLayer, params) -> Resources:
+        """Resources of the engine for ``layer`` with ``params``."""
+        from structhw.rtl_gen.cost import engine_cost
+        return Resources.of(engine_cost(layer, params))
+
+    def sumpool_arch(self, layer: QuantLayer) -> str | None:
+        """The cheaper sum-pool microarchitecture for ``layer``; ``None`` for a dense layer."""
+        if layer.is_dense:
+            return None
+        from structhw.rtl_gen.sumpool import choose_sumpool_arch
+        return choose_sumpool_arch(layer)
+
+
+# ----- the plan -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StagePlan:
+    """One pipeline stage: the engine for ``qnet.layers[index]``.
+
+    Attributes
+    ----------
+    index : int
+        Position of the layer in the network.
+    layer : str
+        The layer's name.
+    params : EngineParams
+        Lanes P, multipliers per lane T and sum-pool microarchitecture of the engine.
+    cycles : int
+        Engine cycles per image in steady state.
+    cost : Resources
+        Estimated resources of the engine (without FIFO and Flatten).
+    flatten_before : bool
+        True when a Flatten turns the previous C×H×W map (H·W > 1) into one beat for this layer.
+    fifo_depth : int
+        Depth (beats) of the FIFO after this stage; 0 for the last stage (no FIFO).
+    """
+
+    index: int
+    layer: str
+    params: object
+    cycles: int
+    cost: Resources
+    flatten_before: bool
+    fifo_depth: int
+
+    def to_json(self) -> dict:
+        return {
+            "index": self.index, "layer": self.layer,
+            "params": {"lanes": self.params.lanes, "mults": self.params.mults,
+                       "sumpool": self.params.sumpool},
+            "cycles_per_image": self.cycles, "cost": self.cost.to_json(),
+            "flatten_before": self.flatten_before, "fifo_depth": self.fifo_depth,
+        }
+
+
+@dataclass(eq=False)
+class HardwarePlan:
+    """Everything the hardware generator, simulator and board flow need, decided once.
+
+    Attributes
+    ----------
+    qnet : QuantNet
+        The quantized network, embedded whole (weight images α, bias, M, S of every layer).
+    budget : Budget
+        The resources the plan was fitted into.
+    target : str or None
+        Board or device name the budget came from (information only).
+    dense : bool
+        True for the dense baseline (every layer has c = C/groups, n = N: no sum-pool).
+    stages : list of StagePlan
+        One per layer, in order.
+    overhead : Resources
+        Estimated resources outside the engines: FIFOs and Flatten components.
+    """
+
+    qnet: QuantNet
+    budget: Budget
+    stages: list
+    overhead: Resources
+    dense: bool = False
+    target: str | None = None
+    qnet_sha256: str = field(default="")
+
+    def __post_init__(self):
+        if not self.qnet_sha256:
+            self.qnet_sha256 = qnet_digest(self.qnet)
+
+    # ----- predictions --------------------------------------------------------------------
+    @property
+    def bottleneck(self) -> StagePlan:
+        """The slowest stage (the first of equals)."""
+        return max(self.stages, key=lambda s: s.cycles)
+
+    @property
+    def cycles_per_image(self) -> int:
+        """Predicted cycles between consecutive images in steady state: the bottleneck's cycles."""
+        return self.bottleneck.cycles
+
+    @property
+    def throughput(self) -> float:
+        """Upper bound on throughput, images per cycle (1 / cycles_per_image)."""
+        return 1.0 / self.cycles_per_image
+
+    @property
+    def latency_cycles(self) -> int:
+        """Upper bound on the cycles from an image's first pixel in to its logits out, pipeline
+        empty: every stage's full per-image time, plus two cycles per FIFO and one per Flatten."""
+        return sum(s.cycles + (2 if s.fifo_depth else 0) + (1 if s.flatten_before else 0)
+                   for s in self.stages)
+
+    @property
+    def totals(self) -> Resources:
+        """Estimated resources of the whole accelerator."""
+        total = self.overhead
+        for s in self.stages:
+            total = total + s.cost
+        return total
+
+    def engine_params(self) -> list:
+        """The :class:`EngineParams` of every layer, in order."""
+        return [s.params for s in self.stages]
+
+    # ----- serialisation ------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {
+            "format": PLAN_FORMAT, "version": PLAN_VERSION,
+            "target": self.target, "dense": self.dense,
+            "budget": self.budget.to_json(),
+            "prediction": {
+                "cycles_per_image": self.cycles_per_image,
+                "throughput_images_per_cycle": self.throughput,
+                "latency_cycles": self.latency_cycles,
+                "bottleneck": self.bottleneck.layer,
+            },
+            "totals": self.totals.to_json(),
+            "overhead": self.overhead.to_json(),
+            "stages": [s.to_json() for s in self.stages],
+            "qnet_sha256": self.qnet_sha256,
+            "qnet": self.qnet.to_json(),
+        }
+
+    def save(self, path) -> Path:
+        """Write the plan as JSON to ``path`` atomically (temporary file, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.to_json(), f, indent=1)
+                f.write("\n")
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return path
+
+
+def qnet_digest(qnet: QuantNet) -> str:
+    """SHA-256 (hex) of the quantized network's canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(qnet.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _int(v, what: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ConfigError(f"{what} must be an integer, got {v!r}")
+    return v
+
+
+def plan_from_json(obj) -> HardwarePlan:
+    """Rebuild a :class:`HardwarePlan` from its JSON object, validating every field; the embedded
+    network must match its recorded hash and every stage's parameters must fit its layer."""
+    from structhw.rtl_gen.params import EngineParams
+
+    if not isinstance(obj, dict) or obj.get("format") != PLAN_FORMAT:
+        raise ConfigError(f"not a {PLAN_FORMAT} file (missing or wrong 'format' field)")
+    if obj.get("version") != PLAN_VERSION:
+        raise ConfigError(f"unsupported {PLAN_FORMAT} version {obj.get('version')!r}; "
+                          f"this structhw reads version {PLAN_VERSION}")
+    for key in ("budget", "stages", "qnet", "qnet_sha256", "overhead"):
+        if key not in obj:
+            raise ConfigError(f"plan lacks the field {key!r}")
+    qnet = QuantNet.from_json(obj["qnet"])
+    digest = qnet_digest(qnet)
+    if digest != obj["qnet_sha256"]:
+        raise ConfigError(f"plan's embedded network does not match qnet_sha256 "
+                          f"({digest[:12]}… ≠ {str(obj['qnet_sha256'])[:12]}…): the file was edited")
+    b = obj["budget"]
+    if not isinstance(b, dict):
+        raise ConfigError("plan 'budget' must be an object")
+    try:
+        budget = Budget(**{k: _int(b[k], f"budget.{k}")
+                           for k in ("lut4", "ff", "dsp", "ebr", "ebr_bits", "dsp_width")})
+    except KeyError as exc:
+        raise ConfigError(f"plan budget lacks {exc.args[0]!r}") from None
+    stages_json = obj["stages"]
+    if not isinstance(stages_json, list) or len(stages_json) != len(qnet.layers):
+        raise ConfigError(f"plan needs one stage per layer ({len(qnet.layers)})")
+    stages = []
+    for i, (s, layer) in enumerate(zip(stages_json, qnet.layers)):
+        what = f"stage {i}"
+        if not isinstance(s, dict):
+            raise ConfigError(f"{what}: expected an object")
+        try:
+            p = s["params"]
+            params = EngineParams(lanes=p["lanes"], mults=p["mults"], sumpool=p["sumpool"])
+            if s["layer"] != layer.name or s["index"] != i:
+                raise ConfigError(f"{what}: names layer {s['layer']!r} at index {s['index']!r}, "
+                                  f"but layer {i} is {layer.name!r}")
+            params.check(layer)
+            if not isinstance(s["flatten_before"], bool):
+                raise ConfigError(f"{what}: flatten_before must be true or false")
+            expect_flatten = needs_flatten(qnet, i)
+            if s["flatten_before"] != expect_flatten:
+                raise ConfigError(f"{what}: flatten_before must be {str(expect_flatten).lower()} "
+                                  f"for layer {layer.name!r}")
+            depth = _int(s["fifo_depth"], f"{what}.fifo_depth")
+            last = i == len(qnet.layers) - 1
+            if (depth != 0) if last else (depth < 1):
+                raise ConfigError(f"{what}: fifo_depth must be "
+                                  f"{'0 for the last stage' if last else '≥ 1'}, got {depth}")
+            stages.append(StagePlan(
+                index=i, layer=layer.name, params=params,
+                cycles=_int(s["cycles_per_image"], f"{what}.cycles_per_image"),
+                cost=Resources.from_json(s["cost"], f"{what}.cost"),
+                flatten_before=s["flatten_before"], fifo_depth=depth))
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"{what}: missing or malformed field ({exc})") from None
+    return HardwarePlan(qnet=qnet, budget=budget, stages=stages,
+                        overhead=Resources.from_json(obj["overhead"], "overhead"),
+                        dense=bool(obj.get("dense", False)), target=obj.get("target"),
+                        qnet_sha256=digest)
+
+
+def load_plan(path) -> HardwarePlan:
+    """Read a ``plan.json``; anything malformed is a :class:`ConfigError` naming the file."""
+    path = Path(path)
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (JSON) file") from None
+    try:
+        return plan_from_json(obj)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+# ----- planning -------------------------------------------------------------------------------
+def needs_flatten(qnet: QuantNet, index: int) -> bool:
+    """True when layer ``index`` is linear and its input arrives as H·W > 1 pixel beats."""
+    layer = qnet.layers[index]
+    if layer.kind != "linear":
+        return False
+    if index == 0:
+        return qnet.input_height * qnet.input_width > 1
+    prev = qnet.layers[index - 1]
+    return prev.out_height * prev.out_width > 1
+
+
+def fifo_depth_after(layer: QuantLayer, next_flattens: bool) -> int:
+    """FIFO depth after ``layer``'s engine: one output row (the burst a raster-order consumer may
+    not take at once while its line buffer waits for a row), at least 2 and at most 64; 2 in
+    front of a Flatten, which takes a beat every cycle."""
+    if next_flattens:
+        return MIN_FIFO_DEPTH
+    return min(max(layer.out_width, MIN_FIFO_DEPTH), MAX_FIFO_DEPTH)
+
+
+def _steps(total: int) -> list:
+    """The useful parallelism values for ``total`` work items: the smallest k for every distinct
+    number of passes ceil(total / k), ascending."""
+    ks = set()
+    for passes in {math.ceil(total / k) for k in range(1, total + 1)}:
+        ks.add(math.ceil(total / passes))
+    return sorted(ks)
+
+
+def _overhead(qnet: QuantNet, depths: list) -> Resources:
+    total = Resources()
+    for i, layer in enumerate(qnet.layers):
+        if needs_flatten(qnet, i):
+            if i == 0:
+                shape = qnet.input_shape
+            else:
+                prev = qnet.layers[i - 1]
+                shape = (prev.out_channels, prev.out_height, prev.out_width)
+            total = total + flatten_cost(*shape)
+        if depths[i]:
+            total = total + fifo_cost(8 * layer.out_channels, depths[i])
+    return total
+
+
+def _fraction(delta: Resources, budget: Budget) -> float:
+    """How much of the budget an increase uses: sum over resources of delta / available."""
+    have = budget_limits(budget)
+    return sum(max(getattr(delta, k), 0) / max(getattr(have, k), 1) for k in RESOURCES)
+
+
+def _format_shortfall(short: dict, need: Resources, budget: Budget) -> str:
+    have = budget_limits(budget)
+    return "; ".join(f"{RESOURCE_NAMES[k]}: needs {getattr(need, k)}, budget has "
+                     f"{getattr(have, k)}, short by {v}" for k, v in short.items())
+
+
+def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
+                 target: str | None = None, model: HardwareModel | None = None) -> HardwarePlan:
+    """Plan the accelerator for ``qnet`` under ``budget``, balancing the pipeline.
+
+    Parameters
+    ----------
+    qnet : QuantNet
+        The quantized network.
+    budget : Budget
+        Resources available (LUT4s, flip-flops, DSPs, block RAM).
+    dense : bool
+        Plan the dense baseline: every layer of ``qnet`` must then be dense (no sum-pool).
+    target : str, optional
+        Board or device name recorded in the plan.
+    model : HardwareModel, optional
+        Cycle and cost model; default: the engine generator's analytic models.
+
+    Returns
+    -------
+    HardwarePlan
+
+    Raises
+    ------
+    ConfigError
+        A layer the engines cannot implement, a structured layer in a dense plan, or a network
+        that does not fit even with one lane and one multiplier per layer (the message names
+        every resource that is short and by how much).
+    """
+    from structhw.rtl_gen.params import EngineParams
+
+    model = model or HardwareModel()
+    layers = qnet.layers
+    if dense:
+        for layer in layers:
+            if not layer.is_dense:
+                raise ConfigError(
+                    f"layer {layer.name!r}: the dense baseline needs dense layers, but this one is "
+                    f"structured (c={layer.c} of C/groups={layer.group_channels}, n={layer.n} of "
+                    f"N={layer.kernel}); quantize the model with dense=True")
+    archs = [model.sumpool_arch(layer) for layer in layers]
+    depths = [0 if i == len(layers) - 1 else fifo_depth_after(layer, needs_flatten(qnet, i + 1))
+              for i, layer in enumerate(layers)]
+    overhead = _overhead(qnet, depths)
+
+    cache = {}
+
+    def evaluate(i, lanes, mults):
+        key = (i, lanes, mults)
+        if key not in cache:
+            params = EngineParams(lanes=lanes, mults=mults, sumpool=archs[i])
+            params.check(layers[i])
+            cache[key] = (params, model.cycles(layers[i], params), model.cost(layers[i], params))
+        return cache[key]
+
+    chosen = [evaluate(i, 1, 1) for i in range(len(layers))]
+    total = overhead
+    for _, _, cost in chosen:
+        total = total + cost
+    short = shortfalls(total, budget)
+    if short:
+        raise ConfigError(
+            f"the network does not fit the budget even with 1 lane × 1 multiplier per layer: "
+            f"{_format_shortfall(short, total, budget)}")
+
+    lane_steps = [_steps(layer.out_channels) for layer in layers]
+    mult_steps = [_steps(layer.mults_per_output) for layer in layers]
+    while True:
+        b = max(range(len(layers)), key=lambda i: chosen[i][1])
+        params, cycles, cost = chosen[b]
+        best = None
+        for lanes in (p for p in lane_steps[b] if p >= params.lanes):
+            for mults in (t for t in mult_steps[b] if t >= params.mults):
+                cand = evaluate(b, lanes, mults)
+                if cand[1] >= cycles:
+                    continue
+                delta = cand[2] - cost
+                if shortfalls(total + delta, budget):
+                    continue
+                score = (_fraction(delta, budget), cand[1], lanes * mults)
+                if best is None or score < best[0]:
+                    best = (score, cand, delta)
+        if best is None:
+            break
+        chosen[b] = best[1]
+        total = total + best[2]
+
+    stages = [StagePlan(index=i, layer=layer.name, params=chosen[i][0], cycles=chosen[i][1],
+                        cost=chosen[i][2], flatten_before=needs_flatten(qnet, i),
+                        fifo_depth=depths[i])
+              for i, layer in enumerate(layers)]
+    return HardwarePlan(qnet=qnet, budget=budget, stages=stages, overhead=overhead,
+                        dense=dense, target=target)
