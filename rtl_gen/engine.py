@@ -1,0 +1,176 @@
+"""A whole quantized layer in hardware: Padder → [SumPool] → windows → MAC array → requantiser.
+
+The dense layer (``layer.is_dense``) comes from the same generator without the sum-pool: its
+windows are taken directly over the zero-padded input.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from structhw.errors import ConfigError
+from structhw.qnet import QuantLayer
+
+from .mac import MULT_OPERAND_BITS, MacArray, MacSchedule
+from .padder import Padder
+from .params import EngineParams
+from .requant import Requantizer, group_layout
+from .window import WindowGenerator, window_positions
+
+
+def check_engine(layer: QuantLayer, params: EngineParams) -> None:
+    """Raise :class:`ConfigError` naming the parameter if ``params`` cannot implement ``layer``
+    on the target (ECP5: 18-bit signed multiplier operands)."""
+    params.check(layer)
+    operand = layer.widths().sumpool
+    if operand > MULT_OPERAND_BITS:
+        raise ConfigError(f"layer {layer.name!r}: sum-pool output of {operand} bits (window "
+                          f"{layer.window}) exceeds the {MULT_OPERAND_BITS}-bit signed multiplier "
+                          f"operand; use a smaller window (larger c or n)")
+
+
+class GroupCollector(wiring.Component):
+    """Gather the ⌈Cout/P⌉ lane groups of one output pixel into one Cout-channel beat.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(group_layout(signed(8), P, G)))
+        Lane groups 0..G−1 of each pixel, in order.
+    o : Out(stream.Signature(ArrayLayout(signed(8), Cout)))
+        One beat per output pixel.
+    """
+
+    def __init__(self, out_channels: int, lanes: int):
+        self.out_channels, self.lanes = out_channels, lanes
+        self.groups = -(-out_channels // lanes)
+        super().__init__({
+            "i": In(stream.Signature(group_layout(signed(8), lanes, self.groups))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(8), out_channels))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        P, G, Cout = self.lanes, self.groups, self.out_channels
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(self.i.valid & self.i.ready):
+            with m.Switch(self.i.payload.group):
+                for g in range(G):
+                    with m.Case(g):
+                        for p in range(P):
+                            if g * P + p < Cout:
+                                m.d.sync += self.o.payload[g * P + p].eq(self.i.payload.values[p])
+                        if g == G - 1:
+                            m.d.sync += self.o.valid.eq(1)
+        return m
+
+
+class LayerEngine(wiring.Component):
+    """One quantized layer (conv, depthwise, pointwise or linear; dense or structured).
+
+    Parameters
+    ----------
+    layer : QuantLayer
+        The layer: geometry, α, bias, M, S (all stored in on-chip ROM).
+    params : EngineParams
+        Lanes P, multipliers per lane T, sum-pool microarchitecture (None for a dense layer).
+
+    Attributes
+    ----------
+    i : In(stream.Signature(ArrayLayout(signed(8), C)))
+        ``in_height·in_width`` input pixels per image, raster order.
+    o : Out(stream.Signature(ArrayLayout(signed(8), Cout)))
+        ``out_height·out_width`` output pixels per image, raster order, equal to
+        :func:`structhw.golden.run_layer`.
+    """
+
+    def __init__(self, layer: QuantLayer, params: EngineParams):
+        check_engine(layer, params)
+        self.layer, self.params = layer, params
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(signed(8), layer.in_channels))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(8), layer.out_channels))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        layer, params = self.layer, self.params
+        padded_h = layer.in_height + 2 * layer.padding
+        padded_w = layer.in_width + 2 * layer.padding
+        m.submodules.padder = padder = Padder(layer.in_channels, layer.in_height, layer.in_width,
+                                              layer.padding)
+        wiring.connect(m, wiring.flipped(self.i), padder.i)
+        source = padder.o
+        if layer.is_dense:
+            operand_bits = 8
+        else:
+            from .sumpool import SumPool
+            m.submodules.sumpool = sumpool = SumPool(layer, params.sumpool)
+            wiring.connect(m, padder.o, sumpool.i)
+            source = sumpool.o
+            operand_bits = layer.widths().sumpool
+        m.submodules.window = window = WindowGenerator(
+            layer.sumpool_channels, operand_bits, layer.sumpool_height, layer.sumpool_width,
+            layer.n, layer.stride, layer.dilation)
+        assert (window.out_height, window.out_width) == (layer.out_height, layer.out_width)
+        assert not layer.is_dense or (layer.sumpool_height, layer.sumpool_width) == (padded_h, padded_w)
+        wiring.connect(m, source, window.i)
+        m.submodules.mac = mac = MacArray(layer, params.lanes, params.mults, operand_bits)
+        wiring.connect(m, window.o, mac.i)
+        m.submodules.requant = requant = Requantizer(layer, params.lanes)
+        wiring.connect(m, mac.o, requant.i)
+        m.submodules.collect = collect = GroupCollector(layer.out_channels, params.lanes)
+        wiring.connect(m, requant.o, collect.i)
+        wiring.connect(m, collect.o, wiring.flipped(self.o))
+        return m
+
+
+def _window_times(layer: QuantLayer, params: EngineParams, images: int) -> list:
+    """Cycle at which the MAC array takes each window, for ``images`` back-to-back images with
+    an always-valid input and an always-ready output (cycle 0: first input beat accepted).
+
+    Model: the padded map arrives one pixel per cycle; a pixel that completes a window holds the
+    next pixel until the MAC array takes that window; the MAC array takes a window when it
+    arrives and at least ``steps = ⌈Cout/P⌉·⌈c·n²/T⌉`` cycles after the previous one.
+    """
+    steps = MacSchedule(layer, params.lanes, params.mults).steps
+    span = layer.dilation * (layer.n - 1) + 1
+    pad_h = layer.in_height + 2 * layer.padding
+    pad_w = layer.in_width + 2 * layer.padding
+    sp = layer.dilation * (layer.spatial_window - 1)
+    rows = set(window_positions(layer.sumpool_height, span, layer.stride))
+    cols = set(window_positions(layer.sumpool_width, span, layer.stride))
+    times = []
+    t_pixel = -1
+    blocked_until = 0
+    t_window = None
+    for _ in range(images):
+        for y in range(pad_h):
+            for x in range(pad_w):
+                t_pixel = max(t_pixel + 1, blocked_until)
+                ey, ex = y - sp, x - sp
+                if ey in rows and ex in cols:
+                    arrive = t_pixel + 1
+                    t_window = arrive if t_window is None else max(arrive, t_window + steps)
+                    times.append(t_window)
+                    blocked_until = t_window
+    return times
+
+
+def engine_cycles(layer: QuantLayer, params: EngineParams) -> int:
+    """Cycles per image in steady state (back-to-back images, no stalls): the period of the
+    window schedule of :func:`_window_times`. It is at least max(padded input pixels,
+    output pixels · ⌈Cout/P⌉ · ⌈c·n²/T⌉)."""
+    per_image = layer.out_height * layer.out_width
+    times = _window_times(layer, params, 3)
+    return times[2 * per_image] - times[per_image]
+
+
+def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
+    """max(padded input pixels, output pixels · steps): the cycles per image no schedule beats."""
+    steps = MacSchedule(layer, params.lanes, params.mults).steps
+    padded = (layer.in_height + 2 * layer.padding) * (layer.in_width + 2 * layer.padding)
+    return max(padded, layer.out_height * layer.out_width * steps)

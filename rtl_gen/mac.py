@@ -1,0 +1,254 @@
+"""The MAC array: P output-channel lanes × T multipliers with exact accumulators and bias.
+
+For every window it receives, :class:`MacArray` walks ⌈Cout/P⌉ lane groups; for each group it
+spends ⌈c·n²/T⌉ passes of P·T multiplies (one ECP5 MULT18X18D each: operands ≤ 18 bits signed)
+and emits the P accumulators of that group (bias included). α lives in an on-chip ROM with one
+word per (group, pass).
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from structhw.errors import ConfigError
+from structhw.qnet import QuantLayer
+
+from .requant import group_layout
+
+MULT_OPERAND_BITS = 18
+"""Widest signed operand of one ECP5 MULT18X18D."""
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _pack(values, bits: int) -> int:
+    word = 0
+    for i, v in enumerate(values):
+        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
+    return word
+
+
+class MacSchedule:
+    """Which window element and which α each multiplier uses at each step.
+
+    A step is (group g, pass k), g < ⌈Cout/P⌉, k < ⌈c·n²/T⌉. Lane p of group g computes output
+    channel o = g·P + p; multiplier t of pass k handles α index j = k·T + t of α[o] flattened
+    as (ci, kh, kw). Its operand is window element ``(kh·n + kw)·(groups·c) + conv_group(o)·c + ci``.
+    Lanes beyond Cout and indices beyond c·n² get α = 0 and no operand (``None``).
+    """
+
+    def __init__(self, layer: QuantLayer, lanes: int, mults: int):
+        self.layer, self.lanes, self.mults = layer, lanes, mults
+        self.groups = ceil_div(layer.out_channels, lanes)
+        self.passes = ceil_div(layer.mults_per_output, mults)
+        n, c = layer.n, layer.c
+        ce = layer.sumpool_channels
+        out_per_conv_group = layer.out_channels // layer.groups
+        alpha = layer.alpha.reshape(layer.out_channels, -1)
+        self.alpha = [[[[0] * mults for _ in range(lanes)] for _ in range(self.passes)]
+                      for _ in range(self.groups)]
+        self.operand = [[[[None] * self.passes for _ in range(self.groups)] for _ in range(mults)]
+                        for _ in range(lanes)]
+        for g in range(self.groups):
+            for p in range(lanes):
+                o = g * lanes + p
+                if o >= layer.out_channels:
+                    continue
+                base = (o // out_per_conv_group) * c
+                for k in range(self.passes):
+                    for t in range(mults):
+                        j = k * mults + t
+                        if j >= layer.mults_per_output:
+                            continue
+                        ci, rest = divmod(j, n * n)
+                        kh, kw = divmod(rest, n)
+                        self.alpha[g][k][p][t] = int(alpha[o, j])
+                        self.operand[p][t][g][k] = (kh * n + kw) * ce + base + ci
+
+    @property
+    def steps(self) -> int:
+        """Cycles the array spends on one window: groups · passes."""
+        return self.groups * self.passes
+
+    def operand_table(self, p: int, t: int):
+        """(by_pass_only, table) for multiplier (p, t): if the operand does not depend on the
+        group, ``table[k]`` gives it per pass; else ``table[g·passes + k]``. Entries are window
+        indices, ``None`` where any operand will do (α = 0)."""
+        per_group = self.operand[p][t]
+        by_pass = []
+        for k in range(self.passes):
+            used = {per_group[g][k] for g in range(self.groups)} - {None}
+            if len(used) > 1:
+                return False, [per_group[g][k] for g in range(self.groups) for k in range(self.passes)]
+            by_pass.append(used.pop() if used else None)
+        return True, by_pass
+
+
+class MacArray(wiring.Component):
+    """P lanes × T multipliers over the windows of one layer.
+
+    Parameters
+    ----------
+    layer : QuantLayer
+        Provides α [Cout, c, n, n], bias [Cout], groups and the exact widths.
+    lanes : int
+        P, output channels computed in parallel.
+    mults : int
+        T, multipliers per lane.
+    operand_bits : int
+        Width of the signed window values (sum-pool output width, or 8 for a dense layer); at
+        most 18 so that each multiply maps onto one MULT18X18D.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(ArrayLayout(signed(operand_bits), n·n·groups·c)))
+        One window per beat (layout of :class:`~structhw.rtl_gen.window.WindowGenerator`).
+    o : Out(stream.Signature(group_layout(signed(acc_bits), P, ⌈Cout/P⌉)))
+        ⌈Cout/P⌉ beats per window: lane group ``group`` and its P exact accumulators
+        (``values[p]`` belongs to output channel group·P + p; lanes past Cout carry 0).
+
+    Pipeline: issue (operand mux, ROM address) → multiply (α from ROM) → accumulate → output
+    register; the whole pipeline advances when the output register is free or being read.
+    """
+
+    def __init__(self, layer: QuantLayer, lanes: int, mults: int, operand_bits: int):
+        if operand_bits > MULT_OPERAND_BITS:
+            raise ConfigError(f"layer {layer.name!r}: multiplier operand of {operand_bits} bits "
+                              f"exceeds the {MULT_OPERAND_BITS}-bit signed DSP operand (sum-pool "
+                              f"window {layer.window} too large)")
+        if not 1 <= lanes <= layer.out_channels:
+            raise ConfigError(f"layer {layer.name!r}: lanes={lanes} must be in 1..{layer.out_channels}")
+        if not 1 <= mults <= layer.mults_per_output:
+            raise ConfigError(f"layer {layer.name!r}: mults={mults} must be in "
+                              f"1..c·n²={layer.mults_per_output}")
+        self.layer, self.lanes, self.mults, self.operand_bits = layer, lanes, mults, operand_bits
+        self.schedule = MacSchedule(layer, lanes, mults)
+        self.acc_bits = layer.widths().accumulator
+        window = layer.n * layer.n * layer.sumpool_channels
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(signed(operand_bits), window))),
+            "o": Out(stream.Signature(group_layout(signed(self.acc_bits), lanes,
+                                                   self.schedule.groups))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        sch = self.schedule
+        P, T, G, K = self.lanes, self.mults, sch.groups, sch.passes
+        layer = self.layer
+
+        advance = Signal()
+        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+
+        # ---- issue: hold one window, step through (group, pass) ----
+        window = Signal.like(self.i.payload)
+        have = Signal()
+        g = Signal(range(max(G, 2)))
+        k = Signal(range(max(K, 2)))
+        step = Signal(range(max(G * K, 2)))
+        last_pass = k == K - 1
+        last_step = last_pass & (g == G - 1)
+        issue = Signal()
+        m.d.comb += [
+            issue.eq(have & advance),
+            self.i.ready.eq(~have | (issue & last_step)),
+        ]
+        with m.If(issue):
+            m.d.sync += [k.eq(k + 1), step.eq(step + 1)]
+            with m.If(last_pass):
+                m.d.sync += [k.eq(0), g.eq(g + 1)]
+            with m.If(last_step):
+                m.d.sync += [g.eq(0), step.eq(0), have.eq(0)]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [window.eq(self.i.payload), have.eq(1)]
+
+        elems = [window[e] for e in range(len(window))]
+        shared = {}
+        operands = [[None] * T for _ in range(P)]
+        for p in range(P):
+            for t in range(T):
+                by_pass, table = sch.operand_table(p, t)
+                key = (by_pass, tuple(table))
+                if key not in shared:
+                    op = Signal(signed(self.operand_bits), name=f"op_p{p}_t{t}")
+                    sel = k if by_pass else step
+                    used = [e for e in table if e is not None]
+                    if len(set(used)) <= 1:
+                        m.d.comb += op.eq(elems[used[0]] if used else 0)
+                    else:
+                        with m.Switch(sel):
+                            for s, e in enumerate(table):
+                                if e is not None:
+                                    with m.Case(s):
+                                        m.d.comb += op.eq(elems[e])
+                    shared[key] = op
+                operands[p][t] = shared[key]
+
+        # ---- multiply: α from ROM (synchronous read, one word per step) ----
+        alpha_words = [_pack([a for lane in sch.alpha[gg][kk] for a in lane], 8)
+                       for gg in range(G) for kk in range(K)]
+        m.submodules.alpha_rom = alpha_rom = Memory(shape=unsigned(P * T * 8), depth=G * K,
+                                                    init=alpha_words)
+        rom = alpha_rom.read_port()
+        m.d.comb += [rom.addr.eq(step), rom.en.eq(advance)]
+
+        s1_valid, s1_first, s1_last = Signal(), Signal(), Signal()
+        s1_group = Signal.like(g)
+        s1_ops = {id(op): Signal.like(op, name=f"{op.name}_r") for op in shared.values()}
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(issue), s1_first.eq(k == 0), s1_last.eq(last_pass),
+                         s1_group.eq(g)]
+            m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
+
+        alpha = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), T), P), rom.data)
+        s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
+        s2_group = Signal.like(g)
+        prod_bits = self.operand_bits + 8
+        products = [[Signal(signed(prod_bits), name=f"prod_p{p}_t{t}") for t in range(T)]
+                    for p in range(P)]
+        with m.If(advance):
+            m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
+                         s2_group.eq(s1_group)]
+            for p in range(P):
+                for t in range(T):
+                    m.d.sync += products[p][t].eq(s1_ops[id(operands[p][t])] * alpha[p][t])
+
+        # ---- accumulate: acc = (first ? bias : acc) + Σ_t products ----
+        bias = [[int(layer.bias[gg * P + p]) if gg * P + p < layer.out_channels else 0
+                 for p in range(P)] for gg in range(G)]
+        bias_rom = Memory(shape=unsigned(P * self.acc_bits), depth=G,
+                          init=[_pack(row, self.acc_bits) for row in bias])
+        m.submodules.bias_rom = bias_rom
+        bias_rd = bias_rom.read_port(domain="comb")
+        m.d.comb += bias_rd.addr.eq(s2_group)
+        bias_now = data.View(data.ArrayLayout(signed(self.acc_bits), P), bias_rd.data)
+
+        acc = [Signal(signed(self.acc_bits), name=f"acc_p{p}") for p in range(P)]
+        acc_next = [Signal(signed(self.acc_bits), name=f"acc_next_p{p}") for p in range(P)]
+        for p in range(P):
+            m.d.comb += acc_next[p].eq(Mux(s2_first, bias_now[p], acc[p]) + _tree_sum(products[p]))
+        out_valid = Signal()
+        m.d.comb += self.o.valid.eq(out_valid)
+        with m.If(advance):
+            with m.If(s2_valid):
+                m.d.sync += [acc[p].eq(acc_next[p]) for p in range(P)]
+            m.d.sync += out_valid.eq(s2_valid & s2_last)
+            with m.If(s2_valid & s2_last):
+                m.d.sync += [self.o.payload.values[p].eq(acc_next[p]) for p in range(P)]
+                m.d.sync += self.o.payload.group.eq(s2_group)
+        return m
+
+
+def _tree_sum(values):
+    """Balanced adder tree over ``values`` (Amaranth grows each sum by one bit)."""
+    values = list(values)
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
+

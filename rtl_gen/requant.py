@@ -1,0 +1,108 @@
+"""Per-channel requantisation of exact accumulators to int8 (DESIGN.md's integer spec).
+
+``y = clamp((acc·M + 2^(S−1)) >> S, lo, hi)`` with ``>>`` an arithmetic (floor) shift, ``lo = 0``
+after a fused ReLU else −128, ``hi = 127``. M, 2^(S−1) and S of every output channel sit in an
+on-chip ROM addressed by the lane group.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from structhw.qnet import ACT_MAX, QuantLayer, ceil_log2
+
+
+def group_layout(value_shape, lanes: int, groups: int) -> data.StructLayout:
+    """Payload of one lane group: ``values`` (P lanes of ``value_shape``) and its index."""
+    return data.StructLayout({
+        "values": data.ArrayLayout(value_shape, lanes),
+        "group": unsigned(max(1, ceil_log2(groups))),
+    })
+
+
+class Requantizer(wiring.Component):
+    """Requantise P accumulators per beat, lane p of group g being output channel g·P + p.
+
+    Parameters
+    ----------
+    layer : QuantLayer
+        Provides multiplier M, shift S [Cout], ``relu`` and the exact widths.
+    lanes : int
+        P, accumulators per beat.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(group_layout(signed(acc_bits), P, G)))
+        Accumulators of one lane group (G = ⌈Cout/P⌉).
+    o : Out(stream.Signature(group_layout(signed(8), P, G)))
+        The int8 outputs of that group, two cycles later (lanes past Cout carry 0).
+    """
+
+    def __init__(self, layer: QuantLayer, lanes: int):
+        self.layer, self.lanes = layer, lanes
+        self.groups = -(-layer.out_channels // lanes)
+        widths = layer.widths()
+        self.acc_bits = widths.accumulator
+        self.product_bits = widths.requant_product
+        self.m_bits = max(1, max(int(v) for v in layer.multiplier).bit_length())
+        self.s_max = max(int(v) for v in layer.shift)
+        super().__init__({
+            "i": In(stream.Signature(group_layout(signed(self.acc_bits), lanes, self.groups))),
+            "o": Out(stream.Signature(group_layout(signed(8), lanes, self.groups))),
+        })
+
+    def _rom_words(self):
+        """One word per group: per lane (M, 2^(S−1), S); absent lanes (0, 0, 1)."""
+        layer, P = self.layer, self.lanes
+        entry = data.StructLayout({"m": unsigned(self.m_bits), "rnd": unsigned(self.s_max),
+                                   "s": unsigned(self.s_max.bit_length())})
+        layout = data.ArrayLayout(entry, P)
+        words = []
+        for g in range(self.groups):
+            word, offset = 0, 0
+            for p in range(P):
+                o = g * P + p
+                m, s = (int(layer.multiplier[o]), int(layer.shift[o])) if o < layer.out_channels else (0, 1)
+                fields = ((m, self.m_bits), (1 << (s - 1), self.s_max), (s, self.s_max.bit_length()))
+                for value, bits in fields:
+                    word |= value << offset
+                    offset += bits
+            words.append(word)
+        return layout, words
+
+    def elaborate(self, platform):
+        m = Module()
+        P = self.lanes
+        layout, words = self._rom_words()
+        m.submodules.rom = rom = Memory(shape=unsigned(layout.size), depth=self.groups, init=words)
+        rd = rom.read_port(domain="comb")
+        m.d.comb += rd.addr.eq(self.i.payload.group)
+        coef = data.View(layout, rd.data)
+
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+
+        s1_valid = Signal()
+        s1_group = Signal.like(self.i.payload.group)
+        s1_prod = [Signal(signed(self.product_bits), name=f"prod_p{p}") for p in range(P)]
+        s1_shift = [Signal(coef[p].s.shape(), name=f"shift_p{p}") for p in range(P)]
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(self.i.valid), s1_group.eq(self.i.payload.group)]
+            for p in range(P):
+                acc = self.i.payload.values[p]
+                m.d.sync += [s1_prod[p].eq(acc * coef[p].m + coef[p].rnd), s1_shift[p].eq(coef[p].s)]
+
+        lo = self.layer.lo
+        out_valid = Signal()
+        m.d.comb += self.o.valid.eq(out_valid)
+        with m.If(advance):
+            m.d.sync += [out_valid.eq(s1_valid), self.o.payload.group.eq(s1_group)]
+            for p in range(P):
+                shifted = Signal(signed(self.product_bits), name=f"shifted_p{p}")
+                m.d.comb += shifted.eq(s1_prod[p] >> s1_shift[p])
+                m.d.sync += self.o.payload.values[p].eq(
+                    Mux(shifted < lo, lo, Mux(shifted > ACT_MAX, ACT_MAX, shifted)))
+        return m
