@@ -113,6 +113,11 @@ class HardwareModel:
     Subclass (or duck-type) with the same three methods to plan against another model.
     """
 
+    def check(self, layer: QuantLayer, params) -> None:
+        """Raise :class:`ConfigError` naming the layer if the engine cannot implement it."""
+        from structhw.rtl_gen.engine import check_engine
+        check_engine(layer, params)
+
     def cycles(self, layer: QuantLayer, params) -> int:
         """Cycles the engine needs per image in steady state."""
         from structhw.rtl_gen.engine import engine_cycles
@@ -463,6 +468,10 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
                     f"layer {layer.name!r}: the dense baseline needs dense layers, but this one is "
                     f"structured (c={layer.c} of C/groups={layer.group_channels}, n={layer.n} of "
                     f"N={layer.kernel}); quantize the model with dense=True")
+    last = layers[-1]
+    if last.out_height * last.out_width != 1:
+        raise ConfigError(f"layer {last.name!r}: the last layer must produce one pixel of logits, "
+                          f"but it outputs {last.out_channels}×{last.out_height}×{last.out_width}")
     archs = [model.sumpool_arch(layer) for layer in layers]
     depths = [0 if i == len(layers) - 1 else fifo_depth_after(layer, needs_flatten(qnet, i + 1))
               for i, layer in enumerate(layers)]
@@ -474,7 +483,7 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
         key = (i, lanes, mults)
         if key not in cache:
             params = EngineParams(lanes=lanes, mults=mults, sumpool=archs[i])
-            params.check(layers[i])
+            model.check(layers[i], params)
             cache[key] = (params, model.cycles(layers[i], params), model.cost(layers[i], params))
         return cache[key]
 

@@ -23,6 +23,9 @@ class AnalyticModel:
     """cycles = max(input pixels, output pixels · ⌈Cout/P⌉ · ⌈c·n²/T⌉); one DSP per multiplier
     plus one per lane for the requantiser; LUTs and flip-flops grow with P·T."""
 
+    def check(self, layer, params):
+        params.check(layer)
+
     def cycles(self, layer, params):
         passes = math.ceil(layer.out_channels / params.lanes) * \
             math.ceil(layer.mults_per_output / params.mults)

@@ -1,0 +1,109 @@
+"""The whole-network accelerator: the plan's layer engines chained into one dataflow pipeline."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Shape, signed
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from structhw.compiler import HardwarePlan, compile_plan
+from structhw.errors import ConfigError
+
+from .engine import LayerEngine
+from .flatten import Flatten
+
+
+class StreamFIFO(wiring.Component):
+    """A first-in first-out queue of ``depth`` beats between two streams of ``layout``.
+
+    Parameters
+    ----------
+    layout : ShapeCastable
+        Payload layout of both streams.
+    depth : int
+        Entries (beats), ≥ 1. Storage is a ``SyncFIFOBuffered`` (synchronous RAM read, so block or
+        distributed RAM), which adds one cycle of latency on an empty queue.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(layout))
+    o : Out(stream.Signature(layout))
+    """
+
+    def __init__(self, layout, depth: int):
+        if not isinstance(depth, int) or depth < 1:
+            raise ConfigError(f"StreamFIFO: depth must be an integer ≥ 1, got {depth!r}")
+        self.layout, self.depth = layout, depth
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        width = Shape.cast(self.layout).width
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
+        m.d.comb += [
+            queue.w_data.eq(self.i.payload.as_value()),
+            queue.w_en.eq(self.i.valid),
+            self.i.ready.eq(queue.w_rdy),
+            self.o.payload.as_value().eq(queue.r_data),
+            self.o.valid.eq(queue.r_rdy),
+            queue.r_en.eq(self.o.ready),
+        ]
+        return m
+
+
+class Network(wiring.Component):
+    """The accelerator of a :class:`~structhw.compiler.HardwarePlan`: image in, logits out.
+
+    Stage k is ``[Flatten →] LayerEngine(layer k, plan params) [→ StreamFIFO(plan depth)]``, with
+    the Flatten where the plan says (a linear layer fed a C×H×W map, H·W > 1) and a FIFO after
+    every stage whose ``fifo_depth`` is non-zero (every stage but the last).
+
+    Parameters
+    ----------
+    plan : HardwarePlan
+
+    Attributes
+    ----------
+    i : In(stream.Signature(ArrayLayout(signed(8), C0)))
+        The input image: H0·W0 pixel beats of C0 int8 channels, raster order.
+    o : Out(stream.Signature(ArrayLayout(signed(8), num_classes)))
+        One beat per image: the int8 logits, equal to :func:`structhw.golden.logits`.
+    """
+
+    def __init__(self, plan: HardwarePlan):
+        self.plan = plan
+        qnet = plan.qnet
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(signed(8), qnet.input_channels))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(8), qnet.num_classes))),
+        })
+
+    @classmethod
+    def from_qnet(cls, qnet, budget, **kwargs) -> "Network":
+        """Plan ``qnet`` under ``budget`` (see :func:`~structhw.compiler.compile_plan`, which takes
+        the keyword arguments) and build its accelerator."""
+        return cls(compile_plan(qnet, budget, **kwargs))
+
+    def elaborate(self, platform):
+        m = Module()
+        qnet = self.plan.qnet
+        shape = qnet.input_shape
+        source = wiring.flipped(self.i)
+        for stage, layer in zip(self.plan.stages, qnet.layers):
+            if stage.flatten_before:
+                flatten = Flatten(*shape)
+                m.submodules[f"flatten_{stage.index}"] = flatten
+                wiring.connect(m, source, flatten.i)
+                source = flatten.o
+            engine = LayerEngine(layer, stage.params)
+            m.submodules[f"engine_{stage.index}"] = engine
+            wiring.connect(m, source, engine.i)
+            source = engine.o
+            if stage.fifo_depth:
+                queue = StreamFIFO(data.ArrayLayout(signed(8), layer.out_channels), stage.fifo_depth)
+                m.submodules[f"fifo_{stage.index}"] = queue
+                wiring.connect(m, source, queue.i)
+                source = queue.o
+            shape = (layer.out_channels, layer.out_height, layer.out_width)
+        wiring.connect(m, source, wiring.flipped(self.o))
+        return m
