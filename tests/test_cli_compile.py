@@ -1,0 +1,66 @@
+"""``structhw compile``: plan.json + Verilog from a *.qnet.json, errors as one line and exit 2."""
+
+import numpy as np
+import pytest
+
+from structhw.cli import main
+from structhw.compiler import load_plan
+from structhw.qnet import QuantNet, save
+from structhw.rtl_gen.random_layer import random_quant_layer
+
+
+@pytest.fixture
+def qnet_file(tmp_path):
+    layers = [
+        random_quant_layer(1, 3, 1, 2, 4, 6, 6, 2, 1, 11, name="conv0"),
+        random_quant_layer(36, 1, 6, 1, 3, 1, 1, 1, 0, 12, kind="linear", relu=False, name="fc"),
+    ]
+    return save(QuantNet(1, 6, 6, 1.0, layers), tmp_path / "tiny.qnet.json")
+
+
+def test_compile_writes_plan_and_prints_summary(qnet_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(qnet_file), "--budget", "dsp=8,lut4=20000,ebr=10",
+                 "--out", str(out), "--no-verilog"]) == 0
+    plan = load_plan(out / "plan.json")
+    assert [s.layer for s in plan.stages] == ["conv0", "fc"]
+    assert plan.budget.dsp == 8 and plan.totals.dsp <= 8
+    text = capsys.readouterr().out
+    assert "conv0" in text and "⊣ fc" in text
+    assert f"bottleneck {plan.bottleneck.layer}: {plan.cycles_per_image} cycles/image" in text
+
+
+def test_compile_board_budget_and_verilog(qnet_file, tmp_path, capsys):
+    pytest.importorskip("structhw.rtl_gen.verilog")
+    pytest.importorskip("structhw.boards.registry")
+    out = tmp_path / "out"
+    assert main(["compile", str(qnet_file), "--board", "ulx3s-12f", "--out", str(out)]) == 0
+    plan = load_plan(out / "plan.json")
+    assert plan.target == "ulx3s-12f" and plan.budget.dsp == 28
+    verilog = list(out.glob("*.v"))
+    assert verilog and "module structhw_network" in verilog[0].read_text()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--budget", "dsp=1,lut4=20000,ebr=10"], "short by"),
+    (["--budget", "dsp=1,lut=5"], "budget entry"),
+    (["--board", "no-such-board"], "unknown board"),
+])
+def test_compile_bad_input_is_one_line_and_exit_2(qnet_file, tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    assert main(["compile", str(qnet_file), *extra, "--out", str(out), "--no-verilog"]) == 2
+    lines = capsys.readouterr().err.replace("\r", "\n").split("\n")
+    errors = [line for line in lines if line.startswith("structhw compile: error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert not (out / "plan.json").exists()
+
+
+def test_compile_missing_model_is_exit_2(tmp_path, capsys):
+    assert main(["compile", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_compile_dense_rejects_structured_qnet(qnet_file, tmp_path, capsys):
+    assert main(["compile", str(qnet_file), "--dense", "--budget", "dsp=20,lut4=20000,ebr=10",
+                 "--out", str(tmp_path / "o"), "--no-verilog"]) == 2
+    assert "dense baseline needs dense layers" in capsys.readouterr().err
