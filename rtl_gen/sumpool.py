@@ -1,0 +1,457 @@
+"""The exact integer 3-D sum-pool of a structured layer, over a streamed, already padded map.
+
+For a :class:`~structhw.qnet.QuantLayer` the unit takes the Hp×Wp padded map (Hp = in_height +
+2·padding, Wp likewise), one pixel of C int8 values per beat in raster order, and emits the
+Hs×Ws sum-pool map E (``layer.sumpool_height × layer.sumpool_width``), one pixel of ``groups·c``
+values of ``layer.widths().sumpool`` bits per beat, equal to :func:`structhw.golden.sum_pool`.
+Output value ``g·c + k`` of pixel (r, q) is the sum of input channels ``g·cg + k … g·cg + k + cw − 1``
+(cg = C/groups, cw = ``layer.channel_window``) over rows ``r, r+d, …, r+(sw−1)·d`` and the same
+columns (sw = ``layer.spatial_window``, d = ``layer.dilation``).
+
+Two microarchitectures behind one interface (``arch``):
+
+``"tree"`` (the paper's)
+    Line buffers hold the last (sw−1)·d input rows of all C channels; a register window holds
+    the last (sw−1)·d+1 columns of the sw row taps; one pipelined adder tree per output value
+    sums its whole cw·sw² box. Adds per output pixel: groups·c·(cw·sw² − 1).
+``"separable"``
+    1. channel sums inside the pixel (a sliding window over channels: the first sum is a tree,
+       each next one adds the channel entering and subtracts the one leaving, when that is
+       cheaper than a tree of cw),
+    2. vertical sums of sw taps from line buffers that store the *channel sums* (groups·c values
+       of ``8 + ceil(log2 cw)`` bits instead of C int8 values); a running vertical sum would
+       need sw·d rows of channel sums plus d rows of vertical sums in memory to save sw−3 adds,
+       and memory, not adders, is what a line buffer costs, so taps it is,
+    3. horizontal sums along the row: sum of sw taps for sw ≤ 3, a running sum (add the column
+       entering, subtract the one leaving: 2 adds whatever the window) for sw ≥ 4.
+
+Both accept one input pixel per cycle while the output is ready. The pipeline stalls as a whole:
+every stage register moves when ``advance = ~o.valid | o.ready``, and ``i.ready = advance``. An
+image is counted (Hp·Wp beats), so images may follow back to back.
+"""
+
+from __future__ import annotations
+
+import math
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from structhw.errors import ConfigError
+from structhw.qnet import QuantLayer, signed_width
+
+from .linebuffer import LineBuffer
+
+__all__ = ["SumPool", "ARCHS", "MAX_SUMPOOL_BITS", "check_sumpool_config", "sumpool_cost",
+           "sumpool_area", "choose_sumpool_arch"]
+
+ARCHS = ("tree", "separable")
+MAX_SUMPOOL_BITS = 32
+"""Widest sum-pool output supported: the E values go on to the MAC array's 18×18 DSPs in at most
+two slices; beyond 32 bits the layer is not realisable by this generator."""
+
+LEVELS_PER_STAGE = 2
+"""Adder-tree levels between two pipeline registers in the "tree" arch."""
+
+RUNNING_CHANNEL_MIN_WINDOW = 4
+"""Channel windows from this size on use the sliding (add entering, subtract leaving) channel sum
+in the "separable" arch: 2 adds per further output instead of cw − 1."""
+
+RUNNING_HORIZONTAL_MIN_WINDOW = 4
+"""Spatial windows from this size on use the running horizontal sum in the "separable" arch."""
+
+
+# ----- configuration ------------------------------------------------------------------------
+def check_sumpool_config(layer, arch: str) -> None:
+    """Raise :class:`ConfigError` naming the parameter if ``layer`` with ``arch`` is not
+    realisable by :class:`SumPool`."""
+    if not isinstance(layer, QuantLayer):
+        raise ConfigError(f"SumPool: layer must be a structhw.qnet.QuantLayer, got {type(layer).__name__}")
+    if arch not in ARCHS:
+        raise ConfigError(f"layer {layer.name!r}: sum-pool arch must be one of {ARCHS}, got {arch!r}")
+    if layer.sumpool_height < 1 or layer.sumpool_width < 1:
+        raise ConfigError(
+            f"layer {layer.name!r}: sum-pool output {layer.sumpool_height}×{layer.sumpool_width} is "
+            f"smaller than 1×1 (spatial_window={layer.spatial_window}, dilation={layer.dilation}, "
+            f"padded input {_padded(layer)})")
+    bits = _sum_width(layer)
+    if bits > MAX_SUMPOOL_BITS:
+        raise ConfigError(f"layer {layer.name!r}: sum-pool window {layer.window} needs {bits}-bit sums, "
+                          f"more than the supported {MAX_SUMPOOL_BITS}")
+
+
+def _padded(layer) -> tuple:
+    return (layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding)
+
+
+def _sum_width(layer) -> int:
+    """Bits of E: the exact sum of ``window`` int8 values (same as ``layer.widths().sumpool``)."""
+    return signed_width(-128 * layer.window, 127 * layer.window)
+
+
+def _range_width(terms: int) -> int:
+    return signed_width(-128 * terms, 127 * terms)
+
+
+# ----- the component ------------------------------------------------------------------------
+class SumPool(wiring.Component):
+    """Exact 3-D sum-pool of ``layer`` over the padded map; see the module docstring.
+
+    Parameters
+    ----------
+    layer : structhw.qnet.QuantLayer
+        Geometry (in_channels, in_height, in_width, padding, groups, c, kernel, n, dilation).
+    arch : str
+        ``"tree"`` or ``"separable"``.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(ArrayLayout(signed(8), in_channels)))
+        Hp·Wp padded input pixels per image, raster order.
+    o : Out(stream.Signature(ArrayLayout(signed(E), groups·c)))
+        Hs·Ws sum-pool pixels per image, raster order; E = ``layer.widths().sumpool``.
+    latency : int
+        Cycles from an input beat's acceptance to its output beat being offered (no stalls).
+    """
+
+    def __init__(self, layer: QuantLayer, arch: str):
+        check_sumpool_config(layer, arch)
+        self.layer = layer
+        self.arch = arch
+        self.height, self.width = _padded(layer)
+        self.sum_bits = _sum_width(layer)
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(signed(8), layer.in_channels))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(self.sum_bits), layer.sumpool_channels))),
+        })
+
+    @property
+    def latency(self) -> int:
+        if self.arch == "tree":
+            levels = math.ceil(math.log2(self.layer.window)) if self.layer.window > 1 else 0
+            return 2 + max(1, math.ceil(levels / LEVELS_PER_STAGE))
+        return 3
+
+    def elaborate(self, platform):
+        m = Module()
+        pipe = _Pipeline(m, self)
+        if self.arch == "tree":
+            self._elaborate_tree(m, pipe)
+        else:
+            self._elaborate_separable(m, pipe)
+        return m
+
+    # ----- "tree" ---------------------------------------------------------------------------
+    def _elaborate_tree(self, m: Module, pipe: "_Pipeline") -> None:
+        layer = self.layer
+        sw, d = layer.spatial_window, layer.dilation
+        pixel = data.ArrayLayout(signed(8), layer.in_channels)
+
+        px1 = pipe.register(self.i.payload, "px1")
+        row_taps = [px1] + _line_taps(m, pipe, pixel, px1, self.width, sw, d)
+
+        column = data.ArrayLayout(pixel, sw)
+        window = [Signal(column, name=f"window{k}") for k in range((sw - 1) * d + 1)]
+        with m.If(pipe.shift1):
+            for j in range(sw):
+                m.d.sync += window[0][j].eq(row_taps[j])
+            for k in range(1, len(window)):
+                m.d.sync += window[k].eq(window[k - 1])
+        pipe.stage(emit=pipe.emit1)
+
+        sums = []
+        for g in range(layer.groups):
+            for k in range(layer.c):
+                first = g * layer.group_channels + k
+                sums.append([window[t * d][j][first + ch]
+                             for ch in range(layer.channel_window)
+                             for j in range(sw) for t in range(sw)])
+        results = _pipelined_trees(m, pipe, sums)
+        for index, value in enumerate(results):
+            m.d.comb += self.o.payload[index].eq(value)
+
+    # ----- "separable" ----------------------------------------------------------------------
+    def _elaborate_separable(self, m: Module, pipe: "_Pipeline") -> None:
+        layer = self.layer
+        sw, d, cw = layer.spatial_window, layer.dilation, layer.channel_window
+        outs = layer.sumpool_channels
+        channel_bits = _range_width(cw)
+        vertical_bits = _range_width(cw * sw)
+
+        channel_sums = [Signal(signed(channel_bits), name=f"channel_sum{k}") for k in range(outs)]
+        for index, value in enumerate(_channel_sums(self.i.payload, layer)):
+            m.d.comb += channel_sums[index].eq(value)
+        sums_layout = data.ArrayLayout(signed(channel_bits), outs)
+        cs_in = Signal(sums_layout)
+        for index in range(outs):
+            m.d.comb += cs_in[index].eq(channel_sums[index])
+        cs1 = pipe.register(cs_in, "cs1")
+
+        row_taps = [cs1] + _line_taps(m, pipe, sums_layout, cs1, self.width, sw, d)
+        vertical = Signal(data.ArrayLayout(signed(vertical_bits), outs))
+        for index in range(outs):
+            m.d.comb += vertical[index].eq(sum(tap[index] for tap in row_taps))
+        pipe.stage(emit=1)
+        v2 = Signal.like(vertical, name="vertical2")
+        col2 = Signal.like(pipe.col1, name="col2")
+        with m.If(pipe.advance):
+            m.d.sync += [v2.eq(vertical), col2.eq(pipe.col1)]
+        emit2 = Signal()
+        with m.If(pipe.advance):
+            m.d.sync += emit2.eq(pipe.emit1)
+        shift2 = pipe.valid[-1] & pipe.advance
+
+        horizontal = Signal(data.ArrayLayout(signed(self.sum_bits), outs))
+        if sw < RUNNING_HORIZONTAL_MIN_WINDOW:
+            delayed = _delay_line(m, v2, (sw - 1) * d, shift2, "vdelay")
+            taps = [v2] + [delayed[t * d - 1] for t in range(1, sw)]
+            for index in range(outs):
+                m.d.comb += horizontal[index].eq(sum(tap[index] for tap in taps))
+        else:
+            delayed = _delay_line(m, v2, sw * d, shift2, "vdelay")
+            running = _delay_line(m, horizontal, d, shift2, "hdelay")
+            entering_only = col2 < d
+            nothing_leaves = col2 < sw * d
+            for index in range(outs):
+                previous = Mux(entering_only, 0, running[d - 1][index])
+                leaving = Mux(nothing_leaves, 0, delayed[sw * d - 1][index])
+                m.d.comb += horizontal[index].eq(v2[index] + previous - leaving)
+        pipe.stage(emit=emit2)
+        out = pipe.register(horizontal, "out")
+        pipe.finish()
+        m.d.comb += self.o.payload.eq(out)
+
+
+# ----- building blocks ----------------------------------------------------------------------
+class _Pipeline:
+    """Valid bits and position of an all-or-nothing pipeline: every register loads when
+    ``advance`` is high. Stage 1 holds the accepted pixel and its (row, col); ``emit1`` says
+    that its window lies inside the image (an output pixel exists for it)."""
+
+    def __init__(self, m: Module, unit: SumPool):
+        self.m = m
+        self.unit = unit
+        layer = unit.layer
+        reach = (layer.spatial_window - 1) * layer.dilation
+        self.advance = Signal()
+        m.d.comb += [self.advance.eq(~unit.o.valid | unit.o.ready), unit.i.ready.eq(self.advance)]
+        accept = unit.i.valid & self.advance
+
+        self.col_in = Signal(range(max(unit.width, 2)))
+        row_in = Signal(range(max(unit.height, 2)))
+        with m.If(accept):
+            with m.If(self.col_in == unit.width - 1):
+                m.d.sync += self.col_in.eq(0)
+                with m.If(row_in == unit.height - 1):
+                    m.d.sync += row_in.eq(0)
+                with m.Else():
+                    m.d.sync += row_in.eq(row_in + 1)
+            with m.Else():
+                m.d.sync += self.col_in.eq(self.col_in + 1)
+
+        valid1 = Signal()
+        self.col1 = Signal.like(self.col_in)
+        row1 = Signal.like(row_in)
+        with m.If(self.advance):
+            m.d.sync += [valid1.eq(unit.i.valid), self.col1.eq(self.col_in), row1.eq(row_in)]
+        self.valid = [valid1]
+        self.shift1 = valid1 & self.advance
+        self.emit1 = (row1 >= reach) & (self.col1 >= reach)
+
+    def register(self, value, name: str) -> Signal:
+        """A copy of ``value`` loaded when the pipeline advances (one stage later)."""
+        reg = Signal.like(value, name=name)
+        with self.m.If(self.advance):
+            self.m.d.sync += reg.eq(value)
+        return reg
+
+    def stage(self, *, emit=1) -> None:
+        """Close a stage: the next valid bit is this one AND ``emit`` (bubbles for pixels
+        that produce no output)."""
+        nxt = Signal(name=f"valid{len(self.valid) + 1}")
+        with self.m.If(self.advance):
+            self.m.d.sync += nxt.eq(self.valid[-1] & emit)
+        self.valid.append(nxt)
+
+    def finish(self) -> None:
+        self.m.d.comb += self.unit.o.valid.eq(self.valid[-1])
+
+
+def _line_taps(m: Module, pipe: _Pipeline, shape, current, width: int, sw: int, d: int) -> list:
+    """Values of the pixel word ``current`` (stage 1) d, 2d, …, (sw−1)·d rows above, from a line
+    buffer of (sw−1)·d rows (empty list when sw == 1)."""
+    rows = (sw - 1) * d
+    if rows == 0:
+        return []
+    m.submodules.line_buffer = lines = LineBuffer(shape, width, rows)
+    m.d.comb += [
+        lines.read_col.eq(pipe.col_in),
+        lines.read_en.eq(pipe.advance),
+        lines.write_col.eq(pipe.col1),
+        lines.write_en.eq(pipe.shift1),
+        lines.write_data.eq(current),
+    ]
+    return [lines.taps[j * d - 1] for j in range(1, sw)]
+
+
+def _delay_line(m: Module, value, length: int, shift, name: str) -> list:
+    """``length`` registers; on ``shift`` element 0 loads ``value`` and element k loads k−1."""
+    regs = [Signal.like(value, name=f"{name}{k}") for k in range(length)]
+    with m.If(shift):
+        for k, reg in enumerate(regs):
+            m.d.sync += reg.eq(value if k == 0 else regs[k - 1])
+    return regs
+
+
+def _tree_sum(terms: list):
+    """Balanced sum of Amaranth values (pairwise levels)."""
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def _channel_sums(pixel, layer: QuantLayer) -> list:
+    """Per output channel g·c+k, the sum of the cw input channels of its window (combinational).
+    Sliding form for wide windows: s_k = s_{k−1} + x_{k+cw−1} − x_{k−1}."""
+    cg, cw = layer.group_channels, layer.channel_window
+    sums = []
+    for g in range(layer.groups):
+        x = [pixel[g * cg + ch] for ch in range(cg)]
+        if cw < RUNNING_CHANNEL_MIN_WINDOW or layer.c == 1:
+            sums += [_tree_sum(x[k:k + cw]) for k in range(layer.c)]
+        else:
+            running = _tree_sum(x[:cw])
+            sums.append(running)
+            for k in range(1, layer.c):
+                running = (running + x[k + cw - 1] - x[k - 1])[:_range_width(cw)].as_signed()
+                sums.append(running)
+    return sums
+
+
+def _pipelined_trees(m: Module, pipe: _Pipeline, trees: list) -> list:
+    """Sum every list of terms in ``trees`` with an adder tree registered every
+    LEVELS_PER_STAGE levels and at the end (all trees have equal size, hence equal depth).
+    Closes the pipeline and returns the final registers."""
+    level = 0
+    while True:
+        last = all(len(terms) == 1 for terms in trees)
+        if last or (level and level % LEVELS_PER_STAGE == 0):
+            registered = []
+            for t, terms in enumerate(trees):
+                regs = [pipe.register(term, f"tree{t}_l{level}_{i}") for i, term in enumerate(terms)]
+                registered.append(regs)
+            trees = registered
+            pipe.stage()
+            if last:
+                break
+        trees = [[terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                  for i in range(0, len(terms), 2)] for terms in trees]
+        level += 1
+    pipe.finish()
+    return [terms[0] for terms in trees]
+
+
+# ----- analytic cost model ------------------------------------------------------------------
+LUT4_PER_ADDER_BIT = 1
+"""An ECP5 adder bit is one LUT4 of a CCU2C carry cell (a subtract too)."""
+LUT4_PER_MUX_BIT = 1
+BRAM_BITS_PER_LUT4 = 56 * 18432 / 24288
+"""Area exchange rate of block RAM bits for LUT4s on the LFE5U-25F (56 DP16KD of 18 kbit,
+24 288 LUT4): about 42.5 bits of block RAM occupy the share of the die of one LUT4."""
+
+
+def _tree_adder_bits(count: int, width: int) -> tuple[int, list]:
+    """Adder bits of a balanced tree summing ``count`` values of ``width`` bits (each add is
+    one bit wider than its wider operand) and the operand widths alive after each level."""
+    widths = [width] * count
+    bits, alive = 0, []
+    while len(widths) > 1:
+        nxt = []
+        for i in range(0, len(widths), 2):
+            if i + 1 < len(widths):
+                nxt.append(max(widths[i], widths[i + 1]) + 1)
+                bits += nxt[-1]
+            else:
+                nxt.append(widths[i])
+        widths = nxt
+        alive.append(sum(widths))
+    return bits, alive
+
+
+def _control_ff(layer, stages: int) -> int:
+    """Row/column counters of the input and stage 1, one column per further stage, valid bits."""
+    hp, wp = _padded(layer)
+    position = max(hp, 2).bit_length() + max(wp, 2).bit_length()
+    return 2 * position + stages
+
+
+def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
+    """Analytic resource estimate of ``SumPool(layer, arch)`` on ECP5.
+
+    Model (G = groups, c, cw = channel window, sw = spatial window, d = dilation, C = channels,
+    Wp = padded width, L = (sw−1)·d buffered rows, E = sum width, w(k) = bits of a sum of k int8):
+
+    ``tree``
+        lut4 = G·c · (adder bits of a balanced tree of cw·sw² 8-bit values)
+        ff = C·8 (stage 1) + ((sw−1)·d+1)·sw·C·8 (window) + tree pipeline registers
+        (the operands alive after every LEVELS_PER_STAGE levels, and the E-bit results) + control
+        bram_bits = Wp · L · C · 8
+    ``separable``
+        lut4 = channel sums (tree of cw per output, or for cw ≥ RUNNING_CHANNEL_MIN_WINDOW one
+        tree plus 2 adds of w(cw) bits per further output) + vertical G·c·(sw−1) adds of
+        w(cw·sw) + horizontal G·c·(sw−1) adds of E (taps) or 2 adds + 2 muxes of E (running)
+        ff = G·c·(w(cw) + w(cw·sw)·(1 + delay) + E·(1 + running)) + control, delay = (sw−1)·d
+        (taps) or sw·d (running), running = d for the running horizontal sum else 0
+        bram_bits = Wp · L · G·c · w(cw)
+
+    dsp is 0 (adds only). Memories this small may land in LUT RAM or FFs in synthesis: the
+    model counts them as block RAM bits all the same.
+    """
+    check_sumpool_config(layer, arch)
+    g, c, cw, cg = layer.groups, layer.c, layer.channel_window, layer.group_channels
+    sw, d = layer.spatial_window, layer.dilation
+    outs, channels = layer.sumpool_channels, layer.in_channels
+    e_bits = _sum_width(layer)
+    wp = _padded(layer)[1]
+    rows = (sw - 1) * d
+    if arch == "tree":
+        tree_bits, alive = _tree_adder_bits(cw * sw * sw, 8)
+        registered = [a for level, a in enumerate(alive, start=1)
+                      if level % LEVELS_PER_STAGE == 0 and level != len(alive)]
+        stages = 3 + len(registered)
+        lut4 = outs * tree_bits * LUT4_PER_ADDER_BIT
+        ff = (channels * 8 + (rows + 1) * sw * channels * 8
+              + outs * (sum(registered) + e_bits) + _control_ff(layer, stages))
+        bram_bits = wp * rows * channels * 8
+    else:
+        cw_bits, v_bits = _range_width(cw), _range_width(cw * sw)
+        if cw < RUNNING_CHANNEL_MIN_WINDOW or c == 1:
+            channel = g * c * _tree_adder_bits(cw, 8)[0]
+        else:
+            channel = g * (_tree_adder_bits(cw, 8)[0] + (c - 1) * 2 * cw_bits)
+        vertical = outs * (sw - 1) * v_bits
+        running = sw >= RUNNING_HORIZONTAL_MIN_WINDOW
+        if running:
+            horizontal = outs * 2 * (e_bits * LUT4_PER_ADDER_BIT + e_bits * LUT4_PER_MUX_BIT)
+            delay, h_regs = sw * d, d
+        else:
+            horizontal = outs * (sw - 1) * e_bits
+            delay, h_regs = rows, 0
+        lut4 = (channel + vertical) * LUT4_PER_ADDER_BIT + horizontal
+        ff = (outs * (cw_bits + v_bits * (1 + delay) + e_bits * (1 + h_regs))
+              + _control_ff(layer, 3) + 2)
+        bram_bits = wp * rows * outs * cw_bits
+    return {"lut4": int(lut4), "ff": int(ff), "dsp": 0, "bram_bits": int(bram_bits)}
+
+
+def sumpool_area(cost: dict) -> float:
+    """One number to compare costs by, in LUT4-equivalents: lut4 + ff + bram_bits / 42.5
+    (an ECP5 slice has as many FFs as LUT4s; block RAM at its share of the LFE5U-25F die)."""
+    return cost["lut4"] + cost["ff"] + cost["bram_bits"] / BRAM_BITS_PER_LUT4
+
+
+def choose_sumpool_arch(layer: QuantLayer) -> str:
+    """The arch with the smaller :func:`sumpool_area` of :func:`sumpool_cost` (tree on a tie)."""
+    return min(ARCHS, key=lambda arch: (sumpool_area(sumpool_cost(layer, arch)), ARCHS.index(arch)))
