@@ -429,6 +429,106 @@ def _format_shortfall(short: dict, need: Resources, budget: Budget) -> str:
                      f"{getattr(have, k)}, short by {v}" for k, v in short.items())
 
 
+@dataclass(frozen=True)
+class _Choice:
+    params: object
+    cycles: int
+    cost: Resources
+
+
+class _Balancer:
+    """Greedy pipeline balancing of engine parameters under a budget (see the module docstring).
+
+    ``balance`` alternates two moves until the bottleneck stops improving: *grow* gives the
+    slowest stage the step up in (P, T) that makes it faster for the smallest share of the budget,
+    while one fits; *trim* gives every stage its cheapest (P, T) that is no slower than the
+    current bottleneck, which frees resources that an earlier, coarser step over-spent.
+    """
+
+    def __init__(self, layers, archs, budget: Budget, overhead: Resources, model):
+        self.layers, self.archs, self.budget, self.overhead, self.model = \
+            layers, archs, budget, overhead, model
+        self.lane_steps = [_steps(layer.out_channels) for layer in layers]
+        self.mult_steps = [_steps(layer.mults_per_output) for layer in layers]
+        self.cache = {}
+
+    def evaluate(self, i: int, lanes: int, mults: int) -> _Choice:
+        from structhw.rtl_gen.params import EngineParams
+
+        key = (i, lanes, mults)
+        if key not in self.cache:
+            layer = self.layers[i]
+            params = EngineParams(lanes=lanes, mults=mults, sumpool=self.archs[i])
+            self.model.check(layer, params)
+            self.cache[key] = _Choice(params, self.model.cycles(layer, params),
+                                      self.model.cost(layer, params))
+        return self.cache[key]
+
+    def total(self, chosen: list) -> Resources:
+        total = self.overhead
+        for choice in chosen:
+            total = total + choice.cost
+        return total
+
+    def smallest(self) -> list:
+        """One lane × one multiplier everywhere; ConfigError if even that does not fit."""
+        chosen = [self.evaluate(i, 1, 1) for i in range(len(self.layers))]
+        total = self.total(chosen)
+        short = shortfalls(total, self.budget)
+        if short:
+            raise ConfigError(
+                f"the network does not fit the budget even with 1 lane × 1 multiplier per layer: "
+                f"{_format_shortfall(short, total, self.budget)}")
+        return chosen
+
+    def grow(self, chosen: list) -> list:
+        chosen = list(chosen)
+        total = self.total(chosen)
+        while True:
+            b = max(range(len(chosen)), key=lambda i: chosen[i].cycles)
+            current = chosen[b]
+            best = None
+            for lanes in (p for p in self.lane_steps[b] if p >= current.params.lanes):
+                for mults in (t for t in self.mult_steps[b] if t >= current.params.mults):
+                    cand = self.evaluate(b, lanes, mults)
+                    if cand.cycles >= current.cycles:
+                        continue
+                    delta = cand.cost - current.cost
+                    if shortfalls(total + delta, self.budget):
+                        continue
+                    score = (_fraction(delta, self.budget), cand.cycles, lanes * mults)
+                    if best is None or score < best[0]:
+                        best = (score, cand, delta)
+            if best is None:
+                return chosen
+            chosen[b] = best[1]
+            total = total + best[2]
+
+    def trim(self, chosen: list) -> list:
+        target = max(c.cycles for c in chosen)
+        chosen = list(chosen)
+        total = self.total(chosen)
+        for i, current in enumerate(chosen):
+            best = (_fraction(current.cost, self.budget), current.cycles)
+            for lanes in self.lane_steps[i]:
+                for mults in self.mult_steps[i]:
+                    cand = self.evaluate(i, lanes, mults)
+                    score = (_fraction(cand.cost, self.budget), cand.cycles)
+                    if cand.cycles <= target and score < best and \
+                            not shortfalls(total - chosen[i].cost + cand.cost, self.budget):
+                        total = total - chosen[i].cost + cand.cost
+                        chosen[i], best = cand, score
+        return chosen
+
+    def balance(self) -> list:
+        chosen = self.grow(self.smallest())
+        while True:
+            regrown = self.grow(self.trim(chosen))
+            if max(c.cycles for c in regrown) >= max(c.cycles for c in chosen):
+                return regrown
+            chosen = regrown
+
+
 def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
                  target: str | None = None, model: HardwareModel | None = None) -> HardwarePlan:
     """Plan the accelerator for ``qnet`` under ``budget``, balancing the pipeline.
@@ -457,8 +557,6 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
         that does not fit even with one lane and one multiplier per layer (the message names
         every resource that is short and by how much).
     """
-    from structhw.rtl_gen.params import EngineParams
-
     model = model or HardwareModel()
     layers = qnet.layers
     if dense:
@@ -477,50 +575,10 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
               for i, layer in enumerate(layers)]
     overhead = _overhead(qnet, depths)
 
-    cache = {}
-
-    def evaluate(i, lanes, mults):
-        key = (i, lanes, mults)
-        if key not in cache:
-            params = EngineParams(lanes=lanes, mults=mults, sumpool=archs[i])
-            model.check(layers[i], params)
-            cache[key] = (params, model.cycles(layers[i], params), model.cost(layers[i], params))
-        return cache[key]
-
-    chosen = [evaluate(i, 1, 1) for i in range(len(layers))]
-    total = overhead
-    for _, _, cost in chosen:
-        total = total + cost
-    short = shortfalls(total, budget)
-    if short:
-        raise ConfigError(
-            f"the network does not fit the budget even with 1 lane × 1 multiplier per layer: "
-            f"{_format_shortfall(short, total, budget)}")
-
-    lane_steps = [_steps(layer.out_channels) for layer in layers]
-    mult_steps = [_steps(layer.mults_per_output) for layer in layers]
-    while True:
-        b = max(range(len(layers)), key=lambda i: chosen[i][1])
-        params, cycles, cost = chosen[b]
-        best = None
-        for lanes in (p for p in lane_steps[b] if p >= params.lanes):
-            for mults in (t for t in mult_steps[b] if t >= params.mults):
-                cand = evaluate(b, lanes, mults)
-                if cand[1] >= cycles:
-                    continue
-                delta = cand[2] - cost
-                if shortfalls(total + delta, budget):
-                    continue
-                score = (_fraction(delta, budget), cand[1], lanes * mults)
-                if best is None or score < best[0]:
-                    best = (score, cand, delta)
-        if best is None:
-            break
-        chosen[b] = best[1]
-        total = total + best[2]
-
-    stages = [StagePlan(index=i, layer=layer.name, params=chosen[i][0], cycles=chosen[i][1],
-                        cost=chosen[i][2], flatten_before=needs_flatten(qnet, i),
+    planner = _Balancer(layers, archs, budget, overhead, model)
+    chosen = planner.balance()
+    stages = [StagePlan(index=i, layer=layer.name, params=chosen[i].params,
+                        cycles=chosen[i].cycles, cost=chosen[i].cost, flatten_before=needs_flatten(qnet, i),
                         fifo_depth=depths[i])
               for i, layer in enumerate(layers)]
     return HardwarePlan(qnet=qnet, budget=budget, stages=stages, overhead=overhead,
