@@ -6,6 +6,8 @@ windows are taken directly over the zero-padded input.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from amaranth import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -13,10 +15,10 @@ from amaranth.lib.wiring import In, Out
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
-from .mac import MULT_OPERAND_BITS, MacArray, MacSchedule
+from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout
 from .padder import Padder
 from .params import EngineParams
-from .requant import Requantizer, group_layout
+from .requant import Requantizer
 from .window import WindowGenerator, window_positions
 
 
@@ -59,7 +61,7 @@ class GroupCollector(wiring.Component):
         with m.If(self.i.valid & self.i.ready):
             with m.Switch(self.i.payload.group):
                 for g in range(G):
-                    with m.Case(g):
+                    with (m.Case(g) if g < G - 1 else m.Default()):
                         for p in range(P):
                             if g * P + p < Cout:
                                 m.d.sync += self.o.payload[g * P + p].eq(self.i.payload.values[p])
@@ -88,7 +90,11 @@ class LayerEngine(wiring.Component):
     """
 
     def __init__(self, layer: QuantLayer, params: EngineParams):
-        check_engine(layer, params)
+        try:
+            check_engine(layer, params)
+        except ConfigError:
+            self._MustUse__silence = True  # never built: no "created but never used" warning
+            raise
         self.layer, self.params = layer, params
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(8), layer.in_channels))),
@@ -128,21 +134,26 @@ class LayerEngine(wiring.Component):
         return m
 
 
-def _window_times(layer: QuantLayer, params: EngineParams, images: int) -> list:
-    """Cycle at which the MAC array takes each window, for ``images`` back-to-back images with
-    an always-valid input and an always-ready output (cycle 0: first input beat accepted).
+def engine_steps(layer: QuantLayer, params: EngineParams) -> int:
+    """Cycles the MAC array spends per output pixel: ⌈Cout/P⌉ · ⌈c·n²/T⌉."""
+    return ceil_div(layer.out_channels, params.lanes) * ceil_div(layer.mults_per_output, params.mults)
 
-    Model: the padded map arrives one pixel per cycle; a pixel that completes a window holds the
-    next pixel until the MAC array takes that window; the MAC array takes a window when it
-    arrives and at least ``steps = ⌈Cout/P⌉·⌈c·n²/T⌉`` cycles after the previous one.
+
+@lru_cache(maxsize=4096)
+def _window_times(pad_h: int, pad_w: int, sumpool_span: int, window_span: int, stride: int,
+                  steps: int, images: int) -> tuple:
+    """Cycle at which the MAC array takes each window, for ``images`` back-to-back images with
+    an always-valid input and an always-ready output (cycle 0: first padded pixel).
+
+    Model: the padded map (pad_h × pad_w) arrives one pixel per cycle; padded pixels that
+    complete no sum-pool box (the first ``sumpool_span − 1`` rows and columns) are bubbles that
+    pass without waiting; a pixel that completes a window holds the next sum-pool output until
+    the MAC array takes that window; the MAC array takes a window when it arrives and at least
+    ``steps`` cycles after the previous one.
     """
-    steps = MacSchedule(layer, params.lanes, params.mults).steps
-    span = layer.dilation * (layer.n - 1) + 1
-    pad_h = layer.in_height + 2 * layer.padding
-    pad_w = layer.in_width + 2 * layer.padding
-    sp = layer.dilation * (layer.spatial_window - 1)
-    rows = set(window_positions(layer.sumpool_height, span, layer.stride))
-    cols = set(window_positions(layer.sumpool_width, span, layer.stride))
+    sp = sumpool_span - 1
+    rows = set(window_positions(pad_h - sp, window_span, stride))
+    cols = set(window_positions(pad_w - sp, window_span, stride))
     times = []
     t_pixel = -1
     blocked_until = 0
@@ -150,27 +161,33 @@ def _window_times(layer: QuantLayer, params: EngineParams, images: int) -> list:
     for _ in range(images):
         for y in range(pad_h):
             for x in range(pad_w):
-                t_pixel = max(t_pixel + 1, blocked_until)
                 ey, ex = y - sp, x - sp
+                if ey < 0 or ex < 0:
+                    t_pixel += 1
+                    continue
+                t_pixel = max(t_pixel + 1, blocked_until)
                 if ey in rows and ex in cols:
                     arrive = t_pixel + 1
                     t_window = arrive if t_window is None else max(arrive, t_window + steps)
                     times.append(t_window)
                     blocked_until = t_window
-    return times
+    return tuple(times)
 
 
 def engine_cycles(layer: QuantLayer, params: EngineParams) -> int:
     """Cycles per image in steady state (back-to-back images, no stalls): the period of the
-    window schedule of :func:`_window_times`. It is at least max(padded input pixels,
-    output pixels · ⌈Cout/P⌉ · ⌈c·n²/T⌉)."""
+    window schedule of :func:`_window_times`. It is at least :func:`engine_throughput_bound`;
+    above it when the MAC array's and the input's busy phases do not overlap (rows that complete
+    no window run at input rate while the MAC array idles)."""
+    times = _window_times(
+        layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding,
+        layer.dilation * (layer.spatial_window - 1) + 1, layer.dilation * (layer.n - 1) + 1,
+        layer.stride, engine_steps(layer, params), 3)
     per_image = layer.out_height * layer.out_width
-    times = _window_times(layer, params, 3)
     return times[2 * per_image] - times[per_image]
 
 
 def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     """max(padded input pixels, output pixels · steps): the cycles per image no schedule beats."""
-    steps = MacSchedule(layer, params.lanes, params.mults).steps
     padded = (layer.in_height + 2 * layer.padding) * (layer.in_width + 2 * layer.padding)
-    return max(padded, layer.out_height * layer.out_width * steps)
+    return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))

@@ -14,9 +14,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from structhw.errors import ConfigError
-from structhw.qnet import QuantLayer
-
-from .requant import group_layout
+from structhw.qnet import QuantLayer, ceil_log2
 
 MULT_OPERAND_BITS = 18
 """Widest signed operand of one ECP5 MULT18X18D."""
@@ -24,6 +22,21 @@ MULT_OPERAND_BITS = 18
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def group_layout(value_shape, lanes: int, groups: int) -> data.StructLayout:
+    """Payload of one lane group: ``values`` (P lanes of ``value_shape``) and its index."""
+    return data.StructLayout({
+        "values": data.ArrayLayout(value_shape, lanes),
+        "group": unsigned(max(1, ceil_log2(groups))),
+    })
+
+
+def rom_memory(bits: int, words: list) -> Memory:
+    """A ROM of ``words`` (unsigned ``bits`` wide), at least two deep so that its address is
+    never a zero-width vector in Verilog (a one-word table repeats its word)."""
+    words = list(words) * 2 if len(words) == 1 else list(words)
+    return Memory(shape=unsigned(bits), depth=len(words), init=words)
 
 
 def _pack(values, bits: int) -> int:
@@ -181,19 +194,20 @@ class MacArray(wiring.Component):
                     if len(set(used)) <= 1:
                         m.d.comb += op.eq(elems[used[0]] if used else 0)
                     else:
+                        cases = [(s, e) for s, e in enumerate(table) if e is not None]
                         with m.Switch(sel):
-                            for s, e in enumerate(table):
-                                if e is not None:
-                                    with m.Case(s):
-                                        m.d.comb += op.eq(elems[e])
+                            for s, e in cases[:-1]:
+                                with m.Case(s):
+                                    m.d.comb += op.eq(elems[e])
+                            with m.Default():
+                                m.d.comb += op.eq(elems[cases[-1][1]])
                     shared[key] = op
                 operands[p][t] = shared[key]
 
         # ---- multiply: α from ROM (synchronous read, one word per step) ----
         alpha_words = [_pack([a for lane in sch.alpha[gg][kk] for a in lane], 8)
                        for gg in range(G) for kk in range(K)]
-        m.submodules.alpha_rom = alpha_rom = Memory(shape=unsigned(P * T * 8), depth=G * K,
-                                                    init=alpha_words)
+        m.submodules.alpha_rom = alpha_rom = rom_memory(P * T * 8, alpha_words)
         rom = alpha_rom.read_port()
         m.d.comb += [rom.addr.eq(step), rom.en.eq(advance)]
 
@@ -201,7 +215,7 @@ class MacArray(wiring.Component):
         s1_group = Signal.like(g)
         s1_ops = {id(op): Signal.like(op, name=f"{op.name}_r") for op in shared.values()}
         with m.If(advance):
-            m.d.sync += [s1_valid.eq(issue), s1_first.eq(k == 0), s1_last.eq(last_pass),
+            m.d.sync += [s1_valid.eq(issue), s1_first.eq(~k.any()), s1_last.eq(last_pass),
                          s1_group.eq(g)]
             m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
 
@@ -221,8 +235,7 @@ class MacArray(wiring.Component):
         # ---- accumulate: acc = (first ? bias : acc) + Σ_t products ----
         bias = [[int(layer.bias[gg * P + p]) if gg * P + p < layer.out_channels else 0
                  for p in range(P)] for gg in range(G)]
-        bias_rom = Memory(shape=unsigned(P * self.acc_bits), depth=G,
-                          init=[_pack(row, self.acc_bits) for row in bias])
+        bias_rom = rom_memory(P * self.acc_bits, [_pack(row, self.acc_bits) for row in bias])
         m.submodules.bias_rom = bias_rom
         bias_rd = bias_rom.read_port(domain="comb")
         m.d.comb += bias_rd.addr.eq(s2_group)

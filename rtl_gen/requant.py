@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from structhw.qnet import ACT_MAX, QuantLayer, ceil_log2
+from structhw.qnet import ACT_MAX, QuantLayer
 
-
-def group_layout(value_shape, lanes: int, groups: int) -> data.StructLayout:
-    """Payload of one lane group: ``values`` (P lanes of ``value_shape``) and its index."""
-    return data.StructLayout({
-        "values": data.ArrayLayout(value_shape, lanes),
-        "group": unsigned(max(1, ceil_log2(groups))),
-    })
+from .mac import group_layout, rom_memory
 
 
 class Requantizer(wiring.Component):
@@ -77,7 +70,7 @@ class Requantizer(wiring.Component):
         m = Module()
         P = self.lanes
         layout, words = self._rom_words()
-        m.submodules.rom = rom = Memory(shape=unsigned(layout.size), depth=self.groups, init=words)
+        m.submodules.rom = rom = rom_memory(layout.size, words)
         rd = rom.read_port(domain="comb")
         m.d.comb += rd.addr.eq(self.i.payload.group)
         coef = data.View(layout, rd.data)

@@ -90,8 +90,8 @@ class WindowGenerator(wiring.Component):
         pix_bits = self.channels * self.width_bits
         past_rows = self.span - 1
 
-        x = Signal(range(self.width))
-        y = Signal(range(self.height))
+        x = Signal(range(max(self.width, 2)))
+        y = Signal(range(max(self.height, 2)))
         accept = Signal()
         pending = Signal()
         m.d.comb += [
@@ -144,13 +144,23 @@ class WindowGenerator(wiring.Component):
                 taps.append(col[kh * pix_bits:(kh + 1) * pix_bits])
         m.d.comb += self.o.payload.eq(Cat(*taps))
 
-        rows_ok = Const(sum(1 << r for r in window_positions(self.height, self.span, self.stride)),
-                        self.height)
-        cols_ok = Const(sum(1 << c for c in window_positions(self.width, self.span, self.stride)),
-                        self.width)
-        completes = rows_ok.bit_select(y, 1) & cols_ok.bit_select(x, 1)
+        row_ok = Signal()
+        col_ok = Signal()
+        m.d.comb += [
+            row_ok.eq(_any_equal(y, window_positions(self.height, self.span, self.stride))),
+            col_ok.eq(_any_equal(x, window_positions(self.width, self.span, self.stride))),
+        ]
+        completes = row_ok & col_ok
         with m.If(accept):
             m.d.sync += pending.eq(completes)
         with m.Elif(self.o.ready):
             m.d.sync += pending.eq(0)
         return m
+
+
+def _any_equal(value, constants):
+    """1 when ``value`` equals one of ``constants`` (an OR of comparators; 0 for none)."""
+    result = Const(0, 1)
+    for c in constants:
+        result = result | (value == c)
+    return result

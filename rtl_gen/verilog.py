@@ -1,0 +1,87 @@
+"""Verilog output (deterministic) with its Verilator waiver file, and lint.
+
+:func:`write_verilog` converts a component with Amaranth's Yosys backend (no source locations, so
+the text depends only on the design) and writes ``NAME.v`` plus ``NAME.vlt``: the waivers for the
+warnings Yosys's Verilog backend produces by construction (DESIGN.md, "Lint"). :func:`lint` runs
+``verilator --lint-only -Wall`` with the waivers and returns every remaining warning: each one is
+a finding in the RTL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog as amaranth_verilog
+
+from structhw.errors import ConfigError
+from structhw.toolchain import verilator_env, verilator_root
+
+WAIVERS = (
+    ("PROCASSINIT", "Yosys writes each register's reset value as an initialiser of the reg and "
+                    "assigns it again in its process"),
+    ("WIDTHEXPAND", "Yosys writes $signed(a) + $signed(b) with narrower sign-extended operands "
+                    "than the result; the extension is the intended arithmetic"),
+    ("UNUSEDSIGNAL", "Amaranth's arithmetic widens every intermediate by a bit; top bits of "
+                     "intermediates (and of the unused clock-domain reset) are left unread"),
+    ("VARHIDDEN", "Yosys names a wire after the submodule instance that drives it"),
+    ("DECLFILENAME", "one file holds the whole hierarchy and Yosys names each submodule "
+                     "top.path, so only the top module can match the file name"),
+)
+"""(Verilator warning, why it is a generator artefact) pairs waived in the ``.vlt`` file."""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def waiver_text() -> str:
+    """The ``.vlt`` configuration file: one commented ``lint_off`` per generator artefact."""
+    lines = ["`verilator_config", "// Generator artefacts of Amaranth/Yosys Verilog (see DESIGN.md, Lint)."]
+    for rule, why in WAIVERS:
+        lines.append(f"// {rule}: {why}.")
+        lines.append(f'lint_off -rule {rule} -file "*"')
+    return "\n".join(lines) + "\n"
+
+
+def write_verilog(component, out_dir, name: str) -> Path:
+    """Write ``out_dir/NAME.v`` (top module ``NAME``) and ``out_dir/NAME.vlt``; return the ``.v``
+    path. The same component and name always give byte-identical files."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ConfigError(f"Verilog module name {name!r} must be an identifier "
+                          f"([A-Za-z_][A-Za-z0-9_]*)")
+    text = amaranth_verilog.convert(component, name=name, emit_src=False)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.v"
+    _atomic_write(path, text)
+    _atomic_write(out_dir / f"{name}.vlt", waiver_text())
+    return path
+
+
+def lint(path) -> list:
+    """Run ``verilator --lint-only -Wall`` on ``path`` with the ``.vlt`` next to it (if any).
+    Returns the remaining warnings and errors, one string each (empty: lint clean)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no Verilog file {path}")
+    launcher = verilator_root() / "bin" / "verilator"
+    top = path.stem
+    cmd = [str(launcher), "--lint-only", "-Wall", "--top-module", top]
+    waivers = path.with_suffix(".vlt")
+    if waivers.is_file():
+        cmd.append(str(waivers))
+    cmd.append(str(path))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=verilator_env())
+    return [line for line in proc.stderr.splitlines()
+            if line.startswith(("%Warning", "%Error")) and not line.startswith("%Error: Exiting")]
