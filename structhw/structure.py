@@ -11,6 +11,15 @@ in rows j … j+K−k). Because A is a Kronecker product, ``A⁺ = T⁺ ⊗ T⁺
 Kronecker product of the three small projectors ``T·T⁺``: every function here works axis by axis on
 a weight of shape ``[Cout, C, N, N]`` with matrices of at most C×C entries, never a CN²×CN² one.
 
+The residual ``(I − A·A⁺)·W`` needs even less: along one axis, the orthogonal complement of
+T(K, k)'s columns is the set of vectors that repeat with period ``w = K−k+1`` and sum to zero over
+one period (``Tᵀr = 0`` says every window of w consecutive entries sums to 0). Projecting onto it
+takes the mean of each residue class ``i mod w`` (``m_j`` entries in class j) and removes the
+weighted overall mean: ``p_j = x̄_j − (Σ x̄) / (m_j · Σ 1/m)``, then ``r_i = p_{i mod w}`` and
+``‖r‖² = Σ_j m_j p_j²``. :func:`residual_norm` uses this along the channel axis: O(C) work per
+kernel fibre instead of the O(C²) of a C×C projector, so the regularizer stays cheap next to a
+training step.
+
 A linear layer P×Q is P kernels of shape Q×1×1: pass its weight as ``W.reshape(P, Q, 1, 1)`` with
 ``(c, n) = (R, 1)``.
 """
@@ -33,6 +42,8 @@ __all__ = [
     "alpha_from_weight",
     "expand_alpha",
     "project",
+    "residual",
+    "residual_norm",
 ]
 
 
@@ -157,3 +168,58 @@ def project(W: torch.Tensor, c: int, n: int) -> torch.Tensor:
     """
     C, N = _check_weight(W, c, n)
     return _apply_axes(W, band_projector(C, c, W.dtype, W.device), band_projector(N, n, W.dtype, W.device))
+
+
+@functools.lru_cache(maxsize=None)
+def _class_counts(K: int, k: int) -> tuple[float, ...]:
+    w = K - k + 1
+    return tuple(float((K - 1 - j) // w + 1) for j in range(w))
+
+
+def _periodic_part(x: torch.Tensor, k: int) -> torch.Tensor:
+    """p [Cout, w, ...]: the per-class values of the channel-axis residual of x [Cout, K, ...]
+    (the component of every fibre in the complement of T(K, k)'s columns), w = K − k + 1."""
+    K = x.shape[1]
+    w = K - k + 1
+    q = K // w
+    sums = x[:, : q * w].unflatten(1, (q, w)).sum(dim=1)
+    tail = x[:, q * w :]
+    if tail.shape[1]:
+        sums = sums + torch.nn.functional.pad(tail, (0, 0) * (x.dim() - 2) + (0, w - tail.shape[1]))
+    counts = torch.tensor(_class_counts(K, k), dtype=x.dtype, device=x.device).reshape(w, *([1] * (x.dim() - 2)))
+    means = sums / counts
+    mu = means.sum(dim=1, keepdim=True) / (1.0 / counts).sum()
+    return means - mu / counts, counts
+
+
+def _spatial_projection(W: torch.Tensor, n: int) -> torch.Tensor:
+    p_n = band_projector(W.shape[2], n, W.dtype, W.device)
+    x = torch.tensordot(W, p_n, dims=([3], [1]))
+    return torch.tensordot(x, p_n, dims=([2], [1])).transpose(2, 3)
+
+
+def residual(W: torch.Tensor, c: int, n: int) -> torch.Tensor:
+    """(I − A·A⁺)·W, same shape as ``W`` [Cout, C, N, N]: the part of every kernel outside the
+    structured subspace. Computed with the periodic channel residual (module docstring)."""
+    C, N = _check_weight(W, c, n)
+    Z = W if n == N else _spatial_projection(W, n)
+    out = W - Z
+    if c < C:
+        p, _ = _periodic_part(Z, c)
+        out = out + p[:, torch.arange(C, device=W.device) % (C - c + 1)]
+    return out
+
+
+def residual_norm(W: torch.Tensor, c: int, n: int) -> torch.Tensor:
+    """‖(I − A·A⁺)·W‖_F over all kernels of ``W`` [Cout, C, N, N], a 0-d differentiable tensor.
+
+    When only channels are structured (n = N) the residual is never materialised:
+    ``‖r‖² = Σ m_j p_j²`` on the reduced class sums (one pass over W).
+    """
+    C, N = _check_weight(W, c, n)
+    if n != N:
+        return torch.linalg.vector_norm(residual(W, c, n))
+    if c == C:
+        return W.new_zeros(())
+    p, counts = _periodic_part(W, c)
+    return torch.linalg.vector_norm(p * counts.sqrt())

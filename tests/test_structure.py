@@ -9,6 +9,8 @@ from structhw.structure import (
     band_matrix,
     expand_alpha,
     project,
+    residual,
+    residual_norm,
     structure_matrix,
 )
 
@@ -106,3 +108,19 @@ def test_project_rejects_bad_weight_shapes():
         project(torch.zeros(2, 5, 3, 3), 6, 3)
     with pytest.raises(ConfigError, match="shape"):
         project(torch.zeros(2, 5, 3, 2), 2, 2)
+
+
+@given(shapes(max_c=9))
+def test_periodic_residual_equals_projection(s):
+    cout, C, N, c, n = s
+    W = torch.randn(cout, C, N, N, dtype=torch.float64)
+    expected = W - project(W, c, n)
+    assert torch.allclose(residual(W, c, n), expected, atol=1e-10)
+    assert torch.isclose(residual_norm(W, c, n), expected.norm(), rtol=1e-9, atol=1e-12)
+
+
+def test_residual_norm_gradient_finite_at_structured_weight():
+    W = expand_alpha(torch.randn(2, 3, 3, 3), 6, 3).requires_grad_()
+    norm = residual_norm(W, 3, 3)
+    norm.backward()
+    assert norm.item() < 1e-5 and torch.isfinite(W.grad).all()
