@@ -121,11 +121,8 @@ def run(args) -> int:
             bar.set_postfix_str("verilog")
             from structhw.rtl_gen.network import Network
             from structhw.rtl_gen.verilog import write_verilog
-            result = write_verilog(Network(plan), out, TOP_NAME)
-            if isinstance(result, (list, tuple)):
-                written.extend(Path(p) for p in result)
-            elif result is not None:
-                written.append(Path(result))
+            verilog = Path(write_verilog(Network(plan), out, TOP_NAME))
+            written += [p for p in (verilog, verilog.with_suffix(".vlt")) if p.exists()]
             bar.update()
     variant = "dense baseline" if args.dense else "structured"
     print(f"{qnet.metadata.get('name', args.model or 'demo model')} ({variant}) on {target}")
