@@ -85,3 +85,18 @@ def lint(path) -> list:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=verilator_env())
     return [line for line in proc.stderr.splitlines()
             if line.startswith(("%Warning", "%Error")) and not line.startswith("%Error: Exiting")]
+
+
+def generate_layer_verilog(layer, params, out_dir, name: str = "layer_engine") -> Path:
+    """Write the Verilog of ``LayerEngine(layer, params)`` (and its ``.vlt``) to ``out_dir``.
+
+    Every check (layer geometry, parameters, operand widths, module name) runs before any file
+    is written; returns the path of ``NAME.v``.
+    """
+    from .engine import LayerEngine, check_engine
+
+    check_engine(layer, params)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ConfigError(f"Verilog module name {name!r} must be an identifier "
+                          f"([A-Za-z_][A-Za-z0-9_]*)")
+    return write_verilog(LayerEngine(layer, params), out_dir, name)
