@@ -1,0 +1,154 @@
+"""Post-training quantization of a float model into a :class:`~structhw.qnet.QuantNet`.
+
+Calibration: the float model runs on the calibration images (the training split); every
+activation tensor the integer model passes between layers — the input image, each layer's output
+after its fused ReLU, the logits — gets one symmetric scale from its largest magnitude over the
+whole calibration set (``percentile=100``, the default) or from that percentile of its magnitudes.
+Weights get one symmetric scale per output channel from their own largest magnitude.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..errors import ConfigError
+from ..qnet import QuantLayer, QuantNet
+from .fixed_point import (REQUANT_WIDTH, quantize_symmetric, requant_multiplier,
+                          symmetric_scale)
+from .layers import FloatLayer, float_layers
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def check_images(images, what: str = "calibration images", shape=None) -> torch.Tensor:
+    """Validate a float image batch [B, C, H, W] and return it as a float32 tensor.
+
+    ``shape``, if given, is the (C, H, W) the images must have.
+    """
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    if not isinstance(images, torch.Tensor):
+        raise ConfigError(f"{what} must be a torch tensor [B, C, H, W], got {type(images).__name__}")
+    if not images.dtype.is_floating_point:
+        raise ConfigError(f"{what} must be a floating-point tensor, got dtype {images.dtype}")
+    if images.dim() != 4 or images.shape[0] == 0:
+        raise ConfigError(f"{what} must have shape [B, C, H, W] with B ≥ 1, got {tuple(images.shape)}")
+    if shape is not None and tuple(images.shape[1:]) != tuple(shape):
+        raise ConfigError(f"{what} have shape (C, H, W) = {tuple(images.shape[1:])}, the model "
+                          f"expects {tuple(shape)}")
+    if not torch.isfinite(images).all():
+        raise ConfigError(f"{what} contain NaN or infinite values")
+    return images.detach().to(torch.float32)
+
+
+def _magnitude(x: torch.Tensor, percentile: float) -> float:
+    a = x.detach().abs().flatten().to(torch.float64)
+    if percentile >= 100:
+        return float(a.max())
+    return float(np.percentile(a.numpy(), percentile))
+
+
+def _calibrate(layers: list[FloatLayer], images: torch.Tensor, percentile: float,
+               batch_size: int) -> tuple[list[float], list[tuple]]:
+    """Largest magnitudes (or percentiles) of the input and every layer's output, and the input
+    shape of each layer, from a float run over ``images``."""
+    x = images
+    ranges = [_magnitude(x, percentile)]
+    shapes = []
+    with torch.no_grad():
+        for layer in tqdm(layers, desc="calibrating", unit="layer", leave=False, disable=None):
+            shapes.append(tuple(x.shape[1:]))
+            try:
+                x = torch.cat([layer.forward(b) for b in torch.split(x, batch_size)])
+            except RuntimeError as exc:
+                raise ConfigError(f"layer {layer.name!r}: the float model fails on its input of "
+                                  f"shape {tuple(x.shape[1:])}: {exc}") from None
+            ranges.append(_magnitude(x, percentile))
+    return ranges, shapes
+
+
+def _quant_layer(layer: FloatLayer, in_shape: tuple, s_in: float, s_out: float) -> QuantLayer:
+    where = f"layer {layer.name!r}"
+    alpha = layer.alpha()
+    max_alpha = alpha.abs().amax(dim=(1, 2, 3))
+    s_alpha = torch.tensor([symmetric_scale(v) for v in max_alpha.tolist()], dtype=torch.float64)
+    alpha_q = quantize_symmetric(alpha, s_alpha.view(-1, 1, 1, 1))
+    acc_scale = s_in * s_alpha
+    bias_q = torch.round(layer.bias() / acc_scale)
+    if bias_q.numel() and (bias_q.min() < INT32_MIN or bias_q.max() > INT32_MAX):
+        o = int(torch.argmax(bias_q.abs()))
+        raise ConfigError(f"{where}: bias of output channel {o} is {float(layer.bias()[o]):.6g}, "
+                          f"{float(bias_q[o]):.6g} steps of s_x·s_α: beyond int32")
+    ms = [requant_multiplier(float(a) / s_out, f"{where}, output channel {o}")
+          for o, a in enumerate(acc_scale.tolist())]
+    C, H, W = in_shape if layer.kind == "conv" else (int(np.prod(in_shape)), 1, 1)
+    qlayer = QuantLayer(
+        name=layer.name, kind=layer.kind, in_channels=C, in_height=H, in_width=W,
+        out_channels=layer.out_channels, kernel=layer.kernel, c=layer.c, n=layer.n,
+        stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
+        relu=layer.relu, alpha=alpha_q.numpy(), bias=bias_q.to(torch.int64).numpy(),
+        multiplier=np.array([m for m, _ in ms]), shift=np.array([s for _, s in ms]),
+        in_scale=s_in, out_scale=s_out, alpha_scale=s_alpha.numpy(),
+    )
+    width = qlayer.widths().requant_product
+    if width > REQUANT_WIDTH:
+        raise ConfigError(f"{where}: acc·M needs {width} bits for the extreme int8 inputs, more than "
+                          f"the declared requantisation width of {REQUANT_WIDTH} bits")
+    return qlayer
+
+
+def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile: float = 100.0,
+             batch_size: int = 512) -> QuantNet:
+    """Quantize ``model`` (see :func:`~structhw.quant.layers.float_layers`) to a QuantNet.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        Float model, dense and/or structured layers; it is run in eval mode (its mode is restored).
+    calib_images : torch.Tensor
+        Float images [B, C, H, W] the activation scales are calibrated on (the training split).
+    name : str
+        Stored in ``qnet.metadata["name"]``.
+    percentile : float
+        Activation range rule: 100 = largest magnitude, else that percentile of the magnitudes.
+
+    Raises
+    ------
+    ConfigError
+        Unsupported module, wrong calibration data, or an integer that would not fit its width.
+    """
+    if not 50 < float(percentile) <= 100:
+        raise ConfigError(f"percentile must be in (50, 100], got {percentile!r}")
+    layers = float_layers(model)
+    images = check_images(calib_images)
+    first = layers[0]
+    if first.kind == "conv" and images.shape[1] != first.in_channels:
+        raise ConfigError(f"calibration images have {images.shape[1]} channels, layer {first.name!r} "
+                          f"expects {first.in_channels}")
+    if first.kind == "linear" and int(np.prod(images.shape[1:])) != first.in_channels:
+        raise ConfigError(f"calibration images hold {int(np.prod(images.shape[1:]))} values each, "
+                          f"linear layer {first.name!r} expects {first.in_channels}")
+    was_training = model.training
+    model.eval()
+    try:
+        ranges, shapes = _calibrate(layers, images, float(percentile), batch_size)
+    finally:
+        model.train(was_training)
+    scales = [symmetric_scale(r) for r in ranges]
+    qlayers = [_quant_layer(layer, shape, scales[i], scales[i + 1])
+               for i, (layer, shape) in enumerate(zip(layers, shapes))]
+    rule = "max-abs" if percentile >= 100 else f"percentile {percentile:g} of |x|"
+    return QuantNet(*images.shape[1:], scales[0], qlayers, metadata={
+        "name": name,
+        "calibration": {"rule": rule, "images": int(images.shape[0])},
+    })
+
+
+def quantize_input(images, qnet: QuantNet) -> torch.Tensor:
+    """Float images [B, C, H, W] → int64 tensor of int8 values ``clamp(round(x / s_in), −127, 127)``
+    with the network's input scale."""
+    images = check_images(images, "input images", qnet.input_shape)
+    return quantize_symmetric(images, qnet.input_scale)
