@@ -35,7 +35,7 @@ PLAN_VERSION = 1
 RESOURCES = ("lut4", "ff", "dsp", "bram_bits")
 RESOURCE_NAMES = {"lut4": "LUT4s", "ff": "flip-flops", "dsp": "DSPs (MULT18X18D)",
                   "bram_bits": "block-RAM bits"}
-MIN_FIFO_DEPTH = 2
+MIN_FIFO_DEPTH = 3
 MAX_FIFO_DEPTH = 64
 
 
@@ -269,6 +269,7 @@ class HardwarePlan:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "w") as f:
                 json.dump(self.to_json(), f, indent=1)
                 f.write("\n")
@@ -277,6 +278,12 @@ class HardwarePlan:
             os.unlink(tmp)
             raise
         return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def qnet_digest(qnet: QuantNet) -> str:
@@ -386,8 +393,9 @@ def needs_flatten(qnet: QuantNet, index: int) -> bool:
 
 def fifo_depth_after(layer: QuantLayer, next_flattens: bool) -> int:
     """FIFO depth after ``layer``'s engine: one output row (the burst a raster-order consumer may
-    not take at once while its line buffer waits for a row), at least 2 and at most 64; 2 in
-    front of a Flatten, which takes a beat every cycle."""
+    not take at once while its line buffer waits for a row), between 3 and 64; 3 in front of a
+    Flatten, which takes a beat every cycle. (Three, not two: a ``SyncFIFOBuffered`` of depth 2
+    has zero-width pointers, which Verilator lints as ASCRANGE.)"""
     if next_flattens:
         return MIN_FIFO_DEPTH
     return min(max(layer.out_width, MIN_FIFO_DEPTH), MAX_FIFO_DEPTH)

@@ -141,7 +141,7 @@ def test_balancing_spends_dsps_on_the_slow_layer():
     assert conv_stage.params.lanes * conv_stage.params.mults > 1
     assert plan.bottleneck.layer == "conv"
     assert fc_stage.flatten_before and not conv_stage.flatten_before
-    assert conv_stage.fifo_depth == 2 and fc_stage.fifo_depth == 0
+    assert conv_stage.fifo_depth == 3 and fc_stage.fifo_depth == 0
 
 
 # ----- errors ---------------------------------------------------------------------------------
