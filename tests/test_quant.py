@@ -98,15 +98,16 @@ def test_integers_follow_the_scales():
 
 
 def test_quantized_network_tracks_the_float_model_layer_by_layer():
-    """Activations at ≈ max/127 steps and α at ≈ max|α|/127 steps: a relative RMS error of a few
-    percent after five layers; a wrong scale, shift or layout would be off by order one."""
+    """One int8 step is max/127; rounding noise is step/√12 ≈ max/440, i.e. ≈ 1 % of the RMS of
+    activations whose max/RMS is ≈ 4 (measured: 0.7–1.0 % per layer here). 3 % leaves room for
+    accumulation; a wrong scale, shift or layout is off by order one."""
     model = mixed_model()
     q = quantize(model, images(256))
     x = images(128, seed=1)
     errors = quantization_error(model, q, x)
     assert [e["name"] for e in errors] == [l.name for l in q.layers]
     for e in errors:
-        assert e["rel_rms"] < 0.05, e
+        assert e["rel_rms"] < 0.03, e
     floats = float_reference(model, x)
     ints = golden.run_network(q, quantize_input(x, q))
     for layer, yf, yq in zip(q.layers, floats, ints):
