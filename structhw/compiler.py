@@ -531,9 +531,10 @@ class _Balancer:
     def balance(self) -> list:
         chosen = self.grow(self.smallest())
         while True:
-            regrown = self.grow(self.trim(chosen))
-            if max(c.cycles for c in regrown) >= max(c.cycles for c in chosen):
-                return regrown
+            trimmed = self.trim(chosen)
+            regrown = self.grow(trimmed)
+            if max(c.cycles for c in regrown) >= max(c.cycles for c in trimmed):
+                return trimmed
             chosen = regrown
 
 
