@@ -5,8 +5,9 @@ per layer, a :class:`~structhw.rtl_gen.flatten.Flatten` in front of a linear lay
 a C×H×W map with H·W > 1, and a stream FIFO after every engine but the last. In steady state the
 pipeline delivers one image per ``max(stage cycles)`` cycles, so the compiler spends the budget on
 the slowest stage first (greedy balancing): starting from one lane × one multiplier everywhere,
-it repeatedly gives the bottleneck stage the cheapest step up in lanes P or multipliers T that
-makes it faster, as long as the whole accelerator still fits the budget.
+it repeatedly gives the bottleneck stage the cheapest lanes P and multipliers T that make it
+faster, as long as the whole accelerator still fits the budget, and gives back what stages that
+are faster than the bottleneck do not need.
 
 Cycles and resources come from a :class:`HardwareModel` — by default the engine generator's own
 analytic models (``engine_cycles``, ``engine_cost``, ``choose_sumpool_arch``); tests substitute
@@ -426,9 +427,10 @@ def _overhead(qnet: QuantNet, depths: list) -> Resources:
 
 
 def _fraction(delta: Resources, budget: Budget) -> float:
-    """How much of the budget an increase uses: sum over resources of delta / available."""
+    """How much of the budget a change uses: sum over resources of delta / available (negative
+    when the change frees more than it takes)."""
     have = budget_limits(budget)
-    return sum(max(getattr(delta, k), 0) / max(getattr(have, k), 1) for k in RESOURCES)
+    return sum(getattr(delta, k) / max(getattr(have, k), 1) for k in RESOURCES)
 
 
 def _format_shortfall(short: dict, need: Resources, budget: Budget) -> str:
@@ -448,8 +450,8 @@ class _Balancer:
     """Greedy pipeline balancing of engine parameters under a budget (see the module docstring).
 
     ``balance`` alternates two moves until the bottleneck stops improving: *grow* gives the
-    slowest stage the step up in (P, T) that makes it faster for the smallest share of the budget,
-    while one fits; *trim* gives every stage its cheapest (P, T) that is no slower than the
+    slowest stage the (P, T) that makes it faster for the smallest share of the budget (any
+    (P, T), not only larger ones: (2, 11) can beat (1, 16) for fewer DSPs), while one fits; *trim* gives every stage its cheapest (P, T) that is no slower than the
     current bottleneck, which frees resources that an earlier, coarser step over-spent.
     """
 
@@ -496,8 +498,8 @@ class _Balancer:
             b = max(range(len(chosen)), key=lambda i: chosen[i].cycles)
             current = chosen[b]
             best = None
-            for lanes in (p for p in self.lane_steps[b] if p >= current.params.lanes):
-                for mults in (t for t in self.mult_steps[b] if t >= current.params.mults):
+            for lanes in self.lane_steps[b]:
+                for mults in self.mult_steps[b]:
                     cand = self.evaluate(b, lanes, mults)
                     if cand.cycles >= current.cycles:
                         continue

@@ -76,12 +76,12 @@ def min_dsp(qnet):
 
 
 def faster_candidates_fit(plan, model):
-    """True when some step up of the bottleneck stage would make it faster and still fit."""
+    """True when some (P, T) of the bottleneck stage would make it faster and still fit."""
     from structhw.rtl_gen.params import EngineParams
     b = plan.bottleneck
     layer = plan.qnet.layers[b.index]
-    for lanes in range(b.params.lanes, layer.out_channels + 1):
-        for mults in range(b.params.mults, layer.mults_per_output + 1):
+    for lanes in range(1, layer.out_channels + 1):
+        for mults in range(1, layer.mults_per_output + 1):
             p = EngineParams(lanes=lanes, mults=mults, sumpool=b.params.sumpool)
             if model.cycles(layer, p) < b.cycles and \
                     not shortfalls(plan.totals - b.cost + model.cost(layer, p), plan.budget):
