@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from amaranth.sim import Simulator
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -132,3 +133,35 @@ def test_sumpool_rejects_bad_configurations(monkeypatch):
         SumPool(layer, "separable")
     with pytest.raises(ConfigError, match="13-bit"):
         sumpool_cost(layer, "tree")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("kernel, c", [(1, 4), (3, 2), (4, 1)])
+def test_sumpool_latency_is_as_documented(arch, kernel, c):
+    """Without stalls the first output is offered ``latency`` cycles after the input pixel that
+    completes its window (row and column (sw−1)·d) was accepted."""
+    layer = make_layer(channels=4, groups=1, c=c, kernel=kernel, n=1, height=5, width=5,
+                       padding=0, dilation=1)
+    dut = SumPool(layer, arch)
+    reach = layer.spatial_window - 1
+    completing = reach * layer.in_width + reach
+    seen = {}
+
+    async def testbench(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.valid, 1)
+        cycle = accepted = 0
+        while not ctx.get(dut.o.valid):
+            if ctx.get(dut.i.ready):
+                if accepted == completing:
+                    seen["accepted"] = cycle
+                accepted += 1
+            await ctx.tick()
+            cycle += 1
+        seen["offered"] = cycle
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert seen["offered"] - seen["accepted"] == dut.latency
