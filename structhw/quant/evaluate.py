@@ -38,12 +38,16 @@ def quantization_error(model: nn.Module, qnet: QuantNet, x) -> list[dict]:
 
     Returns one dict per layer: ``name``, ``rel_rms`` = RMS(y_int·s_y − y_float) / RMS(y_float)
     (errors accumulate from the input on, as in the hardware; None when the float output is all
-    zero), ``max_abs`` = largest
-    |y_int·s_y − y_float| in float units, ``scale`` = s_y.
+    zero), ``max_abs`` = largest |y_int·s_y − y_float| in float units, ``scale`` = s_y.
     """
     floats = float_reference(model, x)
-    ints = golden.run_network(qnet, quantize_input(x, qnet))
-    if len(floats) != len(qnet.layers):
+    return layer_errors(qnet, floats, golden.run_network(qnet, quantize_input(x, qnet)))
+
+
+def layer_errors(qnet: QuantNet, floats: list, ints: list) -> list[dict]:
+    """:func:`quantization_error` from already computed float outputs (:func:`float_reference`)
+    and golden int8 outputs (:func:`structhw.golden.run_network`) of the same images."""
+    if not len(floats) == len(ints) == len(qnet.layers):
         raise ConfigError(f"the model has {len(floats)} weight layers, the quantized network "
                           f"{len(qnet.layers)}")
     rows = []

@@ -8,13 +8,14 @@ from pathlib import Path
 import torch
 
 from ..qnet import QuantNet
-from .evaluate import float_reference, quantization_error
-from .ptq import quantize, quantize_input
 from .. import golden
+from .evaluate import float_reference, layer_errors
+from .ptq import check_percentile, quantize, quantize_input
 
 
-def _predictions_float(model, images) -> torch.Tensor:
-    return float_reference(model, images)[-1].reshape(images.shape[0], -1).argmax(dim=1)
+def _predictions(last_layer_outputs: torch.Tensor) -> torch.Tensor:
+    """Class index per image from the last layer's outputs [B, classes, 1, 1] (first on ties)."""
+    return last_layer_outputs.reshape(last_layer_outputs.shape[0], -1).argmax(dim=1)
 
 
 def layer_rows(qnet: QuantNet, errors: list[dict] | None = None) -> list[dict]:
@@ -63,6 +64,7 @@ def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 1
     from ..checkpoint import build_models, demo_checkpoint_path, load_checkpoint
     from ..data import digits_split
 
+    check_percentile(percentile)
     path = Path(demo_checkpoint_path() if path is None else path)
     dense_model, decomposed_model = build_models(load_checkpoint(path))
     model = dense_model if dense else decomposed_model
@@ -71,10 +73,12 @@ def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 1
     test_x, test_y = test_ds.tensors
 
     qnet = quantize(model, train_x, name=path.stem, percentile=percentile)
-    int8_pred = golden.logits(qnet, quantize_input(test_x, qnet)).argmax(dim=1)
-    preds = {"dense": _predictions_float(dense_model, test_x),
-             "decomposed": _predictions_float(decomposed_model, test_x)}
-    float_pred = preds["dense" if dense else "decomposed"]
+    ints = golden.run_network(qnet, quantize_input(test_x, qnet))
+    floats = float_reference(model, test_x)
+    other = float_reference(decomposed_model if dense else dense_model, test_x)[-1]
+    int8_pred, float_pred = _predictions(ints[-1]), _predictions(floats[-1])
+    preds = {"dense": float_pred if dense else _predictions(other),
+             "decomposed": _predictions(other) if dense else float_pred}
 
     def acc(pred):
         return float((pred == test_y).double().mean())
@@ -89,7 +93,7 @@ def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 1
         "agreement": float((int8_pred == float_pred).double().mean()),
         "test_images": int(test_y.shape[0]),
         "calibration": qnet.metadata["calibration"],
-        "layers": layer_rows(qnet, quantization_error(model, qnet, test_x)),
+        "layers": layer_rows(qnet, layer_errors(qnet, floats, ints)),
     }
     qnet.metadata.update({"source": str(path), "variant": metrics["variant"],
                           "float_acc": metrics["float_acc"], "int8_acc": metrics["int8_acc"]})

@@ -44,6 +44,13 @@ def check_images(images, what: str = "calibration images", shape=None) -> torch.
     return images.detach().to(torch.float32)
 
 
+def check_percentile(percentile) -> None:
+    """The activation-range percentile must be a number in (50, 100]."""
+    if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) \
+            or not 50 < percentile <= 100:
+        raise ConfigError(f"percentile must be a number in (50, 100], got {percentile!r}")
+
+
 def _magnitude(x: torch.Tensor, percentile: float) -> float:
     a = x.detach().abs().flatten().to(torch.float64)
     if percentile >= 100:
@@ -120,8 +127,7 @@ def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile:
     ConfigError
         Unsupported module, wrong calibration data, or an integer that would not fit its width.
     """
-    if not 50 < float(percentile) <= 100:
-        raise ConfigError(f"percentile must be in (50, 100], got {percentile!r}")
+    check_percentile(percentile)
     layers = float_layers(model)
     images = check_images(calib_images)
     first = layers[0]
