@@ -124,6 +124,11 @@ class HardwareModel:
         from structhw.rtl_gen.engine import engine_cycles
         return int(engine_cycles(layer, params))
 
+    def cycles_lower_bound(self, layer: QuantLayer, params) -> int:
+        """A cheap bound the engine cannot beat (the planner skips candidates with it)."""
+        from structhw.rtl_gen.engine import engine_throughput_bound
+        return int(engine_throughput_bound(layer, params))
+
     def cost(self, layer: QuantLayer, params) -> Resources:
         """Resources of the engine for ``layer`` with ``params``."""
         from structhw.rtl_gen.cost import engine_cost
@@ -474,6 +479,15 @@ class _Balancer:
                                       self.model.cost(layer, params))
         return self.cache[key]
 
+    def may_reach(self, i: int, lanes: int, mults: int, cycles: int) -> bool:
+        """False when (lanes, mults) certainly cannot bring stage ``i`` to ``cycles`` or fewer."""
+        bound = getattr(self.model, "cycles_lower_bound", None)
+        if bound is None or (i, lanes, mults) in self.cache:
+            return True
+        from structhw.rtl_gen.params import EngineParams
+        return bound(self.layers[i], EngineParams(lanes=lanes, mults=mults,
+                                                  sumpool=self.archs[i])) <= cycles
+
     def total(self, chosen: list) -> Resources:
         total = self.overhead
         for choice in chosen:
@@ -500,6 +514,8 @@ class _Balancer:
             best = None
             for lanes in self.lane_steps[b]:
                 for mults in self.mult_steps[b]:
+                    if not self.may_reach(b, lanes, mults, current.cycles - 1):
+                        continue
                     cand = self.evaluate(b, lanes, mults)
                     if cand.cycles >= current.cycles:
                         continue
@@ -522,6 +538,8 @@ class _Balancer:
             best = (_fraction(current.cost, self.budget), current.cycles)
             for lanes in self.lane_steps[i]:
                 for mults in self.mult_steps[i]:
+                    if not self.may_reach(i, lanes, mults, target):
+                        continue
                     cand = self.evaluate(i, lanes, mults)
                     score = (_fraction(cand.cost, self.budget), cand.cycles)
                     if cand.cycles <= target and score < best and \
