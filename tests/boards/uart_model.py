@@ -14,7 +14,8 @@ async def uart_send(ctx, line, payload: bytes, divisor: int, gap_bits: int = 0):
 async def uart_receive(ctx, line, divisor: int) -> int:
     """Wait for a start bit on ``line`` and return the byte; raises AssertionError on a bad stop
     bit."""
-    await ctx.tick().until(line == 0)
+    while ctx.get(line):
+        await ctx.tick()
     await ctx.tick().repeat(divisor // 2)
     assert ctx.get(line) == 0, "glitch instead of a start bit"
     value = 0
