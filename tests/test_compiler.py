@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structhw.budget import DEVICES, Budget
-from structhw.compiler import (HardwarePlan, Resources, compile_plan, load_plan, needs_flatten,
+from structhw.compiler import (HardwareModel, HardwarePlan, Resources, compile_plan, load_plan, needs_flatten,
                                shortfalls)
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer, QuantNet
@@ -226,11 +226,30 @@ def test_needs_flatten_only_for_spatial_input_to_linear():
 
 # ----- with the engine generator's own cycle and cost models --------------------------------
 def test_plan_with_engine_models_fits_budget():
-    pytest.importorskip("structhw.rtl_gen.engine")
-    pytest.importorskip("structhw.rtl_gen.cost")
     qnet = random_qnet(np.random.default_rng(5), n_conv=2)
     small = compile_plan(qnet, DEVICES["LFE5U-12F"])
     large = compile_plan(qnet, DEVICES["LFE5U-85F"])
     for plan in (small, large):
         assert not shortfalls(plan.totals, plan.budget)
     assert large.cycles_per_image <= small.cycles_per_image
+
+
+@settings(max_examples=8)
+@given(seed=st.integers(0, 2**32 - 1), n_conv=st.integers(1, 2), dsp=st.integers(8, 60))
+def test_random_nets_with_engine_models(seed, n_conv, dsp):
+    from structhw.rtl_gen.engine import engine_cycles
+    from structhw.rtl_gen.cost import engine_cost
+    rng = np.random.default_rng(seed)
+    qnet = random_qnet(rng, n_conv=n_conv, C0=int(rng.integers(1, 3)))
+    try:
+        plan = compile_plan(qnet, budget(dsp, lut4=20_000, ff=20_000, ebr=20))
+    except ConfigError as exc:
+        assert "short by" in str(exc)
+        return
+    assert not shortfalls(plan.totals, plan.budget)
+    model = HardwareModel()
+    for stage, layer in zip(plan.stages, qnet.layers):
+        assert stage.cycles == engine_cycles(layer, stage.params)
+        assert stage.cost == Resources.of(engine_cost(layer, stage.params))
+    if [s.cycles for s in plan.stages].count(plan.cycles_per_image) == 1:
+        assert not faster_candidates_fit(plan, model)
