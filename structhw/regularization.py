@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
-from .structure import check_structure, residual_norm, structure_matrix
+from .structure import check_structure, relative_residual_norm, structure_matrix
 
 __all__ = [
     "PRESETS",
@@ -158,7 +158,7 @@ def _kernels(module: nn.Module) -> torch.Tensor:
 def sr_loss(model: nn.Module, plan: dict[str, tuple[int, int]]) -> torch.Tensor:
     """Structural Regularization loss Σ_l ‖(I − A_l A_l⁺) W_l‖_F / ‖W_l‖_F over the planned layers.
 
-    Uses :func:`structhw.structure.residual_norm`: the residual is computed axis by axis (tiny
+    Uses :func:`structhw.structure.relative_residual_norm`: the residual is computed axis by axis (tiny
     N×N projectors for the spatial axes, the O(C) periodic form for channels), never with a CN²×CN²
     matrix. A 0-d tensor on the weights' device, differentiable in the weights. Layers whose
     plan is dense contribute exactly 0 and are skipped. ``plan`` is assumed valid (see
@@ -170,7 +170,7 @@ def sr_loss(model: nn.Module, plan: dict[str, tuple[int, int]]) -> torch.Tensor:
         W = _kernels(modules[name])
         if c == W.shape[1] and n == W.shape[2]:
             continue
-        term = residual_norm(W, c, n) / torch.linalg.vector_norm(W)
+        term = relative_residual_norm(W, c, n)
         total = term if total is None else total + term
     if total is None:
         p = next(model.parameters(), None)

@@ -44,6 +44,7 @@ __all__ = [
     "project",
     "residual",
     "residual_norm",
+    "relative_residual_norm",
 ]
 
 
@@ -223,3 +224,68 @@ def residual_norm(W: torch.Tensor, c: int, n: int) -> torch.Tensor:
         return W.new_zeros(())
     p, counts = _periodic_part(W, c)
     return torch.linalg.vector_norm(p * counts.sqrt())
+
+
+class _RelativeChannelResidual(torch.autograd.Function):
+    """f(W) = ‖R W‖ / ‖W‖ for the channel-axis residual projector R (n = N), with the analytic
+    gradient ``(R W / ‖R W‖ − f · W / ‖W‖) / ‖W‖``.
+
+    With w = K − c + 1 and K = q·w + t, class j (channels ≡ j mod w) has m_j = q + 1 members for
+    j < t, else q. From the class sums S_j: ``μ = (Σ_j S_j / m_j) / Σ_j 1/m_j``, ``u_j = S_j − μ``,
+    the residual is ``r_i = u_{i mod w} / m_{i mod w}`` and ``‖r‖² = Σ_j u_j² / m_j``. Only u
+    (about half of W when c ≈ K/2) is stored; value and gradient each take about one pass over W,
+    since the loss runs every training step.
+    """
+
+    @staticmethod
+    def forward(ctx, W: torch.Tensor, c: int) -> torch.Tensor:
+        K = W.shape[1]
+        w = K - c + 1
+        q, t = divmod(K, w)
+        u = W[:, :w].clone() if q > 1 or t == 0 else torch.cat([W[:, :t] + W[:, w:], W[:, t:w]], dim=1)
+        if q > 1 or t == 0:
+            for start in range(w, K, w):
+                stop = min(start + w, K)
+                u[:, : stop - start].add_(W[:, start:stop])
+        harmonic = t / (q + 1) + (w - t) / q
+        mu = u[:, :t].sum(dim=1, keepdim=True).mul_(1.0 / (q + 1))
+        mu.add_(u[:, t:].sum(dim=1, keepdim=True), alpha=1.0 / q).mul_(1.0 / harmonic)
+        u.sub_(mu)
+        res = torch.sqrt(torch.linalg.vector_norm(u[:, :t]) ** 2 / (q + 1) + torch.linalg.vector_norm(u[:, t:]) ** 2 / q)
+        norm = torch.linalg.vector_norm(W)
+        f = res / norm if norm > 0 else torch.zeros_like(norm)
+        ctx.save_for_backward(W, u, res, norm, f)
+        return f
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        W, u, res, norm, f = ctx.saved_tensors
+        if norm == 0:
+            return torch.zeros_like(W), None
+        grad = W * (-(g * f / norm**2))
+        if res > 0:
+            a = float(g / (norm * res))
+            K, w = W.shape[1], u.shape[1]
+            q, t = divmod(K, w)
+            for start in range(0, K, w):
+                stop = min(start + w, K)
+                span = stop - start
+                grad[:, start : start + min(t, span)].add_(u[:, : min(t, span)], alpha=a / (q + 1))
+                if span > t:
+                    grad[:, start + t : stop].add_(u[:, t:span], alpha=a / q)
+        return grad, None
+
+
+def relative_residual_norm(W: torch.Tensor, c: int, n: int) -> torch.Tensor:
+    """‖(I − A·A⁺)·W‖_F / ‖W‖_F (0 for an all-zero W), the per-layer term of the SR loss.
+
+    A 0-d tensor differentiable in ``W`` [Cout, C, N, N]. For channel-only structure (n = N)
+    value and gradient come from one fused pass each (no autograd graph over W-sized
+    intermediates); otherwise it composes :func:`residual_norm` with autograd.
+    """
+    C, N = _check_weight(W, c, n)
+    if n == N and c < C:
+        return _RelativeChannelResidual.apply(W, c)
+    norm = torch.linalg.vector_norm(W)
+    value = residual_norm(W, c, n) / torch.where(norm > 0, norm, torch.ones_like(norm))
+    return value

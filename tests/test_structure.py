@@ -9,6 +9,7 @@ from structhw.structure import (
     band_matrix,
     expand_alpha,
     project,
+    relative_residual_norm,
     residual,
     residual_norm,
     structure_matrix,
@@ -124,3 +125,32 @@ def test_residual_norm_gradient_finite_at_structured_weight():
     norm = residual_norm(W, 3, 3)
     norm.backward()
     assert norm.item() < 1e-5 and torch.isfinite(W.grad).all()
+
+
+@given(shapes(max_c=7, max_n=3))
+def test_relative_residual_norm_value_and_gradcheck(s):
+    cout, C, N, c, n = s
+    W = torch.randn(cout, C, N, N, dtype=torch.float64, requires_grad=True)
+    expected = (W - project(W, c, n)).norm() / W.norm()
+    assert torch.isclose(relative_residual_norm(W, c, n), expected, rtol=1e-9, atol=1e-12)
+    if expected.item() > 1e-6:
+        assert torch.autograd.gradcheck(lambda w: relative_residual_norm(w, c, n), (W,))
+
+
+def test_relative_residual_norm_degenerate_weights():
+    zero = torch.zeros(2, 4, 3, 3, requires_grad=True)
+    value = relative_residual_norm(zero, 2, 3)
+    value.backward()
+    assert value.item() == 0.0 and torch.equal(zero.grad, torch.zeros_like(zero))
+    structured = expand_alpha(torch.randn(2, 2, 3, 3, dtype=torch.float64), 4, 3).requires_grad_()
+    relative_residual_norm(structured, 2, 3).backward()
+    assert torch.isfinite(structured.grad).all()
+
+
+@pytest.mark.parametrize("C, c", [(7, 2), (6, 1), (7, 5), (9, 4), (12, 3), (8, 4)])
+def test_relative_residual_norm_class_layouts(C, c):
+    """Cover K = q·(K−c+1) + t with q = 1 or more and t = 0 or more."""
+    W = torch.randn(3, C, 2, 2, dtype=torch.float64, requires_grad=True)
+    expected = (W - project(W, c, 2)).norm() / W.norm()
+    assert torch.isclose(relative_residual_norm(W, c, 2), expected, rtol=1e-9)
+    assert torch.autograd.gradcheck(lambda w: relative_residual_norm(w, c, 2), (W,))
