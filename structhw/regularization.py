@@ -21,8 +21,10 @@ Stages (:func:`layer_stages`)
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -37,6 +39,7 @@ __all__ = [
     "layer_stages",
     "make_plan",
     "validate_plan",
+    "load_plan",
     "sr_loss",
     "sr_loss_naive",
 ]
@@ -147,6 +150,18 @@ def validate_plan(model: nn.Module, plan) -> dict[str, tuple[int, int]]:
         _, _, c, n = check_structure(C, N, entry[0], entry[1], where=f"layer {name!r}")
         clean[name] = (c, n)
     return clean
+
+
+def load_plan(path, model: nn.Module) -> dict[str, tuple[int, int]]:
+    """Read a plan written per layer name from a JSON file — one object
+    ``{"layer name": [c, n], ...}`` — and validate it against ``model`` (:func:`validate_plan`).
+    A missing file raises ``FileNotFoundError``; malformed JSON a :class:`ConfigError`."""
+    text = Path(path).read_text()
+    try:
+        plan = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"plan file {str(path)!r} is not valid JSON: {exc}") from None
+    return validate_plan(model, plan)
 
 
 def _kernels(module: nn.Module) -> torch.Tensor:

@@ -148,3 +148,17 @@ def test_unstructurable_convs_rejected():
     with pytest.raises(ConfigError, match="preset"):
         make_plan(nn.Sequential(nn.Conv2d(2, 2, 3)), "C")
     assert validate_plan(build_model("digits-cnn"), {"2": (4, 2)}) == {"2": (4, 2)}
+
+
+def test_load_plan_from_json(tmp_path):
+    from structhw.regularization import load_plan
+
+    path = tmp_path / "plan.json"
+    path.write_text('{"2": [4, 3], "7": [32, 1]}')
+    assert load_plan(path, build_model("digits-cnn")) == {"2": (4, 3), "7": (32, 1)}
+    path.write_text('{"2": [4, 3],')
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_plan(path, build_model("digits-cnn"))
+    path.write_text('{"3": [1, 1]}')
+    with pytest.raises(ConfigError, match="'3'.*ReLU"):
+        load_plan(path, build_model("digits-cnn"))
