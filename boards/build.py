@@ -1,0 +1,327 @@
+"""Bitstream build with the YoWASP tools, and the utilisation/timing report from nextpnr.
+
+:func:`build_bitstream` runs Amaranth's build for a board top in a temporary folder (yosys →
+nextpnr → ecppack/icepack), shows one progress step per stage on stderr, reads nextpnr's own
+report (``--report``, falling back to its log), writes ``report.json`` and moves the bitstream
+into the output folder only when the design fits and meets timing. An old bitstream and report
+are deleted first, so a failed build never leaves a stale one that looks valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from structhw.errors import ConfigError
+from structhw.toolchain import eda_env
+
+from .registry import RESOURCES, BoardInfo, get_board, shortfall, smallest_fitting
+
+NEXTPNR_REPORT = "nextpnr-report.json"
+REPORT = "report.json"
+BUILD_LOG = "build.log"
+NEXTPNR_LOG = "nextpnr.log"
+
+# nextpnr's cell-type names for each resource of report.json, per family.
+CELL_TYPES = {
+    "ecp5": {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "ebr": "DP16KD"},
+    "ice40": {"lut4": "ICESTORM_LC", "ff": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "ebr": "ICESTORM_RAM"},
+}
+BITSTREAM_SUFFIX = {"ecp5": ".bit", "ice40": ".bin"}
+# Each stage ends when its product appears in the build folder.
+STAGES = {"ecp5": (("synth", ".json"), ("pnr", ".config"), ("pack", ".bit")),
+          "ice40": (("synth", ".json"), ("pnr", ".asc"), ("pack", ".bin"))}
+
+
+@dataclass
+class BuildReport:
+    """What one build produced and what nextpnr says about it.
+
+    ``used``/``totals``: counts by resource (``lut4``, ``ff``, ``dsp``, ``ebr``);
+    ``clocks``: per clock net, ``{"fmax_mhz", "target_mhz"}``; ``fmax_mhz``: the slowest clock's
+    achieved maximum frequency; ``seconds``: wall time per stage and in total.
+    """
+
+    board: str
+    device: str
+    used: dict
+    totals: dict
+    fmax_mhz: float
+    target_mhz: float
+    clocks: dict
+    bitstream: str | None = None
+    seconds: dict = field(default_factory=dict)
+    critical_path: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = {"board": self.board, "device": self.device}
+        for key in RESOURCES:
+            out[key] = self.used.get(key)
+            out[f"{key}_total"] = self.totals.get(key)
+        out.update(fmax_mhz=self.fmax_mhz, target_mhz=self.target_mhz,
+                   timing_met=self.fmax_mhz >= self.target_mhz, clocks=self.clocks,
+                   bitstream=self.bitstream, seconds=self.seconds,
+                   critical_path=self.critical_path)
+        return out
+
+    def table(self) -> str:
+        """A text table of used / total per resource, and Fmax against the target."""
+        rows = [f"{'resource':<10}{'used':>10}{'total':>10}{'use':>8}"]
+        for key in RESOURCES:
+            used, total = self.used.get(key), self.totals.get(key)
+            share = f"{100 * used / total:.1f}%" if used is not None and total else "-"
+            rows.append(f"{key:<10}{used if used is not None else '-':>10}"
+                        f"{total if total is not None else '-':>10}{share:>8}")
+        rows.append(f"{'fmax':<10}{self.fmax_mhz:>9.1f}M{self.target_mhz:>9.1f}M"
+                    f"{'met' if self.fmax_mhz >= self.target_mhz else 'MISSED':>8}")
+        return "\n".join(rows)
+
+
+def parse_nextpnr_report(report: dict, family: str) -> tuple[dict, dict, dict]:
+    """(used, totals, clocks) from nextpnr's ``--report`` JSON.
+
+    ``clocks`` maps each clock net to ``{"fmax_mhz", "target_mhz"}``.
+    """
+    util = report.get("utilization") or report.get("utilisation") or {}
+    used, totals = {}, {}
+    for key, cell in CELL_TYPES[family].items():
+        entry = util.get(cell, {"used": 0, "available": None})
+        used[key], totals[key] = int(entry["used"]), entry["available"]
+    clocks = {name: {"fmax_mhz": float(v["achieved"]), "target_mhz": float(v["constraint"])}
+              for name, v in (report.get("fmax") or {}).items()}
+    return used, totals, clocks
+
+
+_UTIL_LINE = re.compile(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%")
+_FMAX_LINE = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz\s+\((PASS|FAIL) at ([\d.]+) MHz\)")
+
+
+def parse_nextpnr_log(text: str, family: str) -> tuple[dict, dict, dict]:
+    """(used, totals, clocks) from a nextpnr log: the last "Device utilisation" block and the
+    last "Max frequency for clock" line of each clock (the post-route figures)."""
+    blocks = text.split("Device utilisation:")
+    if len(blocks) < 2:
+        raise ConfigError("nextpnr log: no 'Device utilisation' section")
+    cells = {}
+    for line in blocks[-1].splitlines()[1:]:
+        found = _UTIL_LINE.search(line)
+        if found:
+            cells[found.group(1)] = (int(found.group(2)), int(found.group(3)))
+        elif cells and line.strip() not in ("", "Info:"):
+            break
+    used, totals = {}, {}
+    for key, cell in CELL_TYPES[family].items():
+        used[key], totals[key] = cells.get(cell, (0, None))
+    clocks = {}
+    for found in _FMAX_LINE.finditer(text):
+        clocks[found.group(1)] = {"fmax_mhz": float(found.group(2)),
+                                  "target_mhz": float(found.group(4))}
+    return used, totals, clocks
+
+
+def _critical_path(report: dict) -> list:
+    """Endpoints and delay of each critical path in nextpnr's JSON report."""
+    paths = []
+    for entry in report.get("critical_paths") or []:
+        steps = entry.get("path") or []
+        if not steps:
+            continue
+        first, last = steps[0].get("from", {}), steps[-1].get("to", {})
+        paths.append({"from_clock": entry.get("from"), "to_clock": entry.get("to"),
+                      "from": f"{first.get('cell')}.{first.get('port')}",
+                      "to": f"{last.get('cell')}.{last.get('port')}",
+                      "delay_ns": round(sum(float(s.get("delay", 0)) for s in steps), 3)})
+    return paths
+
+
+def _ice40_ff_count(yosys_log: str) -> int | None:
+    """Flip-flops from the last ``stat`` of a yosys log (nextpnr-ice40 counts LUT+FF cells only)."""
+    stats = yosys_log.split("Printing statistics.")
+    if len(stats) < 2:
+        return None
+    total = 0
+    for line in stats[-1].splitlines():
+        if re.search(r"\bSB_DFF\w*\b", line):
+            numbers = re.findall(r"\b\d+\b", line)
+            total += int(numbers[0]) if numbers else 0
+    return total
+
+
+def _tool_env(board: BoardInfo) -> dict:
+    """YoWASP tools, plus programmer/post-processing tools the platform lists as required but a
+    build does not need, pointed at ``true`` unless the user set them."""
+    env = eda_env()
+    true = shutil.which("true") or "/bin/true"
+    for var in ("OPENFPGALOADER", "DFU_SUFFIX"):
+        if not env.get(var):
+            env[var] = true
+    return env
+
+
+def _remove_outputs(out_dir: Path, name: str, family: str) -> None:
+    for stale in (out_dir / f"{name}{BITSTREAM_SUFFIX[family]}", out_dir / REPORT,
+                  out_dir / NEXTPNR_REPORT):
+        stale.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Path) -> dict:
+    """Run the platform's build script in ``build_dir``, one progress step per stage; returns
+    seconds per stage. Raises ConfigError (with the log's error lines) if a tool fails."""
+    script = ["sh", f"build_{name}.sh"] if os.name != "nt" else ["cmd", "/c", f"build_{name}.bat"]
+    stages = STAGES[family]
+    seconds = {}
+    start = stage_start = time.monotonic()
+    done = 0
+    with open(log_path, "w") as log, tqdm(total=len(stages), desc=stages[0][0], unit="stage",
+                                         file=sys.stderr, leave=True) as bar:
+        proc = subprocess.Popen(script, cwd=build_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        while True:
+            code = proc.poll()
+            while done < len(stages) and (build_dir / f"{name}{stages[done][1]}").exists() \
+                    and (code is not None or done + 1 < len(stages)):
+                now = time.monotonic()
+                seconds[stages[done][0]] = round(now - stage_start, 1)
+                stage_start = now
+                done += 1
+                bar.update(1)
+                if done < len(stages):
+                    bar.set_description(stages[done][0])
+            if code is not None:
+                break
+            time.sleep(0.5)
+    seconds["total"] = round(time.monotonic() - start, 1)
+    if code != 0:
+        text = log_path.read_text(errors="replace")
+        errors = [line.strip() for line in text.splitlines() if "ERROR" in line or "error:" in line]
+        failed = stages[min(done, len(stages) - 1)][0]
+        raise _StageFailed(failed, errors[-3:] or text.strip().splitlines()[-3:], text)
+    return seconds
+
+
+class _StageFailed(Exception):
+    def __init__(self, stage, lines, log):
+        super().__init__(stage)
+        self.stage, self.lines, self.log = stage, lines, log
+
+
+def _fit_message(board: BoardInfo, used: dict, totals: dict) -> str | None:
+    over = {k: (used[k], totals[k]) for k in RESOURCES
+            if totals.get(k) is not None and used.get(k, 0) > totals[k]}
+    if not over:
+        over = shortfall(used, board.budget)
+    if not over:
+        return None
+    parts = [f"{k} needs {u} of {t} (over by {u - t}, {100 * (u - t) / t:.0f}%)"
+             for k, (u, t) in over.items()]
+    fits = smallest_fitting(used, family=board.family) or smallest_fitting(used)
+    hint = (f"; the smallest board it fits is {fits.name}" if fits else
+            "; no known board is large enough")
+    return f"design does not fit {board.name} ({board.device}): {'; '.join(parts)}{hint}"
+
+
+def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top") -> BuildReport:
+    """Build ``top`` for ``board`` into ``out_dir``.
+
+    Parameters
+    ----------
+    board : BoardInfo or str
+        The board (name as in :mod:`structhw.boards.registry`).
+    top : Elaboratable
+        The board top (e.g. :class:`structhw.boards.top.BoardTop`).
+    out_dir : path
+        Receives ``{name}.bit`` (``.bin`` on iCE40), ``report.json``, ``build.log`` (the tools'
+        output), ``nextpnr.log`` and nextpnr's own ``nextpnr-report.json``.
+    target_mhz : float
+        Required frequency of the design's clock; nextpnr's Fmax is compared with it.
+
+    Returns
+    -------
+    BuildReport
+
+    Raises
+    ------
+    ConfigError
+        A tool failed, the design does not fit the device (which resource, by how much, the
+        smallest board that fits) or misses timing (which clock and path, by how much). No
+        bitstream is left in ``out_dir`` then.
+    """
+    board = board if isinstance(board, BoardInfo) else get_board(board)
+    family = board.family
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_outputs(out_dir, name, family)
+    env = _tool_env(board)
+
+    platform = board.platform()
+    plan = platform.build(top, name=name, do_build=False,
+                          nextpnr_opts=f"--report {NEXTPNR_REPORT} --timing-allow-fail")
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
+        build_dir = Path(tmp)
+        plan.extract(build_dir)
+        log_path = out_dir / BUILD_LOG
+        tim = build_dir / f"{name}.tim"
+        try:
+            seconds = _run_stages(build_dir, name, family, env, log_path)
+        except _StageFailed as failed:
+            if tim.exists():
+                shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
+            if failed.stage == "pnr" and tim.exists():
+                try:
+                    used, totals, _ = parse_nextpnr_log(tim.read_text(errors="replace"), family)
+                except ConfigError:
+                    used = None
+                if used is not None and (message := _fit_message(board, used, totals)):
+                    raise ConfigError(message) from None
+            raise ConfigError(f"{failed.stage} failed on {board.name} (log: {log_path}): "
+                              + " | ".join(failed.lines)) from None
+
+        shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
+        raw_path = build_dir / NEXTPNR_REPORT
+        if raw_path.exists():
+            raw = json.loads(raw_path.read_text())
+            used, totals, clocks = parse_nextpnr_report(raw, family)
+            shutil.copyfile(raw_path, out_dir / NEXTPNR_REPORT)
+        else:
+            raw = {}
+            used, totals, clocks = parse_nextpnr_log((build_dir / f"{name}.tim").read_text(), family)
+        if family == "ice40":
+            ff = _ice40_ff_count((build_dir / f"{name}.rpt").read_text(errors="replace"))
+            if ff is not None:
+                used["ff"] = ff
+        if not clocks:
+            raise ConfigError(f"nextpnr reported no clock for {board.name}: the design has no "
+                              f"constrained clock (is anything clocked by 'sync'?)")
+        slowest = min(clocks, key=lambda c: clocks[c]["fmax_mhz"])
+        report = BuildReport(board=board.name, device=board.device, used=used, totals=totals,
+                             fmax_mhz=clocks[slowest]["fmax_mhz"], target_mhz=float(target_mhz),
+                             clocks=clocks, seconds=seconds, critical_path=_critical_path(raw))
+        if (message := _fit_message(board, used, totals)):
+            raise ConfigError(message)
+        if report.fmax_mhz < target_mhz:
+            path = next((p for p in report.critical_path if p["from_clock"] or p["to_clock"]), None)
+            where = f"; critical path {path['from']} → {path['to']} ({path['delay_ns']} ns)" if path else ""
+            short = target_mhz - report.fmax_mhz
+            raise ConfigError(f"timing missed on {board.name}: clock {slowest!r} reaches "
+                              f"{report.fmax_mhz:.1f} MHz, target {target_mhz:g} MHz "
+                              f"(short by {short:.1f} MHz, {100 * short / target_mhz:.0f}%){where}")
+        bitstream = out_dir / f"{name}{BITSTREAM_SUFFIX[family]}"
+        os.replace(build_dir / bitstream.name, bitstream)
+        report.bitstream = str(bitstream)
+        _write_json(out_dir / REPORT, report.to_json())
+    return report

@@ -1,0 +1,44 @@
+"""The board flow in one call: board top around an accelerator → bitstream + report.json."""
+
+import sys
+
+from .build import BuildReport, build_bitstream
+from .registry import get_board
+from .top import DEFAULT_BAUD, BoardTop
+
+
+def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float | None = None, *,
+                image_shape=None, baud: int = DEFAULT_BAUD, print_table: bool = True) -> BuildReport:
+    """Wrap the accelerator in :class:`BoardTop` for ``board_name`` and build it into ``out_dir``.
+
+    Parameters
+    ----------
+    board_name : str
+        A name from :func:`structhw.boards.registry.board_names`.
+    accelerator_factory : callable
+        Returns a new accelerator component (ports ``i``/``o``).
+    out_dir : path
+        Receives ``top.bit`` (iCE40: ``top.bin``), ``report.json``, ``build.log``.
+    target_mhz : float, optional
+        Clock target (made by the PLL on ECP5 boards); default the board's oscillator.
+    image_shape : tuple, optional
+        (C, H, W) of an input image when the accelerator does not carry it.
+    baud : int
+        Host-link UART rate.
+    print_table : bool
+        Print the utilisation/Fmax table (with the board's totals) on stderr.
+
+    Raises
+    ------
+    ConfigError
+        Unknown board, unreachable clock, design does not fit, timing missed, tool failure.
+    """
+    board = get_board(board_name)
+    top = BoardTop(board, accelerator_factory, target_mhz=target_mhz, image_shape=image_shape,
+                   baud=baud)
+    report = build_bitstream(board, top, out_dir, target_mhz=top.clock_mhz)
+    if print_table:
+        print(f"{board.name} ({board.device}), clock {top.clock_mhz:g} MHz"
+              + (f" from a PLL ({board.clock_mhz:g} MHz in)" if top.pll else ""), file=sys.stderr)
+        print(report.table(), file=sys.stderr)
+    return report

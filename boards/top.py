@@ -1,0 +1,100 @@
+"""The board top: clock (PLL where the board's oscillator is slower than the target), reset, the
+UART host link on the board's USB-serial pins, and LEDs showing the predicted class, around an
+accelerator."""
+
+from amaranth import Elaboratable, Module
+
+from structhw.errors import ConfigError
+
+from .hostlink import SerialAccelerator
+from .pll import ECP5ClockDomain, ecp5_pll_params
+from .registry import BoardInfo, get_board
+from .uart import uart_divisor
+
+DEFAULT_BAUD = 115200
+
+
+def image_pixels(accelerator, image_shape=None) -> int:
+    """H·W of the accelerator's input image: from ``image_shape`` (C, H, W) if given, else the
+    accelerator's ``image_shape`` or ``input_shape`` attribute, else its ``plan.input_shape``."""
+    shape = image_shape
+    for attr in ("image_shape", "input_shape"):
+        if shape is None:
+            shape = getattr(accelerator, attr, None)
+    if shape is None:
+        shape = getattr(getattr(accelerator, "plan", None), "input_shape", None)
+    if shape is None or len(shape) != 3:
+        raise ConfigError("board top: the accelerator's input image shape (C, H, W) is unknown; "
+                          "pass image_shape=(C, H, W)")
+    return int(shape[1]) * int(shape[2])
+
+
+class BoardTop(Elaboratable):
+    """An accelerator on a board, talking to the host over the board's UART.
+
+    Parameters
+    ----------
+    board : BoardInfo or str
+        The board (see :mod:`structhw.boards.registry`).
+    accelerator_factory : callable
+        Returns a new accelerator component (ports ``i``/``o``, see
+        :class:`structhw.boards.hostlink.SerialAccelerator`).
+    target_mhz : float, optional
+        Frequency of the ``sync`` domain. On ECP5 boards an EHXPLLL makes it from the board
+        clock (its closest setting; :attr:`clock_mhz` is the exact value); on other boards it
+        must equal the board clock. Default: the board clock, no PLL.
+    image_shape : tuple, optional
+        (C, H, W) of one input image, if the accelerator does not say (see :func:`image_pixels`).
+    baud : int
+        UART rate in bit/s (8N1).
+
+    Attributes
+    ----------
+    clock_mhz : float
+        The ``sync`` clock's frequency.
+    pll : PLLParams or None
+        The PLL setting, when a PLL is used.
+    """
+
+    def __init__(self, board, accelerator_factory, *, target_mhz=None, image_shape=None,
+                 baud: int = DEFAULT_BAUD):
+        self.board: BoardInfo = board if isinstance(board, BoardInfo) else get_board(board)
+        self.accelerator_factory = accelerator_factory
+        self.image_shape = image_shape
+        self.baud = baud
+        self.pll = None
+        if target_mhz is None or abs(target_mhz - self.board.clock_mhz) < 1e-9:
+            self.clock_mhz = self.board.clock_mhz
+        elif self.board.family == "ecp5":
+            self.pll = ecp5_pll_params(self.board.clock_mhz, target_mhz)
+            self.clock_mhz = self.pll.f_out_mhz
+        else:
+            raise ConfigError(f"target {target_mhz} MHz on {self.board.name}: only the board clock "
+                              f"({self.board.clock_mhz:g} MHz) is supported on {self.board.family}")
+        self.divisor = uart_divisor(self.clock_mhz * 1e6, baud)
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.pll is not None:
+            clk_io = platform.request(platform.default_clk, dir="-")
+            m.submodules.clocking = ECP5ClockDomain(clk_io, self.pll)
+
+        accelerator = self.accelerator_factory()
+        m.submodules.serial = serial = SerialAccelerator(
+            accelerator, pixels=image_pixels(accelerator, self.image_shape), divisor=self.divisor,
+            timeout_cycles=int(self.clock_mhz * 1e6 * 0.05))
+
+        uart = platform.request("uart", 0)
+        m.d.comb += [serial.rx.eq(uart.rx.i), uart.tx.o.eq(serial.tx)]
+
+        leds = [platform.request("led", i).o for i in range(16)
+                if ("led", i) in platform.resources]
+        if not leds and ("rgb_led", 0) in platform.resources:
+            rgb = platform.request("rgb_led", 0)
+            leds = [rgb.r.o, rgb.g.o, rgb.b.o]
+        if leds:
+            class_leds, error_led = (leds[:-1], leds[-1]) if len(leds) > 1 else (leds, None)
+            m.d.comb += [led.eq(serial.predicted[i]) for i, led in enumerate(class_leds[:8])]
+            if error_led is not None:
+                m.d.comb += error_led.eq(serial.error)
+        return m
