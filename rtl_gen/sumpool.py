@@ -179,27 +179,20 @@ class SumPool(wiring.Component):
         channel_bits = _range_width(cw)
         vertical_bits = _range_width(cw * sw)
 
-        channel_sums = [Signal(signed(channel_bits), name=f"channel_sum{k}") for k in range(outs)]
+        sums_layout = data.ArrayLayout(signed(channel_bits), outs)
+        channel_sums = Signal(sums_layout)
         for index, value in enumerate(_channel_sums(self.i.payload, layer)):
             m.d.comb += channel_sums[index].eq(value)
-        sums_layout = data.ArrayLayout(signed(channel_bits), outs)
-        cs_in = Signal(sums_layout)
-        for index in range(outs):
-            m.d.comb += cs_in[index].eq(channel_sums[index])
-        cs1 = pipe.register(cs_in, "cs1")
+        cs1 = pipe.register(channel_sums, "cs1")
 
         row_taps = [cs1] + _line_taps(m, pipe, sums_layout, cs1, self.width, sw, d)
         vertical = Signal(data.ArrayLayout(signed(vertical_bits), outs))
         for index in range(outs):
             m.d.comb += vertical[index].eq(sum(tap[index] for tap in row_taps))
         pipe.stage(emit=1)
-        v2 = Signal.like(vertical, name="vertical2")
-        col2 = Signal.like(pipe.col1, name="col2")
-        with m.If(pipe.advance):
-            m.d.sync += [v2.eq(vertical), col2.eq(pipe.col1)]
-        emit2 = Signal()
-        with m.If(pipe.advance):
-            m.d.sync += emit2.eq(pipe.emit1)
+        v2 = pipe.register(vertical, "vertical2")
+        col2 = pipe.register(pipe.col1, "col2")
+        emit2 = pipe.register(pipe.emit1, "emit2")
         shift2 = pipe.valid[-1] & pipe.advance
 
         horizontal = Signal(data.ArrayLayout(signed(self.sum_bits), outs))
@@ -275,6 +268,7 @@ class _Pipeline:
         self.valid.append(nxt)
 
     def finish(self) -> None:
+        """The last stage's valid bit drives ``o.valid``."""
         self.m.d.comb += self.unit.o.valid.eq(self.valid[-1])
 
 

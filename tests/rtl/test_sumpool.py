@@ -83,6 +83,7 @@ def test_sumpool_matches_golden_under_stalls(arch, layer, seed, idle, stall):
     dict(channels=8, groups=1, c=2, kernel=3, n=1, padding=1, dilation=1),   # channel and spatial window
     dict(channels=4, groups=4, c=1, kernel=5, n=1, padding=2, dilation=1),   # depthwise, sw=5: running sums
     dict(channels=6, groups=2, c=1, kernel=3, n=2, padding=0, dilation=2),   # grouped, dilated
+    dict(channels=2, groups=1, c=1, kernel=4, n=1, padding=2, dilation=2),   # running sums, dilated
 ])
 def test_sumpool_extremes_of_value_range(arch, geometry):
     """All −128 and all 127 inputs reach the extremes of the exact sum width."""
