@@ -89,6 +89,13 @@ def make_checkpoint(config: dict, dense_state: dict, trained_state: dict) -> dic
     return ckpt
 
 
+def readable_mode() -> int:
+    """File mode for written outputs: ``0o666`` minus the process umask (``mkstemp`` gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_checkpoint(ckpt: dict, path) -> Path:
     """Validate ``ckpt`` and write it to ``path`` atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
@@ -97,6 +104,7 @@ def save_checkpoint(ckpt: dict, path) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(ckpt, f)
+        os.chmod(tmp, readable_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -364,7 +364,7 @@ def write_outputs(result: TrainResult, out_dir) -> tuple[Path, Path]:
     Both go to temporary files in ``out_dir`` first and are renamed only when both are complete,
     so a failure leaves neither a half-written nor a mismatched pair behind.
     """
-    from .checkpoint import save_checkpoint
+    from .checkpoint import readable_mode, save_checkpoint
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -382,6 +382,7 @@ def write_outputs(result: TrainResult, out_dir) -> tuple[Path, Path]:
         with os.fdopen(fd, "w") as f:
             json.dump(result.metrics, f, indent=2, sort_keys=True)
             f.write("\n")
+        os.chmod(tmp_metrics, readable_mode())
         os.replace(tmp_ckpt, ckpt_path)
         os.replace(tmp_metrics, metrics_path)
     finally:
