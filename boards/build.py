@@ -235,6 +235,28 @@ def _fit_message(board: BoardInfo, used: dict, totals: dict) -> str | None:
     return f"design does not fit {board.name} ({board.device}): {'; '.join(parts)}{hint}"
 
 
+def check_fit(board: BoardInfo, used: dict, totals: dict) -> None:
+    """Raise ConfigError naming each resource ``used`` exceeds (against nextpnr's ``totals``, or
+    the board's budget) by how much, and the smallest board that fits."""
+    message = _fit_message(board, used, totals)
+    if message:
+        raise ConfigError(message)
+
+
+def check_timing(report: BuildReport) -> None:
+    """Raise ConfigError when the slowest clock's Fmax is below the target: which clock, by how
+    much, and the critical path's endpoints."""
+    if report.fmax_mhz >= report.target_mhz:
+        return
+    slowest = min(report.clocks, key=lambda c: report.clocks[c]["fmax_mhz"])
+    path = next((p for p in report.critical_path if "async" not in f"{p['from_clock']}{p['to_clock']}"), None)
+    where = f"; critical path {path['from']} → {path['to']} ({path['delay_ns']} ns)" if path else ""
+    short = report.target_mhz - report.fmax_mhz
+    raise ConfigError(f"timing missed on {report.board}: clock {slowest!r} reaches "
+                      f"{report.fmax_mhz:.1f} MHz, target {report.target_mhz:g} MHz "
+                      f"(short by {short:.1f} MHz, {100 * short / report.target_mhz:.0f}%){where}")
+
+
 def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top") -> BuildReport:
     """Build ``top`` for ``board`` into ``out_dir``.
 
@@ -259,7 +281,8 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     ConfigError
         A tool failed, the design does not fit the device (which resource, by how much, the
         smallest board that fits) or misses timing (which clock and path, by how much). No
-        bitstream is left in ``out_dir`` then.
+        bitstream is left in ``out_dir`` then; when nextpnr finished, ``report.json`` is still
+        written, with ``"bitstream": null`` and the ``"error"``.
     """
     board = board if isinstance(board, BoardInfo) else get_board(board)
     family = board.family
@@ -311,15 +334,12 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         report = BuildReport(board=board.name, device=board.device, used=used, totals=totals,
                              fmax_mhz=clocks[slowest]["fmax_mhz"], target_mhz=float(target_mhz),
                              clocks=clocks, seconds=seconds, critical_path=_critical_path(raw))
-        if (message := _fit_message(board, used, totals)):
-            raise ConfigError(message)
-        if report.fmax_mhz < target_mhz:
-            path = next((p for p in report.critical_path if p["from_clock"] or p["to_clock"]), None)
-            where = f"; critical path {path['from']} → {path['to']} ({path['delay_ns']} ns)" if path else ""
-            short = target_mhz - report.fmax_mhz
-            raise ConfigError(f"timing missed on {board.name}: clock {slowest!r} reaches "
-                              f"{report.fmax_mhz:.1f} MHz, target {target_mhz:g} MHz "
-                              f"(short by {short:.1f} MHz, {100 * short / target_mhz:.0f}%){where}")
+        try:
+            check_fit(board, used, totals)
+            check_timing(report)
+        except ConfigError as exc:
+            _write_json(out_dir / REPORT, {**report.to_json(), "error": str(exc)})
+            raise
         bitstream = out_dir / f"{name}{BITSTREAM_SUFFIX[family]}"
         os.replace(build_dir / bitstream.name, bitstream)
         report.bitstream = str(bitstream)

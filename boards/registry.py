@@ -35,7 +35,9 @@ class BoardInfo:
     uart_note : str
         Where the host link's UART is on this board.
     programmer : str
-        How ``structhw flash`` (or the user) programs the board.
+        How to program the board, for people.
+    openfpgaloader_board : str
+        The board name ``openFPGALoader -b`` knows it by (``structhw flash``).
     """
 
     name: str
@@ -46,6 +48,7 @@ class BoardInfo:
     family: str
     uart_note: str
     programmer: str
+    openfpgaloader_board: str
 
     def platform(self):
         """A new amaranth-boards platform instance for this board."""
@@ -61,6 +64,7 @@ def _ulx3s(variant: str) -> BoardInfo:
         budget=DEVICES[f"LFE5U-{variant}"], clock_mhz=25.0, family="ecp5",
         uart_note="the on-board FTDI FT231X (US1 USB port), /dev/ttyUSB0 on Linux",
         programmer="openFPGALoader -b ulx3s (JTAG through the on-board FTDI)",
+        openfpgaloader_board="ulx3s",
     )
 
 
@@ -79,7 +83,8 @@ def _orangecrab_85f() -> BoardInfo:
         uart_note="no on-board UART: a 3.3 V USB-UART adapter on header pins 0 (RX, into the FPGA) "
                   "and 1 (TX)",
         programmer="DFU bootloader: hold the button while plugging in, then "
-                   "dfu-util -a 0 -D top.bit (openFPGALoader -b orangecrab also works over JTAG)",
+                   "dfu-util -a 0 -D top.bit (openFPGALoader -b orangecrab also works over DFU)",
+        openfpgaloader_board="orangecrab",
     )
 
 
@@ -94,6 +99,7 @@ def _icebreaker() -> BoardInfo:
         budget=DEVICES["iCE40UP5K"], clock_mhz=12.0, family="ice40",
         uart_note="the on-board FT2232H's second channel, /dev/ttyUSB1 on Linux",
         programmer="openFPGALoader -b ice40_generic (or iceprog) writes the SPI flash",
+        openfpgaloader_board="ice40_generic",
     )
 
 
