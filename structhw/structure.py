@@ -30,6 +30,7 @@ import functools
 import numbers
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from .errors import ConfigError
 
@@ -258,6 +259,7 @@ class _RelativeChannelResidual(torch.autograd.Function):
         return f
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g: torch.Tensor):
         W, u, res, norm, f = ctx.saved_tensors
         if norm == 0:
