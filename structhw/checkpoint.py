@@ -19,6 +19,7 @@ field, so a corrupted, truncated or malicious file is a :class:`ConfigError`, ne
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from importlib import resources
@@ -219,7 +220,7 @@ def build_models(ckpt: dict) -> tuple[nn.Module, nn.Module]:
         _load_state(trained, ckpt["structured"], "structured")
         decomposed, _ = decompose(trained, plan)
     else:
-        decomposed, _ = decompose(trained, plan)
+        decomposed, _ = decompose(trained, plan, warn_threshold=math.inf)
         _load_state(decomposed, ckpt["decomposed"], "decomposed")
     return dense.eval(), decomposed.eval()
 

@@ -1,0 +1,166 @@
+"""Checkpoints: atomic save, weights-only load, and a clear ConfigError for anything malformed."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from structhw.checkpoint import (
+    build_models,
+    build_structured_model,
+    load_checkpoint,
+    make_checkpoint,
+    plan_to_config,
+    save_checkpoint,
+    state_to_plain,
+)
+from structhw.errors import ConfigError
+from structhw.zoo import build_model
+
+# Models trained for a few epochs (or not at all) are not structured yet: decompose warns, by design.
+pytestmark = pytest.mark.filterwarnings("ignore:layer .* weight is not structured:UserWarning")
+
+
+def _config(recipe="sr"):
+    return {
+        "model": "digits-cnn",
+        "preset": "A",
+        "plan": {"0": [1, 2], "2": [4, 2], "4": [8, 2], "7": [32, 1]},
+        "lam": 0.5,
+        "epochs": 3,
+        "seed": 0,
+        "recipe": recipe,
+        "lr": 0.01,
+        "batch_size": 64,
+    }
+
+
+def _sr_checkpoint():
+    torch.manual_seed(0)
+    dense, structured = build_model("digits-cnn"), build_model("digits-cnn")
+    return make_checkpoint(_config(), state_to_plain(dense), state_to_plain(structured))
+
+
+def test_round_trip_keeps_every_tensor(tmp_path):
+    ckpt = _sr_checkpoint()
+    path = save_checkpoint(ckpt, tmp_path / "c.pt")
+    loaded = load_checkpoint(path)
+    assert loaded["config"] == ckpt["config"]
+    for key in ("dense", "structured"):
+        assert loaded[key].keys() == ckpt[key].keys()
+        for name in ckpt[key]:
+            assert torch.equal(loaded[key][name], ckpt[key][name])
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_saved_file_loads_with_weights_only(tmp_path):
+    path = save_checkpoint(_sr_checkpoint(), tmp_path / "c.pt")
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == "structhw.checkpoint"
+
+
+class _RunsCode:
+    """Unpickling this calls ``os.mkdir(marker)``: a stand-in for arbitrary code execution."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_malicious_pickle_is_rejected_without_running(tmp_path):
+    proof = tmp_path / "proof_payload_runs"
+    pickle.loads(pickle.dumps(_RunsCode(proof)))
+    assert proof.is_dir(), "the payload must really execute when unpickled unsafely"
+
+    marker = tmp_path / "pwned"
+    ckpt = _sr_checkpoint()
+    ckpt["config"]["evil"] = _RunsCode(marker)
+    path = tmp_path / "evil.pt"
+    torch.save(ckpt, path)
+    with pytest.raises(ConfigError, match="refused by the weights-only loader"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_truncated_file_is_a_config_error(tmp_path):
+    good = save_checkpoint(_sr_checkpoint(), tmp_path / "c.pt").read_bytes()
+    path = tmp_path / "truncated.pt"
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ConfigError, match="truncated.pt"):
+        load_checkpoint(path)
+
+
+def test_random_bytes_are_a_config_error(tmp_path):
+    path = tmp_path / "noise.pt"
+    path.write_bytes(bytes(range(256)) * 7)
+    with pytest.raises(ConfigError, match="noise.pt"):
+        load_checkpoint(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_checkpoint(tmp_path / "absent.pt")
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c.update(format="other"), "'format'"),
+        (lambda c: c.update(version=99), "'version'"),
+        (lambda c: c.pop("structured"), "'structured'"),
+        (lambda c: c["config"].update(recipe="magic"), "'recipe'"),
+        (lambda c: c["config"].update(epochs="3"), "'epochs'"),
+        (lambda c: c["config"]["plan"].update({"0": [0, 2]}), "plan entry '0'"),
+        (lambda c: c["dense"].update({"0.weight": [1.0]}), "'dense' entry '0.weight'"),
+    ],
+)
+def test_wrong_dict_is_a_config_error(tmp_path, mutate, message):
+    ckpt = _sr_checkpoint()
+    mutate(ckpt)
+    path = tmp_path / "wrong.pt"
+    torch.save(ckpt, path)
+    with pytest.raises(ConfigError, match=message):
+        load_checkpoint(path)
+
+
+def test_top_level_not_a_dict_is_a_config_error(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([torch.zeros(3)], path)
+    with pytest.raises(ConfigError, match="top level is list"):
+        load_checkpoint(path)
+
+
+def test_save_refuses_invalid_checkpoint_and_leaves_no_file(tmp_path):
+    ckpt = _sr_checkpoint()
+    ckpt["config"]["lam"] = "big"
+    with pytest.raises(ConfigError):
+        save_checkpoint(ckpt, tmp_path / "c.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_state_that_does_not_fit_the_model_is_a_config_error():
+    ckpt = _sr_checkpoint()
+    ckpt["structured"]["0.weight"] = torch.zeros(3, 3)
+    with pytest.raises(ConfigError, match="'structured' does not fit"):
+        build_structured_model(ckpt)
+
+
+def test_build_models_decomposes_the_structured_model():
+    from structhw.regularization import make_plan
+
+    torch.manual_seed(1)
+    dense, structured = build_model("digits-cnn"), build_model("digits-cnn")
+    plan = make_plan(structured, "A")
+    config = dict(_config(), plan=plan_to_config(plan))
+    ckpt = make_checkpoint(config, state_to_plain(dense), state_to_plain(structured))
+    dense_model, decomposed = build_models(ckpt)
+    assert not dense_model.training and not decomposed.training
+    x = torch.rand(5, 1, 8, 8)
+    assert torch.equal(dense_model(x), dense(x))
+    from structhw.decompose import decompose
+
+    expected, _ = decompose(structured, plan)
+    assert torch.allclose(decomposed(x), expected.eval()(x), atol=1e-6)
