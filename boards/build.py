@@ -62,6 +62,7 @@ class BuildReport:
     bitstream: str | None = None
     seconds: dict = field(default_factory=dict)
     critical_path: list = field(default_factory=list)
+    clock: str = ""
 
     def to_json(self) -> dict:
         out = {"board": self.board, "device": self.device}
@@ -71,12 +72,13 @@ class BuildReport:
         out.update(fmax_mhz=self.fmax_mhz, target_mhz=self.target_mhz,
                    timing_met=self.fmax_mhz >= self.target_mhz, clocks=self.clocks,
                    bitstream=self.bitstream, seconds=self.seconds,
-                   critical_path=self.critical_path)
+                   critical_path=self.critical_path, clock=self.clock)
         return out
 
     def table(self) -> str:
         """A text table of used / total per resource, and Fmax against the target."""
-        rows = [f"{'resource':<10}{'used':>10}{'total':>10}{'use':>8}"]
+        rows = [f"{self.board} ({self.device})" + (f", clock {self.clock}" if self.clock else ""),
+                f"{'resource':<10}{'used':>10}{'total':>10}{'use':>8}"]
         for key in RESOURCES:
             used, total = self.used.get(key), self.totals.get(key)
             share = f"{100 * used / total:.1f}%" if used is not None and total else "-"
@@ -257,7 +259,8 @@ def check_timing(report: BuildReport) -> None:
                       f"(short by {short:.1f} MHz, {100 * short / report.target_mhz:.0f}%){where}")
 
 
-def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top") -> BuildReport:
+def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top",
+                    clock: str = "") -> BuildReport:
     """Build ``top`` for ``board`` into ``out_dir``.
 
     Parameters
@@ -271,6 +274,8 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         output), ``nextpnr.log`` and nextpnr's own ``nextpnr-report.json``.
     target_mhz : float
         Required frequency of the design's clock; nextpnr's Fmax is compared with it.
+    clock : str
+        How the clock is made, for the report (e.g. "100 MHz from EHXPLLL (25 MHz board clock)").
 
     Returns
     -------
@@ -333,7 +338,8 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         slowest = min(clocks, key=lambda c: clocks[c]["fmax_mhz"])
         report = BuildReport(board=board.name, device=board.device, used=used, totals=totals,
                              fmax_mhz=clocks[slowest]["fmax_mhz"], target_mhz=float(target_mhz),
-                             clocks=clocks, seconds=seconds, critical_path=_critical_path(raw))
+                             clocks=clocks, seconds=seconds, critical_path=_critical_path(raw),
+                             clock=clock)
         try:
             check_fit(board, used, totals)
             check_timing(report)

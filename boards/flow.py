@@ -8,7 +8,7 @@ from .top import DEFAULT_BAUD, BoardTop
 
 
 def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float | None = None, *,
-                image_shape=None, baud: int = DEFAULT_BAUD, print_table: bool = True) -> BuildReport:
+                image_shape=None, baud: int = DEFAULT_BAUD, print_table: bool = False) -> BuildReport:
     """Wrap the accelerator in :class:`BoardTop` for ``board_name`` and build it into ``out_dir``.
 
     Parameters
@@ -26,7 +26,7 @@ def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float
     baud : int
         Host-link UART rate.
     print_table : bool
-        Print the utilisation/Fmax table (with the board's totals) on stderr.
+        Also print :meth:`BuildReport.table` (used/total per resource, Fmax) on stderr.
 
     Raises
     ------
@@ -36,9 +36,9 @@ def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float
     board = get_board(board_name)
     top = BoardTop(board, accelerator_factory, target_mhz=target_mhz, image_shape=image_shape,
                    baud=baud)
-    report = build_bitstream(board, top, out_dir, target_mhz=top.clock_mhz)
+    clock = f"{top.clock_mhz:g} MHz " + (f"from EHXPLLL ({board.clock_mhz:g} MHz board clock)"
+                                         if top.pll else "(board clock)")
+    report = build_bitstream(board, top, out_dir, target_mhz=top.clock_mhz, clock=clock)
     if print_table:
-        print(f"{board.name} ({board.device}), clock {top.clock_mhz:g} MHz"
-              + (f" from a PLL ({board.clock_mhz:g} MHz in)" if top.pll else ""), file=sys.stderr)
         print(report.table(), file=sys.stderr)
     return report

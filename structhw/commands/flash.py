@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-DEFAULT_BITSTREAM = "build/top.bit"
+DEFAULT_BITSTREAM = "build/{board}/top{suffix}"
 SUFFIX = {"ecp5": ".bit", "ice40": ".bin"}
 
 
@@ -20,7 +20,8 @@ def register(subparsers) -> None:
         description="Load a bitstream built by `structhw build` into the board's FPGA "
         "(SRAM, lost at power-off) or, with --flash, into its configuration flash.")
     parser.add_argument("bitstream", nargs="?", metavar="BITSTREAM",
-                        help=f"bitstream file (default {DEFAULT_BITSTREAM}; .bin on iCEBreaker)")
+                        help="bitstream file (default build/BOARD/top.bit, where `structhw build` "
+                        "puts it; top.bin on iCEBreaker)")
     parser.add_argument("--board", default="ulx3s", help="board name (default ulx3s = ulx3s-85f)")
     parser.add_argument("--flash", action="store_true",
                         help="write the configuration flash so the design survives power-off")
@@ -52,7 +53,8 @@ def run(args) -> int:
     from structhw.boards.registry import get_board
 
     board = get_board(args.board)
-    bitstream = Path(args.bitstream or Path(DEFAULT_BITSTREAM).with_suffix(SUFFIX[board.family]))
+    bitstream = Path(args.bitstream or DEFAULT_BITSTREAM.format(board=board.name,
+                                                                suffix=SUFFIX[board.family]))
     if not bitstream.is_file():
         raise ConfigError(f"bitstream {bitstream} not found: build it first "
                           f"(structhw build --board {board.name})")
