@@ -14,7 +14,8 @@ from structhw.decompose import StructuredConv2d, StructuredLinear
 from structhw.errors import ConfigError
 from structhw.quant import (MULTIPLIER_BITS, float_reference, quantization_error, quantize,
                             quantize_input, requant_multiplier)
-from structhw.quant import ptq
+from structhw.quant import float_layers, ptq
+from structhw.quant.rounding import input_patches
 
 
 # ----- fixed point ---------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def test_layers_carry_the_geometry_of_the_float_model():
 
 def test_integers_follow_the_scales():
     model = mixed_model()
-    q = quantize(model, images(64))
+    q = quantize(model, images(64), rounding="nearest")
     for layer, module in zip(q.layers, [model[0], model[2], model[4], model[7], model[9]]):
         w = {StructuredConv2d: lambda m: m.conv, StructuredLinear: lambda m: m.linear}.get(
             type(module), lambda m: m)(module)
@@ -95,6 +96,37 @@ def test_integers_follow_the_scales():
                       <= acc_scale / 2 + 1e-15)
         real = acc_scale / layer.out_scale
         assert np.all(np.abs(layer.multiplier / 2.0**layer.shift - real) / real <= 2.0**-MULTIPLIER_BITS)
+
+
+def test_gptq_rounding_keeps_scales_and_lowers_each_layers_output_error():
+    """Error-compensating rounding: same scales, α_q still int8, each layer's output error on the
+    calibration inputs ‖E·(α − s·α_q)‖ no larger than nearest rounding's (its objective)."""
+    model = mixed_model()
+    calib = images(256)
+    near = quantize(model, calib, rounding="nearest")
+    gptq = quantize(model, calib)
+    assert gptq.metadata["calibration"]["rounding"] == "gptq"
+    x = calib
+    for layer, qn, qg in zip(float_layers(model), near.layers, gptq.layers):
+        np.testing.assert_array_equal(qn.alpha_scale, qg.alpha_scale)
+        assert np.abs(qg.alpha).max() <= 127
+        patches = input_patches(layer, x)                    # [groups, rows, c·n²]
+        alpha = layer.alpha().reshape(layer.out_channels, -1)
+        per_group = layer.out_channels // layer.groups
+
+        def error(q):
+            deq = torch.as_tensor(q.alpha).reshape(alpha.shape) * torch.as_tensor(q.alpha_scale)[:, None]
+            diff = (alpha - deq).reshape(layer.groups, per_group, -1)
+            return float(sum((patches[g] @ diff[g].T).pow(2).sum() for g in range(layer.groups)))
+
+        assert error(qg) <= error(qn), layer.name
+        with torch.no_grad():
+            x = layer.forward(x)
+
+
+def test_unknown_rounding_is_refused():
+    with pytest.raises(ConfigError, match="rounding must be one of gptq, nearest"):
+        quantize(mixed_model(), images(4), rounding="stochastic")
 
 
 def test_quantized_network_tracks_the_float_model_layer_by_layer():

@@ -8,7 +8,7 @@ import json
 import sys
 
 from .. import qnet as qnet_io
-from ..quant import quantize_checkpoint
+from ..quant import ROUNDINGS, quantize_checkpoint
 
 _HEADER = ("layer", "kind", "C", "N", "c", "n", "Cout", "s", "p", "d", "g", "relu",
            "E", "prod", "acc", "acc·M", "s_in", "s_out", "s_α min", "s_α max", "rel_rms")
@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     parser.add_argument("--percentile", type=float, default=100.0,
                         help="activation range: this percentile of |x| over the training split "
                         "(default 100 = largest magnitude)")
+    parser.add_argument("--rounding", choices=ROUNDINGS, default="gptq",
+                        help="α rounding: error-compensating over the training split (gptq, default) "
+                        "or to nearest")
     parser.set_defaults(func=run)
 
 
@@ -76,7 +79,8 @@ def _summary(metrics: dict) -> str:
 
 
 def run(args) -> int:
-    qnet, metrics = quantize_checkpoint(args.model, dense=args.dense, percentile=args.percentile)
+    qnet, metrics = quantize_checkpoint(args.model, dense=args.dense, percentile=args.percentile,
+                                        rounding=args.rounding)
     if args.out:
         metrics["out"] = str(qnet_io.save(qnet, args.out))
     if args.json:

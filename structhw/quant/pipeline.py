@@ -10,7 +10,7 @@ import torch
 from ..qnet import QuantNet
 from .. import golden
 from .evaluate import float_reference, layer_errors
-from .ptq import check_percentile, quantize, quantize_input
+from .ptq import check_percentile, check_rounding, quantize, quantize_input
 
 
 def _predictions(last_layer_outputs: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,8 @@ def layer_rows(qnet: QuantNet, errors: list[dict] | None = None) -> list[dict]:
     return rows
 
 
-def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 100.0):
+def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 100.0,
+                        rounding: str = "gptq"):
     """Quantize the decomposed (or, with ``dense``, the dense baseline) model of a checkpoint.
 
     Parameters
@@ -48,8 +49,8 @@ def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 1
         A training checkpoint (``structhw train``); default the shipped demo model.
     dense : bool
         Quantize the dense baseline model (dense QuantLayers, for the dense hardware).
-    percentile : float
-        Activation calibration rule (see :func:`structhw.quant.quantize`).
+    percentile, rounding
+        Activation range rule and α rounding (see :func:`structhw.quant.quantize`).
 
     Returns
     -------
@@ -65,6 +66,7 @@ def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 1
     from ..data import digits_split
 
     check_percentile(percentile)
+    check_rounding(rounding)
     path = Path(demo_checkpoint_path() if path is None else path)
     dense_model, decomposed_model = build_models(load_checkpoint(path))
     model = dense_model if dense else decomposed_model
@@ -72,7 +74,7 @@ def quantize_checkpoint(path=None, dense: bool = False, *, percentile: float = 1
     train_x = train_ds.tensors[0]
     test_x, test_y = test_ds.tensors
 
-    qnet = quantize(model, train_x, name=path.stem, percentile=percentile)
+    qnet = quantize(model, train_x, name=path.stem, percentile=percentile, rounding=rounding)
     ints = golden.run_network(qnet, quantize_input(test_x, qnet))
     floats = float_reference(model, test_x)
     other = float_reference(decomposed_model if dense else dense_model, test_x)[-1]

@@ -16,9 +16,11 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..qnet import QuantLayer, QuantNet
-from .fixed_point import (REQUANT_WIDTH, quantize_symmetric, requant_multiplier,
-                          symmetric_scale)
+from .fixed_point import REQUANT_WIDTH, quantize_symmetric, requant_multiplier, symmetric_scale
 from .layers import FloatLayer, float_layers
+from .rounding import gptq_round, input_covariance, nearest_round
+
+ROUNDINGS = ("gptq", "nearest")
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -51,6 +53,12 @@ def check_percentile(percentile) -> None:
         raise ConfigError(f"percentile must be a number in (50, 100], got {percentile!r}")
 
 
+def check_rounding(rounding) -> None:
+    """The α rounding must be one of :data:`ROUNDINGS`."""
+    if rounding not in ROUNDINGS:
+        raise ConfigError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
+
+
 def _magnitude(x: torch.Tensor, percentile: float) -> float:
     a = x.detach().abs().flatten().to(torch.float64)
     if percentile >= 100:
@@ -59,30 +67,44 @@ def _magnitude(x: torch.Tensor, percentile: float) -> float:
 
 
 def _calibrate(layers: list[FloatLayer], images: torch.Tensor, percentile: float,
-               batch_size: int) -> tuple[list[float], list[tuple]]:
-    """Largest magnitudes (or percentiles) of the input and every layer's output, and the input
-    shape of each layer, from a float run over ``images``."""
+               batch_size: int, covariances: bool):
+    """From a float run over ``images``: largest magnitudes (or percentiles) of the input and of
+    every layer's output, each layer's input shape, and (if ``covariances``) each layer's input
+    covariance per group (see :func:`~structhw.quant.rounding.input_covariance`), else None."""
     x = images
     ranges = [_magnitude(x, percentile)]
-    shapes = []
+    shapes, hessians = [], []
     with torch.no_grad():
         for layer in tqdm(layers, desc="calibrating", unit="layer", leave=False, disable=None):
             shapes.append(tuple(x.shape[1:]))
             try:
-                x = torch.cat([layer.forward(b) for b in torch.split(x, batch_size)])
+                batches = torch.split(x, batch_size)
+                hessians.append(sum(input_covariance(layer, b) for b in batches) if covariances else None)
+                x = torch.cat([layer.forward(b) for b in batches])
             except RuntimeError as exc:
                 raise ConfigError(f"layer {layer.name!r}: the float model fails on its input of "
                                   f"shape {tuple(x.shape[1:])}: {exc}") from None
             ranges.append(_magnitude(x, percentile))
-    return ranges, shapes
+    return ranges, shapes, hessians
 
 
-def _quant_layer(layer: FloatLayer, in_shape: tuple, s_in: float, s_out: float) -> QuantLayer:
+def _round_alpha(alpha: torch.Tensor, s_alpha: torch.Tensor, hessian, groups: int) -> torch.Tensor:
+    """int8 α_q [Cout, c, n, n]: nearest rounding, or GPTQ per group with its input covariance."""
+    flat = alpha.reshape(alpha.shape[0], -1)
+    if hessian is None:
+        return nearest_round(flat, s_alpha).reshape(alpha.shape)
+    per_group = alpha.shape[0] // groups
+    rows = [gptq_round(flat[g * per_group:(g + 1) * per_group], s_alpha[g * per_group:(g + 1) * per_group],
+                       hessian[g]) for g in range(groups)]
+    return torch.cat(rows).reshape(alpha.shape)
+
+
+def _quant_layer(layer: FloatLayer, in_shape: tuple, s_in: float, s_out: float, hessian) -> QuantLayer:
     where = f"layer {layer.name!r}"
     alpha = layer.alpha()
     max_alpha = alpha.abs().amax(dim=(1, 2, 3))
     s_alpha = torch.tensor([symmetric_scale(v) for v in max_alpha.tolist()], dtype=torch.float64)
-    alpha_q = quantize_symmetric(alpha, s_alpha.view(-1, 1, 1, 1))
+    alpha_q = _round_alpha(alpha, s_alpha, hessian, layer.groups)
     acc_scale = s_in * s_alpha
     bias_q = torch.round(layer.bias() / acc_scale)
     if bias_q.numel() and (bias_q.min() < INT32_MIN or bias_q.max() > INT32_MAX):
@@ -108,7 +130,7 @@ def _quant_layer(layer: FloatLayer, in_shape: tuple, s_in: float, s_out: float) 
 
 
 def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile: float = 100.0,
-             batch_size: int = 512) -> QuantNet:
+             rounding: str = "gptq", batch_size: int = 512) -> QuantNet:
     """Quantize ``model`` (see :func:`~structhw.quant.layers.float_layers`) to a QuantNet.
 
     Parameters
@@ -121,6 +143,9 @@ def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile:
         Stored in ``qnet.metadata["name"]``.
     percentile : float
         Activation range rule: 100 = largest magnitude, else that percentile of the magnitudes.
+    rounding : {"gptq", "nearest"}
+        How α is rounded to int8 at its scale: error-compensating over the calibration data
+        (:func:`~structhw.quant.rounding.gptq_round`, default) or to nearest.
 
     Raises
     ------
@@ -128,6 +153,7 @@ def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile:
         Unsupported module, wrong calibration data, or an integer that would not fit its width.
     """
     check_percentile(percentile)
+    check_rounding(rounding)
     layers = float_layers(model)
     images = check_images(calib_images)
     first = layers[0]
@@ -140,16 +166,17 @@ def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile:
     was_training = model.training
     model.eval()
     try:
-        ranges, shapes = _calibrate(layers, images, float(percentile), batch_size)
+        ranges, shapes, hessians = _calibrate(layers, images, float(percentile), batch_size,
+                                              covariances=rounding == "gptq")
     finally:
         model.train(was_training)
     scales = [symmetric_scale(r) for r in ranges]
-    qlayers = [_quant_layer(layer, shape, scales[i], scales[i + 1])
-               for i, (layer, shape) in enumerate(zip(layers, shapes))]
+    qlayers = [_quant_layer(layer, shape, scales[i], scales[i + 1], hessian)
+               for i, (layer, shape, hessian) in enumerate(zip(layers, shapes, hessians))]
     rule = "max-abs" if percentile >= 100 else f"percentile {percentile:g} of |x|"
     return QuantNet(*images.shape[1:], scales[0], qlayers, metadata={
         "name": name,
-        "calibration": {"rule": rule, "images": int(images.shape[0])},
+        "calibration": {"rule": rule, "images": int(images.shape[0]), "rounding": rounding},
     })
 
 
