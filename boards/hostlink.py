@@ -138,6 +138,8 @@ class HostLink(wiring.Component):
         best_idx = Signal(8)
         scan = Signal(range(K + 1))
         index = Signal(range(K + 6))
+        tx_byte = Signal(8)
+        tx_last = Signal()
 
         def fail(error_code, resync):
             m.d.sync += [code.eq(error_code), discard_after.eq(resync), index.eq(0)]
@@ -222,38 +224,44 @@ class HostLink(wiring.Component):
             with m.State("SEND"):
                 is_error = code != 0
                 last = Signal()
+                next_byte = Signal(8)
                 m.d.comb += last.eq(index == Mux(is_error, 4, K + 4))
                 with m.Switch(index):
                     with m.Case(0):
-                        m.d.comb += self.tx.payload.eq(protocol.SYNC[0])
+                        m.d.comb += next_byte.eq(protocol.SYNC[0])
                     with m.Case(1):
-                        m.d.comb += self.tx.payload.eq(protocol.SYNC[1])
+                        m.d.comb += next_byte.eq(protocol.SYNC[1])
                     with m.Case(2):
-                        m.d.comb += self.tx.payload.eq(
+                        m.d.comb += next_byte.eq(
                             Mux(is_error, protocol.TYPE_ERROR, protocol.TYPE_RESULT))
                     with m.Default():
                         with m.If(last):
-                            m.d.comb += self.tx.payload.eq(crc)
+                            m.d.comb += next_byte.eq(crc)
                         with m.Elif(is_error):
-                            m.d.comb += self.tx.payload.eq(code)
+                            m.d.comb += next_byte.eq(code)
                         with m.Elif(index == K + 3):
-                            m.d.comb += self.tx.payload.eq(best_idx)
+                            m.d.comb += next_byte.eq(best_idx)
                         with m.Else():
-                            m.d.comb += self.tx.payload.eq(logits.word_select((index - 3)[:len(scan)], 8))
-                m.d.comb += self.tx.valid.eq(1)
+                            m.d.comb += next_byte.eq(logits.word_select((index - 3)[:len(scan)], 8))
+                m.d.sync += [tx_byte.eq(next_byte), tx_last.eq(last)]
+                m.next = "SEND_BYTE"
+            with m.State("SEND_BYTE"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(tx_byte)]
                 with m.If(self.tx.ready):
                     m.d.sync += index.eq(index + 1)
                     with m.If(index < 2):
                         m.d.sync += crc.eq(0)
                     with m.Else():
-                        m.d.sync += crc.eq(crc8_step(crc, self.tx.payload))
-                    with m.If(last):
-                        m.d.sync += [self.error.eq(is_error),
-                                     self.predicted.eq(Mux(is_error, self.predicted, best_idx))]
+                        m.d.sync += crc.eq(crc8_step(crc, tx_byte))
+                    with m.If(tx_last):
+                        m.d.sync += [self.error.eq(code != 0),
+                                     self.predicted.eq(Mux(code != 0, self.predicted, best_idx))]
                         with m.If(discard_after):
                             m.next = "DISCARD"
                         with m.Else():
                             m.next = "IDLE"
+                    with m.Else():
+                        m.next = "SEND"
             with m.State("DISCARD"):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(timed_out):
