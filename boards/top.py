@@ -3,6 +3,7 @@ UART host link on the board's USB-serial pins, and LEDs showing the predicted cl
 accelerator."""
 
 from amaranth import Elaboratable, Module
+from amaranth.lib import io
 
 from structhw.errors import ConfigError
 
@@ -84,14 +85,20 @@ class BoardTop(Elaboratable):
             accelerator, pixels=image_pixels(accelerator, self.image_shape), divisor=self.divisor,
             timeout_cycles=int(self.clock_mhz * 1e6 * 0.05))
 
-        uart = platform.request("uart", 0)
-        m.d.comb += [serial.rx.eq(uart.rx.i), uart.tx.o.eq(serial.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx_buf = rx_buf = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx_buf = tx_buf = io.Buffer("o", uart.tx)
+        m.d.comb += [serial.rx.eq(rx_buf.i), tx_buf.o.eq(serial.tx)]
 
-        leds = [platform.request("led", i).o for i in range(16)
-                if ("led", i) in platform.resources]
-        if not leds and ("rgb_led", 0) in platform.resources:
-            rgb = platform.request("rgb_led", 0)
-            leds = [rgb.r.o, rgb.g.o, rgb.b.o]
+        led_ports = [platform.request("led", i, dir="-") for i in range(16)
+                     if ("led", i) in platform.resources]
+        if not led_ports and ("rgb_led", 0) in platform.resources:
+            rgb = platform.request("rgb_led", 0, dir="-")
+            led_ports = [rgb.r, rgb.g, rgb.b]
+        leds = []
+        for i, port in enumerate(led_ports):
+            m.submodules[f"led_buf_{i}"] = buf = io.Buffer("o", port)
+            leds.append(buf.o)
         if leds:
             class_leds, error_led = (leds[:-1], leds[-1]) if len(leds) > 1 else (leds, None)
             m.d.comb += [led.eq(serial.predicted[i]) for i, led in enumerate(class_leds[:8])]
