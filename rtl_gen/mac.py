@@ -32,11 +32,18 @@ def group_layout(value_shape, lanes: int, groups: int) -> data.StructLayout:
     })
 
 
-def rom_memory(bits: int, words: list) -> Memory:
+BLOCK_ROM_MIN_BITS = 4096
+"""ROMs of at least this many bits are marked for block RAM (a quarter of one DP16KD)."""
+
+
+def rom_memory(bits: int, words: list, *, block: bool = False) -> Memory:
     """A ROM of ``words`` (unsigned ``bits`` wide), at least two deep so that its address is
-    never a zero-width vector in Verilog (a one-word table repeats its word)."""
+    never a zero-width vector in Verilog (a one-word table repeats its word). With ``block``
+    (for a synchronous read port) and at least BLOCK_ROM_MIN_BITS bits it asks synthesis for
+    block RAM instead of LUTs (``rom_style = "block"``)."""
     words = list(words) * 2 if len(words) == 1 else list(words)
-    return Memory(shape=unsigned(bits), depth=len(words), init=words)
+    attrs = {"rom_style": "block"} if block and bits * len(words) >= BLOCK_ROM_MIN_BITS else None
+    return Memory(shape=unsigned(bits), depth=len(words), init=words, attrs=attrs)
 
 
 def _pack(values, bits: int) -> int:
@@ -207,7 +214,7 @@ class MacArray(wiring.Component):
         # ---- multiply: α from ROM (synchronous read, one word per step) ----
         alpha_words = [_pack([a for lane in sch.alpha[gg][kk] for a in lane], 8)
                        for gg in range(G) for kk in range(K)]
-        m.submodules.alpha_rom = alpha_rom = rom_memory(P * T * 8, alpha_words)
+        m.submodules.alpha_rom = alpha_rom = rom_memory(P * T * 8, alpha_words, block=True)
         rom = alpha_rom.read_port()
         m.d.comb += [rom.addr.eq(step), rom.en.eq(advance)]
 

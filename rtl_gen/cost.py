@@ -1,0 +1,152 @@
+"""Analytic resource model of a :class:`~structhw.rtl_gen.engine.LayerEngine` on ECP5.
+
+Counts are LUT4s (a CCU2C carry cell counted as two LUT4s), flip-flops, MULT18X18D DSPs and
+memory bits (line buffers and ROMs; small ones may land in LUT RAM or FFs after synthesis, they
+are counted as block RAM bits all the same). The sum-pool's share comes from
+:func:`structhw.rtl_gen.sumpool.sumpool_cost`. Checked against ``synth_ecp5`` by
+``benchmarks/bench_engine_synth.py``.
+
+Notation: C input channels, Ce = groups·c window channels of w bits (8 dense, else the sum-pool
+width), n kernel, span = d·(n−1)+1, Hs×Ws the map the windows slide over, P lanes, T multipliers
+per lane, G = ⌈Cout/P⌉ lane groups, K = ⌈c·n²/T⌉ passes, A accumulator bits, R requant product
+bits, Mb multiplier bits, U distinct multiplier operands (T when groups = 1, else up to P·T).
+
+===============  =====================================================================
+padder           lut4 = 8·C (zero mux) + 4·(counter bits); ff = counter bits
+window           ff = span·n·Ce·w (tap registers) + counters + 1; lut4 = 2·counter bits + 4;
+                 bram_bits = Ws·(span−1)·Ce·w (line buffer)
+mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
+                 ff = n²·Ce·w (window copy) + U·w (operand registers) + P·T·(w+8) (products)
+                 + 2·P·A (accumulator and output) + step counters;
+                 lut4 = U·w·(S−1)/2 (operand multiplexers of S = K or G·K inputs)
+                 + 2·P·(T−1)·(w+8+log2 T) (the product sums become carry-save full adders,
+                 two LUT4 per bit) + 3·P·A (bias ROM, mux and accumulate) + step counters;
+                 bram_bits = G·K·P·T·8 (α ROM) + G·P·A (bias ROM)
+requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(R + 6 + 8) + 2·groups bits;
+                 lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
+collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
+
+The LUT coefficients (2 per adder-tree bit, 4·R per requantiser lane) are fitted to
+``synth_ecp5`` of the C = 16 engines (LUTs mapped by ``abc -lut 4``); FF and DSP counts are
+exact there.
+===============  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from structhw.qnet import QuantLayer, ceil_log2
+
+from .mac import MacSchedule
+from .params import EngineParams
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Resources of one component: LUT4s, flip-flops, MULT18X18D DSPs, memory bits."""
+
+    lut4: int = 0
+    ff: int = 0
+    dsp: int = 0
+    bram_bits: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(*(int(a) + int(b) for a, b in zip(self.as_tuple(), other.as_tuple())))
+
+    def as_tuple(self) -> tuple:
+        return (self.lut4, self.ff, self.dsp, self.bram_bits)
+
+    def as_dict(self) -> dict:
+        return {k: int(v) for k, v in asdict(self).items()}
+
+
+def _counter_bits(*sizes: int) -> int:
+    return sum(max(ceil_log2(s), 1) for s in sizes)
+
+
+def padder_cost(layer: QuantLayer) -> Cost:
+    if layer.padding == 0:
+        return Cost()
+    bits = _counter_bits(layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding)
+    return Cost(lut4=8 * layer.in_channels + 4 * bits, ff=bits)
+
+
+def window_cost(layer: QuantLayer, operand_bits: int) -> Cost:
+    span = layer.dilation * (layer.n - 1) + 1
+    pixel = layer.sumpool_channels * operand_bits
+    bits = _counter_bits(layer.sumpool_height, layer.sumpool_width)
+    return Cost(lut4=2 * bits + 4, ff=span * layer.n * pixel + bits + 1,
+                bram_bits=layer.sumpool_width * (span - 1) * pixel)
+
+
+def _distinct_operands(schedule: MacSchedule) -> list:
+    """Mux sizes (inputs) of the distinct operand multiplexers of the MAC array."""
+    seen = {}
+    for p in range(schedule.lanes):
+        for t in range(schedule.mults):
+            by_pass, table = schedule.operand_table(p, t)
+            seen.setdefault((by_pass, tuple(table)), len({e for e in table if e is not None}))
+    return list(seen.values())
+
+
+def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost:
+    sch = MacSchedule(layer, params.lanes, params.mults)
+    P, T, G, K = params.lanes, params.mults, sch.groups, sch.passes
+    w, A = operand_bits, layer.widths().accumulator
+    muxes = _distinct_operands(sch)
+    steps = _counter_bits(G, K, G * K) + 1
+    window = layer.n * layer.n * layer.sumpool_channels * w
+    tree = 2 * P * (T - 1) * (w + 8 + ceil_log2(T))
+    return Cost(
+        lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 2 * steps,
+        ff=window + len(muxes) * w + P * T * (w + 8) + 2 * P * A + steps + 3,
+        dsp=P * T,
+        bram_bits=G * K * P * T * 8 + G * P * A,
+    )
+
+
+def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+    P = params.lanes
+    widths = layer.widths()
+    A, R = widths.accumulator, widths.requant_product
+    m_bits = max(1, max(int(v) for v in layer.multiplier).bit_length())
+    s_max = max(int(v) for v in layer.shift)
+    groups = -(-layer.out_channels // P)
+    return Cost(
+        lut4=P * R * (max(ceil_log2(s_max + 1), 1) + 4),
+        ff=P * (R + s_max.bit_length() + 8) + 2 * max(ceil_log2(groups), 1) + 2,
+        dsp=P * (-(-A // 18)) * (-(-(m_bits + 1) // 18)),
+    )
+
+
+def collector_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+    groups = -(-layer.out_channels // params.lanes)
+    return Cost(lut4=2 * max(ceil_log2(groups), 1) + 8, ff=8 * layer.out_channels + 1)
+
+
+def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
+    """Cost of each component of ``LayerEngine(layer, params)`` (see the module docstring)."""
+    from .engine import check_engine
+
+    check_engine(layer, params)
+    parts = {"padder": padder_cost(layer)}
+    if layer.is_dense:
+        operand_bits = 8
+    else:
+        from .sumpool import sumpool_cost
+        parts["sumpool"] = Cost(**sumpool_cost(layer, params.sumpool))
+        operand_bits = layer.widths().sumpool
+    parts["window"] = window_cost(layer, operand_bits)
+    parts["mac"] = mac_cost(layer, params, operand_bits)
+    parts["requant"] = requant_cost(layer, params)
+    parts["collector"] = collector_cost(layer, params)
+    return parts
+
+
+def engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+    """Total analytic resources of ``LayerEngine(layer, params)``."""
+    total = Cost()
+    for part in engine_cost_breakdown(layer, params).values():
+        total = total + part
+    return total
