@@ -7,7 +7,7 @@ CLKOP, ``f_out = f_in · CLKFB_DIV / CLKI_DIV`` and ``f_vco = f_out · CLKOP_DIV
 
 from dataclasses import dataclass
 
-from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
@@ -71,8 +71,9 @@ def ecp5_pll_params(f_in_mhz: float, f_out_mhz: float) -> PLLParams:
 
 
 class ECP5ClockDomain(Elaboratable):
-    """The ``sync`` domain clocked by an EHXPLLL from a board clock pin, held in reset until
-    the PLL locks.
+    """Drives the ``sync`` domain's clock from an EHXPLLL fed by a board clock pin, and holds
+    the domain in reset until the PLL locks. The parent defines the domain
+    (``m.domains.sync = ClockDomain("sync")``).
 
     Parameters
     ----------
@@ -108,7 +109,6 @@ class ECP5ClockDomain(Elaboratable):
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
             o_CLKOP=clk_out, o_LOCK=self.locked,
         )
-        m.domains.sync = ClockDomain("sync")
         m.d.comb += ClockSignal("sync").eq(clk_out)
         m.submodules.reset_sync = ResetSynchronizer(~self.locked, domain="sync")
         if platform is not None:

@@ -2,7 +2,7 @@
 UART host link on the board's USB-serial pins, and LEDs showing the predicted class, around an
 accelerator."""
 
-from amaranth import Elaboratable, Module
+from amaranth import ClockDomain, Elaboratable, Module
 from amaranth.lib import io
 
 from structhw.errors import ConfigError
@@ -78,6 +78,7 @@ class BoardTop(Elaboratable):
         m = Module()
         if self.pll is not None:
             clk_io = platform.request(platform.default_clk, dir="-")
+            m.domains.sync = ClockDomain("sync")
             m.submodules.clocking = ECP5ClockDomain(clk_io, self.pll)
 
         accelerator = self.accelerator_factory()
