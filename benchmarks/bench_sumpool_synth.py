@@ -47,6 +47,9 @@ SWEEP = [
     (32, 3, 16, 1),  # cw 17, sw 3
     (32, 3, 8, 2),   # cw 25, sw 2
     (48, 3, 16, 2),  # cw 33, sw 2
+    (16, 1, 14, 1),  # cw 3,  sw 1 (pointwise)
+    (16, 1, 8, 1),   # cw 9,  sw 1
+    (64, 1, 32, 1),  # cw 33, sw 1
 ]
 QUICK = SWEEP[:3]
 
@@ -86,6 +89,10 @@ def parse_stat(text: str) -> dict:
     return counts
 
 
+def _ratio(measured: int, model: int) -> str:
+    return f"{measured / model:.2f}" if model else "-"
+
+
 def write_json_atomically(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -122,13 +129,15 @@ def main(argv=None) -> int:
             })
 
     print(f"{'layer':18} {'cw':>3} {'sw':>3} {'arch':9} {'LUT4':>6} {'CCU2C':>6} {'LUTeq':>6} "
-          f"{'FF':>6} {'DP16KD':>6} {'DPR16':>6} {'MULT':>4} | {'m.lut4':>6} {'m.ff':>6} {'m.bram':>7}")
+          f"{'FF':>6} {'DP16KD':>6} {'DPR16':>6} {'MULT':>4} | {'m.lut4':>6} {'m.ff':>6} {'m.bram':>7} "
+          f"{'LUTeq/m':>7} {'FF/m':>5}")
     for r in rows:
         cl, mo = r["cells"], r["model"]
         print(f"{r['layer']:18} {r['channel_window']:>3} {r['spatial_window']:>3} {r['arch']:9} "
               f"{cl['LUT4']:>6} {cl['CCU2C']:>6} {r['lut4_equivalent']:>6} {cl['TRELLIS_FF']:>6} "
               f"{cl['DP16KD']:>6} {cl['TRELLIS_DPR16X4']:>6} {cl['MULT18X18D']:>4} | "
-              f"{mo['lut4']:>6} {mo['ff']:>6} {mo['bram_bits']:>7}")
+              f"{mo['lut4']:>6} {mo['ff']:>6} {mo['bram_bits']:>7} "
+              f"{_ratio(r['lut4_equivalent'], mo['lut4']):>7} {_ratio(cl['TRELLIS_FF'], mo['ff']):>5}")
 
     print("\nwinner by measured LUT4-equivalents + FF (model's choice in brackets):")
     summary = []
