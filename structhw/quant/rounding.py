@@ -32,9 +32,11 @@ def input_patches(layer: FloatLayer, x: torch.Tensor) -> torch.Tensor:
             x = m.sumpool(x.reshape(B, -1, 1, 1)).reshape(B, -1)
         return x.to(torch.float64).unsqueeze(0)
     e = m.sumpool(x) if isinstance(m, StructuredConv2d) else F.pad(x, (layer.padding,) * 4)
-    cols = F.unfold(e.to(torch.float64), layer.n, dilation=layer.dilation, stride=layer.stride)
-    k = layer.c * layer.n * layer.n
-    return cols.reshape(B, layer.groups, k, -1).permute(1, 0, 3, 2).reshape(layer.groups, -1, k)
+    span, d, s = layer.dilation * (layer.n - 1) + 1, layer.dilation, layer.stride
+    cols = e.unfold(2, span, s).unfold(3, span, s)[..., ::d, ::d]     # [B, g·c, H', W', n, n]
+    B, _, Ho, Wo = cols.shape[:4]
+    cols = cols.permute(0, 2, 3, 1, 4, 5).reshape(B * Ho * Wo, layer.groups, -1)
+    return cols.transpose(0, 1).to(torch.float64)
 
 
 def input_covariance(layer: FloatLayer, x: torch.Tensor) -> torch.Tensor:
