@@ -109,6 +109,19 @@ class MacSchedule:
         return True, by_pass
 
 
+def check_mac(layer: QuantLayer, lanes: int, mults: int, operand_bits: int) -> None:
+    """Raise :class:`ConfigError` naming the parameter if a MAC array cannot be built."""
+    if operand_bits > MULT_OPERAND_BITS:
+        raise ConfigError(f"layer {layer.name!r}: multiplier operand of {operand_bits} bits "
+                          f"exceeds the {MULT_OPERAND_BITS}-bit signed DSP operand (sum-pool "
+                          f"window {layer.window} too large)")
+    if not 1 <= lanes <= layer.out_channels:
+        raise ConfigError(f"layer {layer.name!r}: lanes={lanes} must be in 1..{layer.out_channels}")
+    if not 1 <= mults <= layer.mults_per_output:
+        raise ConfigError(f"layer {layer.name!r}: mults={mults} must be in "
+                          f"1..c·n²={layer.mults_per_output}")
+
+
 class MacArray(wiring.Component):
     """P lanes × T multipliers over the windows of one layer.
 
@@ -137,15 +150,11 @@ class MacArray(wiring.Component):
     """
 
     def __init__(self, layer: QuantLayer, lanes: int, mults: int, operand_bits: int):
-        if operand_bits > MULT_OPERAND_BITS:
-            raise ConfigError(f"layer {layer.name!r}: multiplier operand of {operand_bits} bits "
-                              f"exceeds the {MULT_OPERAND_BITS}-bit signed DSP operand (sum-pool "
-                              f"window {layer.window} too large)")
-        if not 1 <= lanes <= layer.out_channels:
-            raise ConfigError(f"layer {layer.name!r}: lanes={lanes} must be in 1..{layer.out_channels}")
-        if not 1 <= mults <= layer.mults_per_output:
-            raise ConfigError(f"layer {layer.name!r}: mults={mults} must be in "
-                              f"1..c·n²={layer.mults_per_output}")
+        try:
+            check_mac(layer, lanes, mults, operand_bits)
+        except ConfigError:
+            self._MustUse__silence = True  # never built: no "created but never used" warning
+            raise
         self.layer, self.lanes, self.mults, self.operand_bits = layer, lanes, mults, operand_bits
         self.schedule = MacSchedule(layer, lanes, mults)
         self.acc_bits = layer.widths().accumulator
