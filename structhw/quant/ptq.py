@@ -4,7 +4,9 @@ Calibration: the float model runs on the calibration images (the training split)
 activation tensor the integer model passes between layers — the input image, each layer's output
 after its fused ReLU, the logits — gets one symmetric scale from its largest magnitude over the
 whole calibration set (``percentile=100``, the default) or from that percentile of its magnitudes.
-Weights get one symmetric scale per output channel from their own largest magnitude.
+Weights get one symmetric scale per output channel from their own largest magnitude; α is then
+rounded to int8 by error-compensating rounding over the calibration data (GPTQ, the default) or
+to nearest (see :mod:`structhw.quant.rounding`).
 """
 
 from __future__ import annotations
