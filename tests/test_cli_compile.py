@@ -64,3 +64,17 @@ def test_compile_dense_rejects_structured_qnet(qnet_file, tmp_path, capsys):
     assert main(["compile", str(qnet_file), "--dense", "--budget", "dsp=20,lut4=20000,ebr=10",
                  "--out", str(tmp_path / "o"), "--no-verilog"]) == 2
     assert "dense baseline needs dense layers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dense", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_compile_default_model_is_the_shipped_demo(tmp_path, capsys, dense):
+    out = tmp_path / "out"
+    assert main(["compile", *(["--dense"] if dense else []), "--out", str(out),
+                 "--no-verilog"]) == 0
+    plan = load_plan(out / "plan.json")
+    assert plan.target == "ulx3s-85f" and plan.dense == dense
+    assert [s.layer for s in plan.stages] == ["0", "2", "4", "7"]
+    assert [s.flatten_before for s in plan.stages] == [False, False, False, True]
+    assert all((s.params.sumpool is None) == dense for s in plan.stages)
+    assert plan.totals.dsp <= plan.budget.dsp
+    assert "digits_cnn_A" in capsys.readouterr().out
