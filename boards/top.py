@@ -30,6 +30,17 @@ def image_pixels(accelerator, image_shape=None) -> int:
     return int(shape[1]) * int(shape[2])
 
 
+def clock_plan(board: BoardInfo, target_mhz=None):
+    """(PLL setting or None, resulting clock in MHz) for running ``board`` at ``target_mhz``."""
+    if target_mhz is None or abs(target_mhz - board.clock_mhz) < 1e-9:
+        return None, board.clock_mhz
+    if board.family == "ecp5":
+        pll = ecp5_pll_params(board.clock_mhz, target_mhz)
+        return pll, pll.f_out_mhz
+    raise ConfigError(f"target {target_mhz} MHz on {board.name}: only the board clock "
+                      f"({board.clock_mhz:g} MHz) is supported on {board.family}")
+
+
 class BoardTop(Elaboratable):
     """An accelerator on a board, talking to the host over the board's UART.
 
@@ -59,20 +70,16 @@ class BoardTop(Elaboratable):
 
     def __init__(self, board, accelerator_factory, *, target_mhz=None, image_shape=None,
                  baud: int = DEFAULT_BAUD):
-        self.board: BoardInfo = board if isinstance(board, BoardInfo) else get_board(board)
         self.accelerator_factory = accelerator_factory
         self.image_shape = image_shape
         self.baud = baud
-        self.pll = None
-        if target_mhz is None or abs(target_mhz - self.board.clock_mhz) < 1e-9:
-            self.clock_mhz = self.board.clock_mhz
-        elif self.board.family == "ecp5":
-            self.pll = ecp5_pll_params(self.board.clock_mhz, target_mhz)
-            self.clock_mhz = self.pll.f_out_mhz
-        else:
-            raise ConfigError(f"target {target_mhz} MHz on {self.board.name}: only the board clock "
-                              f"({self.board.clock_mhz:g} MHz) is supported on {self.board.family}")
-        self.divisor = uart_divisor(self.clock_mhz * 1e6, baud)
+        try:
+            self.board: BoardInfo = board if isinstance(board, BoardInfo) else get_board(board)
+            self.pll, self.clock_mhz = clock_plan(self.board, target_mhz)
+            self.divisor = uart_divisor(self.clock_mhz * 1e6, baud)
+        except ConfigError:
+            self._MustUse__silence = True  # rejected, so never elaborated: no "unused" warning
+            raise
 
     def elaborate(self, platform):
         m = Module()
