@@ -8,3 +8,8 @@ into one line on stderr and exit code 2.
 
 class ConfigError(ValueError):
     """Bad input: a message naming what is wrong and why, meant for the user as it is."""
+
+
+class ResourceError(ConfigError):
+    """A design does not fit a resource budget; the message names each short resource and by how
+    much."""

@@ -10,13 +10,14 @@ stride 1, after zero padding), then a small ``c × n × n`` convolution with int
 A ``linear`` layer is a 1×1 layer on its input flattened in PyTorch's (C, H, W) order to
 ``Q × 1 × 1``: ``in_channels == Q``, ``in_height == in_width == 1``, ``kernel == n == 1``, ``c == R``.
 
-File format (``*.qnet.json``, see ``docs/formats.md``): one JSON object, integers as JSON numbers,
+File format (``*.qnet.json``, see ``docs/qnet-format.md``): one JSON object, integers as JSON numbers,
 no code. :func:`load` validates every field and raises :class:`ConfigError` on anything malformed.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -251,11 +252,17 @@ class QuantLayer:
                 kwargs[k] = arr.astype(np.int64)
             except (ValueError, TypeError, OverflowError):
                 raise ConfigError(f"layer {name!r}: {k} must be a (nested) list of integers") from None
-        return cls(
-            name=str(name), **kwargs,
-            in_scale=float(obj.get("in_scale", 1.0)), out_scale=float(obj.get("out_scale", 1.0)),
-            alpha_scale=np.asarray(obj.get("alpha_scale", []), dtype=np.float64),
-        )
+        if not isinstance(kwargs["relu"], bool):
+            raise ConfigError(f"layer {name!r}: relu must be true or false, got {kwargs['relu']!r}")
+        scales = {}
+        for k, default in (("in_scale", 1.0), ("out_scale", 1.0)):
+            scales[k] = _finite_number(obj.get(k, default), f"layer {name!r}: {k}")
+        alpha_scale = obj.get("alpha_scale", [])
+        if not isinstance(alpha_scale, list):
+            raise ConfigError(f"layer {name!r}: alpha_scale must be a list of numbers")
+        scales["alpha_scale"] = np.array(
+            [_finite_number(v, f"layer {name!r}: alpha_scale") for v in alpha_scale], dtype=np.float64)
+        return cls(name=str(name), **kwargs, **scales)
 
 
 @dataclass(eq=False)
@@ -316,14 +323,20 @@ class QuantNet:
         layers = obj.get("layers")
         if not isinstance(inp, dict) or not isinstance(layers, list):
             raise ConfigError("a qnet file needs an 'input' object and a 'layers' list")
-        try:
-            geom = {k: int(inp[k]) for k in ("channels", "height", "width")}
-            scale = float(inp["scale"])
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError("'input' needs integer channels, height, width and a numeric scale") from None
+        geom = {k: inp.get(k) for k in ("channels", "height", "width")}
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in geom.values()):
+            raise ConfigError("'input' needs integer channels, height and width")
+        scale = _finite_number(inp.get("scale"), "input scale")
         return cls(geom["channels"], geom["height"], geom["width"], scale,
                    [QuantLayer.from_json(entry) for entry in layers],
                    metadata=obj.get("metadata") or {})
+
+
+def _finite_number(value, what: str) -> float:
+    """``value`` as a float when it is a finite JSON number, else ConfigError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def save(qnet: QuantNet, path) -> Path:
@@ -334,6 +347,9 @@ def save(qnet: QuantNet, path) -> Path:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(qnet.to_json(), f, separators=(",", ":"))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
