@@ -599,6 +599,12 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
     if last.out_height * last.out_width != 1:
         raise ConfigError(f"layer {last.name!r}: the last layer must produce one pixel of logits, "
                           f"but it outputs {last.out_channels}×{last.out_height}×{last.out_width}")
+    for layer in layers:
+        operand = 8 if layer.is_dense else layer.widths().sumpool
+        if operand > budget.dsp_width:
+            raise ConfigError(f"layer {layer.name!r}: multiplier operand of {operand} bits (sum-pool "
+                              f"window {layer.window}) exceeds the target's {budget.dsp_width}-bit "
+                              f"signed multipliers; use a smaller window (larger c or n)")
     archs = [model.sumpool_arch(layer) for layer in layers]
     depths = [0 if i == len(layers) - 1 else fifo_depth_after(layer, needs_flatten(qnet, i + 1))
               for i, layer in enumerate(layers)]

@@ -155,6 +155,20 @@ def test_too_small_budget_names_resource_and_shortfall():
         compile_plan(qnet, budget(100, lut4=10), model=AnalyticModel())
 
 
+def test_operand_wider_than_the_target_multiplier_is_rejected():
+    """A 16-bit sum-pool output (window 16·9 = 144, |E| ≤ 128·144) fits 18- and 16-bit
+    multipliers, not 15-bit ones."""
+    rng = np.random.default_rng(6)
+    conv = random_layer(rng, "wide", "conv", 16, 4, 4, 2, 3, 1, 1, padding=1)
+    qnet = QuantNet(16, 4, 4, 1.0, [conv,
+                                     random_layer(rng, "fc", "linear", 32, 1, 1, 2, 1, 4, 1)])
+    assert conv.widths().sumpool == 16 and conv.window == 144
+    compile_plan(qnet, budget(100), model=AnalyticModel())
+    narrow = Budget(lut4=100_000, ff=100_000, dsp=100, ebr=100, dsp_width=15)
+    with pytest.raises(ConfigError, match=r"'wide'.*16 bits.*15-bit"):
+        compile_plan(qnet, narrow, model=AnalyticModel())
+
+
 def test_dense_plan_rejects_structured_layer():
     rng = np.random.default_rng(2)
     conv = random_layer(rng, "conv0", "conv", 2, 4, 4, 3, 3, 1, 2)
