@@ -100,18 +100,20 @@ def fifo_cost(width: int, depth: int) -> Resources:
 
 
 def flatten_cost(channels: int, height: int, width: int) -> Resources:
-    """Estimated cost of a :class:`~structhw.rtl_gen.flatten.Flatten` (C·H·W int8 values held
-    twice: a shift buffer filling while the output register waits; one LUT per loaded bit)."""
+    """Estimated cost of a :class:`~structhw.rtl_gen.flatten.Flatten`: C·H·W int8 values held
+    twice (a shift buffer filling while the output register waits), in flip-flops whose clock
+    enables do the loading, so LUTs only for the pixel counter and handshake."""
     bits = 8 * channels * height * width
     count = max(ceil_log2(height * width + 1), 1)
-    return Resources(lut4=bits + 2 * count + 4, ff=2 * bits + count + 1)
+    return Resources(lut4=2 * count + 8, ff=2 * bits + count + 1)
 
 
 # ----- the cycle / cost model the planner optimises -----------------------------------------
 class HardwareModel:
     """Per-layer cycles and resources of a layer engine; the default asks ``structhw.rtl_gen``.
 
-    Subclass (or duck-type) with the same three methods to plan against another model.
+    Subclass (or duck-type) with ``check``, ``cycles``, ``cost`` and ``sumpool_arch`` to plan
+    against another model; ``cycles_lower_bound`` is optional (it only prunes the search).
     """
 
     def check(self, layer: QuantLayer, params) -> None:
@@ -277,13 +279,27 @@ class HardwarePlan:
         try:
             os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "w") as f:
-                json.dump(self.to_json(), f, indent=1)
-                f.write("\n")
+                f.write(_layout_json(self.to_json()))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
             raise
         return path
+
+
+def _layout_json(obj: dict) -> str:
+    """JSON text with one top-level key per line and one stage per line (the weights compact)."""
+    def compact(v):
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+    lines = []
+    for key, value in obj.items():
+        if key == "stages":
+            body = ",\n  ".join(compact(s) for s in value)
+            lines.append(f" {compact(key)}: [\n  {body}\n ]")
+        else:
+            lines.append(f" {compact(key)}: {compact(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _umask() -> int:
