@@ -28,8 +28,9 @@ class LineBuffer(wiring.Component):
        pipeline advances), ``write_col = col``, ``write_data = P``: the word becomes
        ``[P, taps[0], …, taps[rows−2]]``.
 
-    The read port is transparent to the write port, so an image one column wide (the next read
-    hits the column being written) still sees the newest row. Contents are not reset: rows of a
+    In this use the next read never hits the column being written unless the image is one column
+    wide; only then is the read port made transparent to the write port (so it sees the newest
+    row). Contents are not reset: rows of a
     previous image show up in ``taps`` during the first ``rows`` rows of the next one, so the user
     must ignore windows that reach above row 0 (the sum-pool emits no output there).
 
@@ -80,7 +81,9 @@ class LineBuffer(wiring.Component):
         word = data.ArrayLayout(self.shape, self.rows)
         m.submodules.memory = memory = Memory(shape=unsigned(word.size), depth=self.depth, init=[])
         write = memory.write_port()
-        read = memory.read_port(transparent_for=(write,))
+        # Only a one-column image reads the address being written (the next pixel is in the same
+        # column); wider images never do, and a transparent port would cost a bypass register.
+        read = memory.read_port(transparent_for=(write,) if self.depth == 1 else ())
         pushed = data.View(word, write.data)
         m.d.comb += [
             read.addr.eq(self.read_col),

@@ -349,7 +349,7 @@ def _pipelined_trees(m: Module, pipe: _Pipeline, trees: list) -> list:
 
 # ----- analytic cost model ------------------------------------------------------------------
 LUT4_PER_ADDER_BIT = 1
-"""An ECP5 adder bit is one LUT4 of a CCU2C carry cell (a subtract too)."""
+"""A two-operand ECP5 adder bit is one LUT4 of a CCU2C carry cell (a subtract too)."""
 LUT4_PER_MUX_BIT = 1
 BRAM_BITS_PER_LUT4 = 56 * 18432 / 24288
 """Area exchange rate of block RAM bits for LUT4s on the LFE5U-25F (56 DP16KD of 18 kbit,
@@ -381,30 +381,45 @@ def _control_ff(layer, stages: int) -> int:
     return 2 * position + stages
 
 
+def _multi_operand_lut4(operands: int, width: int) -> int:
+    """LUT4s of one combinational sum of ``operands`` values of about ``width`` bits as
+    ``synth_ecp5`` builds it: a carry-save tree of full adders (2 LUT4 per bit and row,
+    operands − 2 rows) and one carry-chain adder (1 LUT4 per bit)."""
+    if operands < 2:
+        return 0
+    return width * (2 * (operands - 2) + 1)
+
+
 def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
     """Analytic resource estimate of ``SumPool(layer, arch)`` on ECP5.
 
     Model (G = groups, c, cw = channel window, sw = spatial window, d = dilation, C = channels,
-    Wp = padded width, L = (sw−1)·d buffered rows, E = sum width, w(k) = bits of a sum of k int8):
+    Wp = padded width, L = (sw−1)·d buffered rows, E = sum width, w(k) = bits of a sum of k int8,
+    M(k, b) = b·(2(k−2)+1) LUT4s for a k-operand b-bit sum built as carry-save + carry chain):
 
-    ``tree``
+    ``tree`` (the paper's count: no sharing between the trees of overlapping windows)
         lut4 = G·c · (adder bits of a balanced tree of cw·sw² 8-bit values)
         ff = C·8 (stage 1) + ((sw−1)·d+1)·sw·C·8 (window) + tree pipeline registers
-        (the operands alive after every LEVELS_PER_STAGE levels, and the E-bit results) + control
+        (the operands alive after every LEVELS_PER_STAGE levels, and the E-bit results)
+        + L·C·8 (memory read register) + control
         bram_bits = Wp · L · C · 8
     ``separable``
-        lut4 = channel sums (tree of cw per output, or for cw ≥ RUNNING_CHANNEL_MIN_WINDOW one
-        tree plus 2 adds of w(cw) bits per further output) + vertical G·c·(sw−1) adds of
-        w(cw·sw) + horizontal G·c·(sw−1) adds of E (taps) or 2 adds + 2 muxes of E (running)
-        ff = G·c·(w(cw) + w(cw·sw)·(1 + delay) + E·(1 + running)) + control, delay = (sw−1)·d
-        (taps) or sw·d (running), running = d for the running horizontal sum else 0
+        lut4 = channel sums (M(cw, w(cw)) per output, or for cw ≥ RUNNING_CHANNEL_MIN_WINDOW one
+        such sum plus 2 adds of w(cw) bits per further output) + vertical G·c·M(sw, w(cw·sw))
+        + horizontal G·c·M(sw, E) (taps) or G·c·2·(2·E) (running: 2 adds, 2 muxes)
+        ff = G·c·(w(cw) + w(cw·sw)·(1 + delay) + E·(1 + running)) + L·G·c·w(cw) (memory read
+        register) + control; delay = (sw−1)·d (taps) or sw·d (running), running = d for the
+        running horizontal sum else 0
         bram_bits = Wp · L · G·c · w(cw)
 
-    dsp is 0 (adds only). Memories this small may land in LUT RAM or FFs in synthesis: the
-    model counts them as block RAM bits all the same.
+    dsp is 0 (adds only). Checked against synth_ecp5 by benchmarks/bench_sumpool_synth.py:
+    separable within about ±35 % in LUT4-equivalents (LUT4 + 2·CCU2C) and ±10 % in FFs; the tree
+    count is an upper bound (synthesis merges the partial sums that overlapping windows share,
+    measured 0.25–1.5× of it). Memories this small may land in LUT RAM: the model still counts
+    them as block RAM bits.
     """
     check_sumpool_config(layer, arch)
-    g, c, cw, cg = layer.groups, layer.c, layer.channel_window, layer.group_channels
+    g, c, cw = layer.groups, layer.c, layer.channel_window
     sw, d = layer.spatial_window, layer.dilation
     outs, channels = layer.sumpool_channels, layer.in_channels
     e_bits = _sum_width(layer)
@@ -416,26 +431,27 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
                       if level % LEVELS_PER_STAGE == 0 and level != len(alive)]
         stages = 3 + len(registered)
         lut4 = outs * tree_bits * LUT4_PER_ADDER_BIT
-        ff = (channels * 8 + (rows + 1) * sw * channels * 8
-              + outs * (sum(registered) + e_bits) + _control_ff(layer, stages))
-        bram_bits = wp * rows * channels * 8
+        word = channels * 8
+        ff = (word + (rows + 1) * sw * word + outs * (sum(registered) + e_bits)
+              + rows * word + _control_ff(layer, stages))
+        bram_bits = wp * rows * word
     else:
         cw_bits, v_bits = _range_width(cw), _range_width(cw * sw)
         if cw < RUNNING_CHANNEL_MIN_WINDOW or c == 1:
-            channel = g * c * _tree_adder_bits(cw, 8)[0]
+            channel = g * c * _multi_operand_lut4(cw, cw_bits)
         else:
-            channel = g * (_tree_adder_bits(cw, 8)[0] + (c - 1) * 2 * cw_bits)
-        vertical = outs * (sw - 1) * v_bits
+            channel = g * (_multi_operand_lut4(cw, cw_bits) + (c - 1) * 2 * cw_bits)
+        vertical = outs * _multi_operand_lut4(sw, v_bits)
         running = sw >= RUNNING_HORIZONTAL_MIN_WINDOW
         if running:
             horizontal = outs * 2 * (e_bits * LUT4_PER_ADDER_BIT + e_bits * LUT4_PER_MUX_BIT)
             delay, h_regs = sw * d, d
         else:
-            horizontal = outs * (sw - 1) * e_bits
+            horizontal = outs * _multi_operand_lut4(sw, e_bits)
             delay, h_regs = rows, 0
-        lut4 = (channel + vertical) * LUT4_PER_ADDER_BIT + horizontal
+        lut4 = channel + vertical + horizontal
         ff = (outs * (cw_bits + v_bits * (1 + delay) + e_bits * (1 + h_regs))
-              + _control_ff(layer, 3) + 2)
+              + rows * outs * cw_bits + _control_ff(layer, 3) + 2)
         bram_bits = wp * rows * outs * cw_bits
     return {"lut4": int(lut4), "ff": int(ff), "dsp": 0, "bram_bits": int(bram_bits)}
 
