@@ -17,13 +17,15 @@ DEFAULT_BAUD = 115200
 
 def image_pixels(accelerator, image_shape=None) -> int:
     """H·W of the accelerator's input image: from ``image_shape`` (C, H, W) if given, else the
-    accelerator's ``image_shape`` or ``input_shape`` attribute, else its ``plan.input_shape``."""
+    accelerator's ``image_shape`` or ``input_shape`` attribute, else ``plan.qnet.input_shape``
+    (a :class:`structhw.rtl_gen.network.Network`)."""
     shape = image_shape
     for attr in ("image_shape", "input_shape"):
         if shape is None:
             shape = getattr(accelerator, attr, None)
     if shape is None:
-        shape = getattr(getattr(accelerator, "plan", None), "input_shape", None)
+        qnet = getattr(getattr(accelerator, "plan", None), "qnet", None)
+        shape = getattr(qnet, "input_shape", None)
     if shape is None or len(shape) != 3:
         raise ConfigError("board top: the accelerator's input image shape (C, H, W) is unknown; "
                           "pass image_shape=(C, H, W)")

@@ -180,3 +180,40 @@ def test_decode_rejects_corrupt_responses():
     with pytest.raises(protocol.ProtocolError, match="sync"):
         protocol.decode_response(b"\x00" + bytes(frame[1:]), 3)
     assert protocol.crc8(b"123456789") == 0xF4
+
+
+def test_real_network_behind_the_uart_matches_golden():
+    from structhw import golden
+    from structhw.compiler import compile_plan
+    from structhw.rtl_gen.network import Network
+    from tests.rtl.test_network import SMALL, random_net
+
+    from structhw.boards.top import image_pixels
+
+    qnet = random_net(11, structured=True)
+    network = Network(compile_plan(qnet, SMALL))
+    dut = SerialAccelerator(network, pixels=image_pixels(network), divisor=DIVISOR,
+                            timeout_cycles=TIMEOUT)
+    images = torch.randint(-128, 128, (2, *qnet.input_shape), generator=torch.Generator().manual_seed(11))
+    expected = golden.logits(qnet, images).tolist()
+    received, results = [], []
+
+    async def script(ctx):
+        for image in images:
+            await uart_send(ctx, dut.rx, protocol.encode_request(image.numpy()), DIVISOR)
+            length = protocol.response_length(protocol.TYPE_RESULT, qnet.num_classes)
+            while len(received) < length:
+                await ctx.tick()
+            results.append(protocol.decode_response(bytes(received[:length]), qnet.num_classes))
+            del received[:length]
+
+    async def collect(ctx):
+        await uart_collect(ctx, dut.tx, DIVISOR, received)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(script)
+    sim.add_testbench(collect, background=True)
+    sim.run()
+    assert [list(r.logits) for r in results] == expected
+    assert [r.predicted for r in results] == [int(torch.argmax(torch.tensor(e))) for e in expected]
