@@ -379,10 +379,16 @@ def plan_from_json(obj) -> HardwarePlan:
                 flatten_before=s["flatten_before"], fifo_depth=depth))
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"{what}: missing or malformed field ({exc})") from None
+    dense, target = obj.get("dense", False), obj.get("target")
+    if not isinstance(dense, bool):
+        raise ConfigError(f"plan 'dense' must be true or false, got {dense!r}")
+    if dense and not all(layer.is_dense for layer in qnet.layers):
+        raise ConfigError("plan says dense but its network has structured layers")
+    if target is not None and not isinstance(target, str):
+        raise ConfigError(f"plan 'target' must be a string or null, got {target!r}")
     return HardwarePlan(qnet=qnet, budget=budget, stages=stages,
                         overhead=Resources.from_json(obj["overhead"], "overhead"),
-                        dense=bool(obj.get("dense", False)), target=obj.get("target"),
-                        qnet_sha256=digest)
+                        dense=dense, target=target, qnet_sha256=digest)
 
 
 def load_plan(path) -> HardwarePlan:

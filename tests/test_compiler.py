@@ -212,6 +212,9 @@ def saved_plan(tmp_path):
     (lambda o: o["stages"][0].__setitem__("fifo_depth", "4"), "fifo_depth must be an integer"),
     (lambda o: o["stages"].pop(), "one stage per layer"),
     (lambda o: o["stages"][-1].__setitem__("flatten_before", False), "flatten_before must be true"),
+    (lambda o: o.__setitem__("dense", "no"), "'dense' must be true or false"),
+    (lambda o: o.__setitem__("dense", True), "structured layers"),
+    (lambda o: o["budget"].pop("dsp"), "budget lacks 'dsp'"),
 ])
 def test_load_plan_rejects_malformed_files(saved_plan, edit, message):
     obj = json.loads(saved_plan.read_text())
