@@ -1,0 +1,61 @@
+"""The layer bench: random layer engines through Verilator, every output element against the
+golden model under random idle cycles and backpressure, cycles per image against the engine's
+cycle model.
+
+Cases are drawn by hypothesis (:func:`tests.sim.cases.sample_cases`) and share one Verilator
+build per bank. CI runs one bank; ``STRUCTHW_RANDOM_LAYERS=1000`` runs a wide sample in banks of
+``STRUCTHW_RANDOM_LAYERS_BANK`` and prints how many configurations were verified."""
+
+import json
+import os
+import tempfile
+
+import pytest
+
+from structhw.sim.layer import simulate_layers
+from structhw.sim.runner import simulator_available
+
+from .cases import describe, sample_cases
+
+pytestmark = pytest.mark.skipif(not simulator_available("verilator"), reason="no Verilator")
+
+CI_BANK = 6
+WIDE = int(os.environ.get("STRUCTHW_RANDOM_LAYERS", "0"))
+WIDE_BANK = int(os.environ.get("STRUCTHW_RANDOM_LAYERS_BANK", "20"))
+
+
+def check_bank(cases, seed: int) -> int:
+    """Simulate ``cases`` in one build; assert every element and the cycle model. Failing
+    cases are saved as layer JSON (path in the message) so they can be re-run."""
+    for k, (layer, _) in enumerate(cases):
+        layer.name = f"case{k}"
+    results = simulate_layers(cases, images=2, seed=seed, idle=0.3, stall=0.3, check=False)
+    failed = [r for r in results if r.mismatches or not (r.y_hw == r.y_ref).all()
+              or r.cycles_per_image != r.predicted_cycles]
+    if failed:
+        fd, path = tempfile.mkstemp(prefix="structhw-failed-layers-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump([{"layer": r.layer.to_json(), "lanes": r.params.lanes,
+                        "mults": r.params.mults, "sumpool": r.params.sumpool} for r in failed], f)
+        lines = [f"{describe(r.layer, r.params)}: {r.mismatches} mismatches, cycles/image "
+                 f"{r.cycles_per_image} vs model {r.predicted_cycles} {r.notes[:2]}" for r in failed]
+        pytest.fail(f"{len(failed)} of {len(results)} cases failed (saved in {path}):\n"
+                    + "\n".join(lines))
+    return len(results)
+
+
+@pytest.mark.slow
+def test_random_layers_bit_exact():
+    assert check_bank(sample_cases(CI_BANK), seed=1) == CI_BANK
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(WIDE == 0, reason="set STRUCTHW_RANDOM_LAYERS=N for the wide sample")
+def test_wide_random_layer_sample():
+    verified = 0
+    bank = 0
+    while verified < WIDE:
+        verified += check_bank(sample_cases(min(WIDE_BANK, WIDE - verified)), seed=100 + bank)
+        bank += 1
+        print(f"random layer configurations verified: {verified} in {bank} builds", flush=True)
+    assert verified >= WIDE
