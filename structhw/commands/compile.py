@@ -3,7 +3,8 @@ plan the accelerator of a quantized model under a board's (or an explicit) budge
 ``DIR/plan.json`` and the Verilog of the whole network, and print the per-layer plan.
 
 MODEL is a training checkpoint (quantized here; default the shipped demo model) or a
-``*.qnet.json`` file.
+``*.qnet.json`` file. The Verilog is written before ``plan.json``, so a ``plan.json`` in DIR always
+comes with the Verilog generated from it.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
     steps = ["quantize" if not str(args.model or "").endswith(".qnet.json") else "load",
-             "plan", "save"] + ([] if args.no_verilog else ["verilog"])
+             "plan"] + ([] if args.no_verilog else ["verilog"]) + ["save"]
     with tqdm(total=len(steps), desc="compile", unit="step", file=sys.stderr, leave=False,
               disable=None) as bar:
         bar.set_postfix_str(steps[0])
@@ -112,11 +113,8 @@ def run(args) -> int:
         bar.set_postfix_str("plan")
         plan = compile_plan(qnet, budget, dense=args.dense, target=target)
         bar.update()
-        bar.set_postfix_str("save")
         out.mkdir(parents=True, exist_ok=True)
-        plan_path = plan.save(out / "plan.json")
-        bar.update()
-        written = [plan_path]
+        written = []
         if not args.no_verilog:
             bar.set_postfix_str("verilog")
             from structhw.rtl_gen.network import Network
@@ -124,6 +122,9 @@ def run(args) -> int:
             verilog = Path(write_verilog(Network(plan), out, TOP_NAME))
             written += [p for p in (verilog, verilog.with_suffix(".vlt")) if p.exists()]
             bar.update()
+        bar.set_postfix_str("save")
+        written.insert(0, plan.save(out / "plan.json"))
+        bar.update()
     variant = "dense baseline" if args.dense else "structured"
     print(f"{qnet.metadata.get('name', args.model or 'demo model')} ({variant}) on {target}")
     print(format_plan(plan))
