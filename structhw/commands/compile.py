@@ -3,8 +3,8 @@ plan the accelerator of a quantized model under a board's (or an explicit) budge
 ``DIR/plan.json`` and the Verilog of the whole network, and print the per-layer plan.
 
 MODEL is a training checkpoint (quantized here; default the shipped demo model) or a
-``*.qnet.json`` file. The Verilog is written before ``plan.json``, so a ``plan.json`` in DIR always
-comes with the Verilog generated from it.
+``*.qnet.json`` file. The Verilog is written before ``plan.json``, so a failure while generating
+it leaves no new ``plan.json`` behind.
 """
 
 from __future__ import annotations
