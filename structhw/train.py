@@ -277,6 +277,49 @@ class TrainResult:
     decomposed: nn.Module
 
 
+def _schedule(config: TrainConfig) -> dict:
+    return dict(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=config.seed)
+
+
+def train_dense(config: TrainConfig, train_ds: Dataset, test_ds: Dataset, progress: bool = True) -> nn.Module:
+    """The dense baseline of ``config``: seeded initialisation, task loss only; in eval mode."""
+    from .zoo import build_model
+
+    seed_everything(config.seed)
+    dense = build_model(config.model)
+    fit(dense, train_ds, test_ds, desc="dense", progress=progress, **_schedule(config))
+    return dense
+
+
+def train_structured(
+    config: TrainConfig, plan: dict, train_ds: Dataset, test_ds: Dataset, progress: bool = True
+) -> tuple[nn.Module, nn.Module, list[dict]]:
+    """The structured model of ``config`` from the same seeded initialisation as the baseline.
+
+    Returns ``(trained, decomposed, history)``: for recipe ``sr`` the SR-trained model (Step 1)
+    and its decomposition (Step 2); for ``direct`` the directly trained decomposed model, twice.
+    """
+    from .decompose import decompose
+    from .regularization import sr_loss
+    from .zoo import build_model
+
+    seed_everything(config.seed)
+    trained = build_model(config.model)
+    if config.direct:
+        trained, _ = decompose(trained, plan, warn_threshold=math.inf)
+        history = fit(
+            trained, train_ds, test_ds, param_groups=direct_param_groups(trained),
+            desc=f"direct {config.preset}", progress=progress, **_schedule(config),
+        )
+        return trained, trained, history
+    history = fit(
+        trained, train_ds, test_ds, regularizer=lambda m: sr_loss(m, plan), lam=config.lam,
+        desc=f"SR {config.preset} λ={config.lam:g}", progress=progress, **_schedule(config),
+    )
+    decomposed, _ = decompose(trained, plan)
+    return trained, decomposed.eval(), history
+
+
 def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train the dense baseline and the structured model of ``config``; write nothing.
 
@@ -286,37 +329,16 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
     """
     from .checkpoint import make_checkpoint, plan_to_config, state_to_plain
     from .data import digits_split
-    from .decompose import decompose
-    from .regularization import make_plan, sr_loss
+    from .regularization import make_plan
     from .zoo import build_model
 
     rank, world_size = world()
     config.validate(world_size)
     train_ds, test_ds = digits_split()
-    schedule = dict(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=config.seed)
+    plan = make_plan(build_model(config.model), config.preset)
     started = time.perf_counter()
-
-    seed_everything(config.seed)
-    dense = build_model(config.model)
-    plan = make_plan(dense, config.preset)
-    fit(dense, train_ds, test_ds, desc="dense", progress=progress, **schedule)
-
-    seed_everything(config.seed)
-    trained = build_model(config.model)
-    if config.direct:
-        trained, _ = decompose(trained, plan, warn_threshold=math.inf)
-        history = fit(
-            trained, train_ds, test_ds, param_groups=direct_param_groups(trained),
-            desc=f"direct {config.preset}", progress=progress, **schedule,
-        )
-        decomposed = trained
-    else:
-        regularizer = lambda m: sr_loss(m, plan)  # noqa: E731
-        history = fit(
-            trained, train_ds, test_ds, regularizer=regularizer, lam=config.lam,
-            desc=f"SR {config.preset} λ={config.lam:g}", progress=progress, **schedule,
-        )
-        decomposed, _ = decompose(trained, plan)
+    dense = train_dense(config, train_ds, test_ds, progress)
+    trained, decomposed, history = train_structured(config, plan, train_ds, test_ds, progress)
     seconds = time.perf_counter() - started
     dense.eval(), trained.eval(), decomposed.eval()
 
