@@ -193,20 +193,25 @@ def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Pa
     with open(log_path, "w") as log, tqdm(total=len(stages), desc=stages[0][0], unit="stage",
                                          file=sys.stderr, leave=True) as bar:
         proc = subprocess.Popen(script, cwd=build_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-        while True:
-            code = proc.poll()
-            while done < len(stages) and (build_dir / f"{name}{stages[done][1]}").exists() \
-                    and (code is not None or done + 1 < len(stages)):
-                now = time.monotonic()
-                seconds[stages[done][0]] = round(now - stage_start, 1)
-                stage_start = now
-                done += 1
-                bar.update(1)
-                if done < len(stages):
-                    bar.set_description(stages[done][0])
-            if code is not None:
-                break
-            time.sleep(0.5)
+        try:
+            while True:
+                code = proc.poll()
+                while done < len(stages) and (build_dir / f"{name}{stages[done][1]}").exists() \
+                        and (code is not None or done + 1 < len(stages)):
+                    now = time.monotonic()
+                    seconds[stages[done][0]] = round(now - stage_start, 1)
+                    stage_start = now
+                    done += 1
+                    bar.update(1)
+                    if done < len(stages):
+                        bar.set_description(stages[done][0])
+                if code is not None:
+                    break
+                time.sleep(0.5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     seconds["total"] = round(time.monotonic() - start, 1)
     if code != 0:
         text = log_path.read_text(errors="replace")
