@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -192,7 +193,8 @@ def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Pa
     done = 0
     with open(log_path, "w") as log, tqdm(total=len(stages), desc=stages[0][0], unit="stage",
                                          file=sys.stderr, leave=True) as bar:
-        proc = subprocess.Popen(script, cwd=build_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(script, cwd=build_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=os.name != "nt")
         try:
             while True:
                 code = proc.poll()
@@ -210,7 +212,10 @@ def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Pa
                 time.sleep(0.5)
         finally:
             if proc.poll() is None:
-                proc.kill()
+                if os.name != "nt":
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
                 proc.wait()
     seconds["total"] = round(time.monotonic() - start, 1)
     if code != 0:
