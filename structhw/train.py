@@ -40,6 +40,7 @@ Distributed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -444,8 +445,31 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     )
 
 
+@contextlib.contextmanager
+def process_group_from_env():
+    """Join the gloo process group torchrun describes (``WORLD_SIZE`` > 1) for the duration, unless
+    one is already initialised; without torchrun, do nothing."""
+    join = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    if join:
+        dist.init_process_group("gloo")
+    try:
+        yield
+    finally:
+        if join:
+            dist.destroy_process_group()
+
+
 def run_from_args(args: argparse.Namespace) -> int:
-    """Validate, train, and (on rank 0) write the outputs; print the accuracies to stdout."""
+    """Validate, train, and (on rank 0) write the outputs; print the accuracies to stdout.
+
+    Under torchrun (``structhw train`` or ``python -m structhw.train``) every rank joins the gloo
+    process group first.
+    """
+    with process_group_from_env():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     rank, world_size = world()
     config = config_from_args(args)
     config.validate(world_size)
@@ -477,17 +501,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m structhw.train", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if distributed:
-        dist.init_process_group("gloo")
     try:
         return run_from_args(args)
     except ConfigError as exc:
         print(f"structhw train: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if distributed:
-            dist.destroy_process_group()
 
 
 if __name__ == "__main__":
