@@ -94,3 +94,49 @@ def test_host_client_exchange_with_a_fake_board():
     assert answer.predicted == protocol.argmax_first(answer.logits)
     with pytest.raises(protocol.ProtocolError, match="no frame"):
         protocol.read_response(lambda n: b"", classes)
+
+
+class GoldenBoard(FakeBoard):
+    """A fake board that answers with the golden model's logits of ``qnet`` (optionally wrong)."""
+
+    def __init__(self, qnet, wrong=False):
+        super().__init__(qnet.input_shape, qnet.num_classes)
+        self.qnet, self.wrong = qnet, wrong
+
+    def write(self, frame):
+        import torch
+        from structhw import golden
+        c, h, w = self.shape
+        image = np.frombuffer(frame[3:-1], dtype=np.int8).reshape(h, w, c).transpose(2, 0, 1)
+        logits = golden.logits(self.qnet, torch.from_numpy(image.astype(np.int64)[None]))[0].tolist()
+        if self.wrong:
+            logits[0] = (logits[0] + 129) % 256 - 128
+        self.pending += protocol.encode_result(logits)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_run_checks_answers_against_golden(tmp_path, capsys, monkeypatch, wrong):
+    from structhw import qnet as qnet_io
+    from structhw.commands import run as run_command
+    from tests.rtl.test_network import random_net
+
+    qnet = random_net(5, structured=True)
+    model = qnet_io.save(qnet, tmp_path / "net.qnet.json")
+    images = np.random.default_rng(5).integers(-128, 128, size=(3, *qnet.input_shape)).astype(np.int8)
+    np.save(tmp_path / "images.npy", images)
+    monkeypatch.setattr(run_command, "open_port", lambda port, baud, timeout: GoldenBoard(qnet, wrong))
+    code = main(["run", "--port", "fake", "--model", str(model), str(tmp_path / "images.npy")])
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert code == (1 if wrong else 0)
+    assert len([line for line in lines if line.startswith("images.npy[")]) == 3
+    if wrong:
+        assert "3 of 3 answers differ" in out.err and "!= golden" in lines[0]
+    else:
+        assert "match the golden model bit-exactly" in lines[-1]
