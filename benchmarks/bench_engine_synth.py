@@ -3,9 +3,11 @@
 cost model next to each. Prints a table and writes JSON (atomically).
 
 Layers: C = 16/32/64 → Cout = C, N = 3, 8×8 input, stride 1, padding 1; dense (c, n) = (C, 3),
-2× compression (C/2, 3), 4× compression (C/4, 3). Equal throughput: every engine has P = 2 lanes
-and T = 36/compression multipliers per lane (36, 18, 9), so all three engines of one C make C/4
-passes per lane group and spend the same (C/2)·(C/4) cycles per output pixel.
+2× compression (C/2, 3), 4× compression (C/4, 3). Equal throughput: every engine has P lanes
+(``--lanes``, default 2) and T = 36/compression multipliers per lane (36, 18, 9), so all three
+engines of one C make C/4 passes per lane group and spend the same ⌈C/P⌉·(C/4) cycles per
+output pixel. The sum-pool always runs at one pixel per cycle, so its share of the engine falls
+as P (throughput) grows.
 
 LUTs are mapped by classic ABC (``abc -lut 4``): YoWASP's ABC9 exits silently on the larger
 engines. Usage: ``python benchmarks/bench_engine_synth.py [--out benchmarks/results/engine_synth.json]
@@ -79,7 +81,7 @@ def write_json_atomically(obj, path: Path) -> None:
         raise
 
 
-def configurations(channels):
+def configurations(channels, lanes=LANES):
     """(C, variant, layer, params) for every engine to synthesize."""
     for C in channels:
         for variant, ratio in COMPRESSIONS.items():
@@ -87,7 +89,7 @@ def configurations(channels):
             layer = random_quant_layer(C, 3, c, 3, C, 8, 8, 1, 1, seed=C, name=f"C{C}_{variant}")
             mults = MULTS_DENSE // ratio
             arch = None if layer.is_dense else "separable"
-            yield C, variant, layer, EngineParams(LANES, mults, arch)
+            yield C, variant, layer, EngineParams(lanes, mults, arch)
 
 
 def lut_eq(cells: dict) -> int:
@@ -98,10 +100,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/engine_synth.json"))
     parser.add_argument("--channels", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument("--lanes", type=int, default=LANES,
+                        help=f"lanes P of every engine (default {LANES}); more lanes = more throughput")
     args = parser.parse_args(argv)
     yosys = eda_env()["YOSYS"]
     rows = []
-    jobs = list(configurations(args.channels))
+    jobs = list(configurations(args.channels, args.lanes))
     with tempfile.TemporaryDirectory() as tmp:
         for C, variant, layer, params in tqdm(jobs, desc="synth_ecp5", file=sys.stderr):
             cells = synthesize(LayerEngine(layer, params), f"engine_{layer.name}", yosys, Path(tmp))
@@ -134,7 +138,7 @@ def main(argv=None) -> int:
               f"{r['cycles_per_image']:>8} {cl['MULT18X18D']:>5} {cl['LUT4']:>7} {cl['CCU2C']:>6} "
               f"{r['lut4_equivalent']:>7} {cl['TRELLIS_FF']:>7} {dsp_ratio:>9.3f} {sp_share} | "
               f"{mo['dsp']:>5} {mo['lut4']:>7} {mo['ff']:>7}")
-    write_json_atomically({"lanes": LANES, "mults_dense": MULTS_DENSE, "rows": rows}, args.out)
+    write_json_atomically({"lanes": args.lanes, "mults_dense": MULTS_DENSE, "rows": rows}, args.out)
     print(f"\nwrote {args.out}")
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -74,9 +74,8 @@ def build_layer_and_params(args):
         if geom["C"] % args.groups:
             raise ConfigError(f"--groups={args.groups} must divide C={geom['C']}")
         geom["c"], geom["n"] = geom["C"] // args.groups, geom["N"]
-    kind = "conv"
     layer = random_quant_layer(**geom, seed=args.seed, dilation=args.dilation, groups=args.groups,
-                               relu=not args.no_relu, kind=kind, name="layer")
+                               relu=not args.no_relu, name="layer")
     mults = args.mults if args.mults is not None else min(layer.mults_per_output, DEFAULT_MULTS)
     if layer.is_dense:
         if args.sumpool is not None:
