@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budget import Budget
-from .errors import ConfigError
+from .errors import ConfigError, ResourceError
 from .qnet import QuantLayer, QuantNet, ceil_log2
 
 PLAN_FORMAT = "structhw.plan"
@@ -522,7 +522,7 @@ class _Balancer:
         total = self.total(chosen)
         short = shortfalls(total, self.budget)
         if short:
-            raise ConfigError(
+            raise ResourceError(
                 f"the network does not fit the budget even with 1 lane × 1 multiplier per layer: "
                 f"{_format_shortfall(short, total, self.budget)}")
         return chosen

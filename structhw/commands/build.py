@@ -1,0 +1,89 @@
+"""``structhw build [MODEL] --board B [--out DIR] [--dense] [--target-mhz F]``: the whole flow from a
+model to a bitstream — quantize, plan under the board's budget, generate the network, wrap it in the
+board top (PLL, UART host link, LEDs), synthesize with yosys, place and route with nextpnr, pack.
+
+Writes ``DIR/plan.json``, ``DIR/top.bit`` (iCE40: ``top.bin``), ``DIR/report.json`` (nextpnr's own
+utilisation and Fmax) and ``DIR/build.log``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..compiler import compile_plan
+from ..errors import ConfigError, ResourceError
+from .compile import format_plan, load_model
+
+DEFAULT_BOARD = "ulx3s"
+DEFAULT_TARGET_MHZ = {"ecp5": 100.0}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="model → bitstream with nextpnr's utilisation/Fmax report",
+        description="Quantize the model, plan the accelerator under the board's budget, wrap it "
+        "in the board top (PLL, UART host link, LEDs) and build the bitstream with yosys/nextpnr "
+        "(YoWASP from PyPI unless YOSYS/NEXTPNR_*/... are set).",
+    )
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                        help="training checkpoint or *.qnet.json (default: the shipped demo model)")
+    parser.add_argument("--board", default=DEFAULT_BOARD,
+                        help=f"target board (default {DEFAULT_BOARD}; see the list on a wrong name)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output folder (default build/BOARD[-dense])")
+    parser.add_argument("--dense", action="store_true",
+                        help="build the dense baseline (no sum-pool) of the same model")
+    parser.add_argument("--target-mhz", type=float, default=None, metavar="F",
+                        help="clock target; ECP5 boards reach it with a PLL (default: 100 MHz on "
+                        "ECP5, the board clock on iCE40)")
+    parser.set_defaults(func=run)
+
+
+def plan_for_board(qnet, board, dense: bool):
+    """Plan ``qnet`` under ``board``'s budget; when it does not fit, the error also names the
+    smallest known board it fits."""
+    from structhw.boards.registry import board_names, get_board
+
+    try:
+        return compile_plan(qnet, board.budget, dense=dense, target=board.name)
+    except ResourceError as exc:
+        fitting = None
+        for other in sorted({get_board(n).name: get_board(n) for n in board_names()}.values(),
+                            key=lambda b: (b.budget.lut4, b.budget.dsp)):
+            try:
+                compile_plan(qnet, other.budget, dense=dense, target=other.name)
+            except ResourceError:
+                continue
+            fitting = other
+            break
+        hint = (f"; the smallest board it fits is {fitting.name}" if fitting
+                else "; it fits none of the known boards")
+        raise ConfigError(f"{board.name}: {exc}{hint}") from None
+
+
+def run(args) -> int:
+    from structhw.boards.flow import build_board
+    from structhw.boards.registry import get_board
+    from structhw.rtl_gen.network import Network
+
+    board = get_board(args.board)
+    target_mhz = args.target_mhz or DEFAULT_TARGET_MHZ.get(board.family)
+    out = args.out or Path("build") / (board.name + ("-dense" if args.dense else ""))
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
+
+    print(f"[1/3] quantize {'(dense baseline)' if args.dense else ''}".rstrip(), file=sys.stderr)
+    qnet = load_model(args.model, args.dense)
+    print(f"[2/3] plan for {board.name}", file=sys.stderr)
+    plan = plan_for_board(qnet, board, args.dense)
+    out.mkdir(parents=True, exist_ok=True)
+    plan.save(out / "plan.json")
+    print(format_plan(plan), file=sys.stderr)
+    print("[3/3] bitstream (yosys → nextpnr → pack)", file=sys.stderr)
+    report = build_board(board.name, lambda: Network(plan), out, target_mhz,
+                         image_shape=qnet.input_shape)
+    print(report.table())
+    print(f"wrote {report.bitstream}" if getattr(report, "bitstream", None) else f"wrote {out}")
+    return 0
