@@ -3,8 +3,9 @@ side (UART, host link, board top, bitstream build) is tested without the real ne
 
 Per image of P pixels (C int8 channels each, raster order) it computes, for class k,
 ``logit_k = clamp((Σ_p x[p, k mod C] · w_k(p)) >> 6, -128, 127)`` with the weight
-``w_k(p) = int8((p · (2k + 1)) mod 256)``: one multiplier per class (DSP blocks on an FPGA),
-ties between classes are common (clamping), and every pixel matters.
+``w_k(p) = int8((p · (2k + 1)) mod 256)``: one multiplier per class (DSP blocks on an FPGA,
+registered on both sides so the stand-in is not what limits the board top's clock), ties
+between classes are common (clamping), and every pixel matters.
 """
 
 from amaranth import Module, Mux, Signal, signed
@@ -33,8 +34,8 @@ def standin_logits(image: np.ndarray, num_classes: int) -> list:
 
 
 class StandInAccelerator(wiring.Component):
-    """Hardware of :func:`standin_logits`, a two-stage pipeline (multiply, then accumulate) with
-    backpressure on ``i`` while the logits wait on ``o``."""
+    """Hardware of :func:`standin_logits`: a three-stage pipeline (capture, multiply,
+    accumulate) with backpressure on ``i`` while the logits wait on ``o``."""
 
     def __init__(self, channels: int, pixels: int, num_classes: int):
         self.channels, self.num_pixels, self.num_classes = channels, pixels, num_classes
@@ -49,11 +50,16 @@ class StandInAccelerator(wiring.Component):
         acc_width = 16 + max(1, (P - 1).bit_length()) + 1
         count = Signal(range(P))
         w = [Signal(8, name=f"w{k}") for k in range(K)]
+        x_in = [Signal(signed(8), name=f"x{k}") for k in range(K)]
+        w_in = [Signal(signed(8), name=f"w_in{k}") for k in range(K)]
         prod = [Signal(signed(16), name=f"prod{k}") for k in range(K)]
         acc = [Signal(signed(acc_width), name=f"acc{k}") for k in range(K)]
+        in_valid = Signal()
         prod_valid = Signal()
 
-        m.d.sync += prod_valid.eq(0)
+        m.d.sync += [in_valid.eq(0), prod_valid.eq(in_valid)]
+        with m.If(in_valid):
+            m.d.sync += [p.eq(x * v) for p, x, v in zip(prod, x_in, w_in)]
         with m.If(prod_valid):
             m.d.sync += [a.eq(a + p) for a, p in zip(acc, prod)]
 
@@ -62,14 +68,15 @@ class StandInAccelerator(wiring.Component):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
                     for k in range(K):
-                        m.d.sync += [prod[k].eq(self.i.payload[k % C] * w[k].as_signed()),
+                        m.d.sync += [x_in[k].eq(self.i.payload[k % C]), w_in[k].eq(w[k]),
                                      w[k].eq(w[k] + 2 * k + 1)]
-                    m.d.sync += [prod_valid.eq(1), count.eq(count + 1)]
+                    m.d.sync += [in_valid.eq(1), count.eq(count + 1)]
                     with m.If(count == P - 1):
                         m.d.sync += count.eq(0)
                         m.next = "DRAIN"
             with m.State("DRAIN"):
-                m.next = "OUT"
+                with m.If(~in_valid & ~prod_valid):
+                    m.next = "OUT"
             with m.State("OUT"):
                 m.d.comb += self.o.valid.eq(1)
                 for k in range(K):
