@@ -24,8 +24,8 @@ Schedule (the defaults, :class:`TrainConfig`)
     residual is measured and written to ``metrics.json``; nothing projects the weights).
 
 Determinism
-    :func:`seed_everything` seeds torch, enables ``torch.use_deterministic_algorithms`` and uses
-    one intra-op thread, so a run is bit-for-bit repeatable on the same machine and torch build.
+    :func:`deterministic` seeds torch, enables ``torch.use_deterministic_algorithms`` and uses
+    one intra-op thread while a model trains, so a run is bit-for-bit repeatable on the same machine and torch build.
     Not removed: a different CPU (instruction set) or torch build may pick different float kernels
     and give slightly different weights; a run under torchrun with N processes averages gradients
     with gloo and is not bit-identical to a single-process run (identical across its own ranks).
@@ -116,11 +116,21 @@ class TrainConfig:
             )
 
 
-def seed_everything(seed: int) -> None:
-    """Seed torch, use deterministic kernels and one intra-op thread (see the module docstring)."""
+@contextlib.contextmanager
+def deterministic(seed: int):
+    """Seed torch and, for the duration, use deterministic kernels and one intra-op thread (see the
+    module docstring); the previous thread count and determinism setting are restored after."""
+    threads = torch.get_num_threads()
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
+        torch.set_num_threads(threads)
 
 
 def world() -> tuple[int, int]:
@@ -286,9 +296,9 @@ def train_dense(config: TrainConfig, train_ds: Dataset, test_ds: Dataset, progre
     """The dense baseline of ``config``: seeded initialisation, task loss only; in eval mode."""
     from .zoo import build_model
 
-    seed_everything(config.seed)
-    dense = build_model(config.model)
-    fit(dense, train_ds, test_ds, desc="dense", progress=progress, **_schedule(config))
+    with deterministic(config.seed):
+        dense = build_model(config.model)
+        fit(dense, train_ds, test_ds, desc="dense", progress=progress, **_schedule(config))
     return dense
 
 
@@ -304,20 +314,20 @@ def train_structured(
     from .regularization import sr_loss
     from .zoo import build_model
 
-    seed_everything(config.seed)
-    trained = build_model(config.model)
-    if config.direct:
-        trained, _ = decompose(trained, plan, warn_threshold=math.inf)
+    with deterministic(config.seed):
+        trained = build_model(config.model)
+        if config.direct:
+            trained, _ = decompose(trained, plan, warn_threshold=math.inf)
+            history = fit(
+                trained, train_ds, test_ds, param_groups=direct_param_groups(trained),
+                desc=f"direct {config.preset}", progress=progress, **_schedule(config),
+            )
+            return trained, trained, history
         history = fit(
-            trained, train_ds, test_ds, param_groups=direct_param_groups(trained),
-            desc=f"direct {config.preset}", progress=progress, **_schedule(config),
+            trained, train_ds, test_ds, regularizer=lambda m: sr_loss(m, plan), lam=config.lam,
+            desc=f"SR {config.preset} λ={config.lam:g}", progress=progress, **_schedule(config),
         )
-        return trained, trained, history
-    history = fit(
-        trained, train_ds, test_ds, regularizer=lambda m: sr_loss(m, plan), lam=config.lam,
-        desc=f"SR {config.preset} λ={config.lam:g}", progress=progress, **_schedule(config),
-    )
-    decomposed, _ = decompose(trained, plan)
+        decomposed, _ = decompose(trained, plan)
     return trained, decomposed.eval(), history
 
 

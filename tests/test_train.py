@@ -33,12 +33,12 @@ def test_fit_adds_the_injected_regularizer(split):
     train_ds, test_ds = split
     norms = []
     for lam in (0.0, 10.0):
-        train.seed_everything(0)
-        model = build_model("digits-cnn")
-        history = train.fit(
-            model, train_ds, test_ds, epochs=1, lr=0.01, batch_size=64, seed=0,
-            regularizer=_weight_norm_tensor, lam=lam, progress=False,
-        )
+        with train.deterministic(0):
+            model = build_model("digits-cnn")
+            history = train.fit(
+                model, train_ds, test_ds, epochs=1, lr=0.01, batch_size=64, seed=0,
+                regularizer=_weight_norm_tensor, lam=lam, progress=False,
+            )
         with torch.no_grad():
             assert history[0]["sr"] == pytest.approx(float(_weight_norm_tensor(model)), rel=1e-5)
         assert 0.0 <= history[0]["acc"] <= 1.0
@@ -54,11 +54,20 @@ def test_fit_with_the_same_seed_is_bit_for_bit_repeatable(split):
     train_ds, test_ds = split
     digests = []
     for _ in range(2):
-        train.seed_everything(3)
-        model = build_model("digits-cnn")
-        train.fit(model, train_ds, test_ds, epochs=1, lr=0.01, batch_size=64, seed=3, progress=False)
+        with train.deterministic(3):
+            model = build_model("digits-cnn")
+            train.fit(model, train_ds, test_ds, epochs=1, lr=0.01, batch_size=64, seed=3, progress=False)
         digests.append(train.state_digest(model))
     assert digests[0] == digests[1]
+
+
+def test_deterministic_restores_the_global_torch_settings():
+    threads = torch.get_num_threads()
+    before = torch.are_deterministic_algorithms_enabled()
+    with train.deterministic(0):
+        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == threads
+    assert torch.are_deterministic_algorithms_enabled() == before
 
 
 def test_direct_param_groups_cover_every_parameter_once():
