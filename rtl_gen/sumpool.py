@@ -412,11 +412,13 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         running horizontal sum else 0
         bram_bits = Wp · L · G·c · w(cw)
 
-    dsp is 0 (adds only). Checked against synth_ecp5 by benchmarks/bench_sumpool_synth.py:
-    separable within about ±35 % in LUT4-equivalents (LUT4 + 2·CCU2C) and ±10 % in FFs; the tree
-    count is an upper bound (synthesis merges the partial sums that overlapping windows share,
-    measured 0.25–1.5× of it). Memories this small may land in LUT RAM: the model still counts
-    them as block RAM bits.
+    dsp is 0 (adds only). Checked against synth_ecp5 by benchmarks/bench_sumpool_synth.py (14
+    windows, C = 16…64): separable 0.87–1.22× of measured LUT4-equivalents (LUT4 + 2·CCU2C) and
+    0.94–1.00× of FFs; the tree count ignores the partial sums that synthesis merges between
+    overlapping windows and the carry-save mapping, measured LUT4-equivalents 0.24–1.54× and FFs
+    0.43–1.00× of it (it over-estimates large windows). Every measured choice between the two
+    archs agreed with :func:`choose_sumpool_arch`. Memories this small land in LUT RAM
+    (TRELLIS_DPR16X4) in synthesis: the model still counts them as block RAM bits.
     """
     check_sumpool_config(layer, arch)
     g, c, cw = layer.groups, layer.c, layer.channel_window
