@@ -197,7 +197,10 @@ def _runner(simulator: str, public_ports_vlt: Path | None = None):
             cmds = super()._build_command()
             if public_ports_vlt is not None:
                 cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + [str(public_ports_vlt)]
-            return cmds
+            # Runtime objects seeded by _seed_runtime depend on the freshly written Vtop.mk in
+            # verilated.mk; touching them after Verilator ran keeps make from recompiling them.
+            objects = [str(self.build_dir / f"{n}.o") for n in _RUNTIME_OBJECTS]
+            return [cmds[0], ["touch", "-c", *objects], *cmds[1:]]
 
     return PortsOnlyVerilator()
 
@@ -208,6 +211,45 @@ def _public_ports_file(folder: Path, toplevel: str) -> Path:
                     "// cocotb drives and reads the toplevel's ports only\n"
                     f'public_flat_rw -module "{toplevel}" -var "*"\n')
     return path
+
+
+# Verilator's runtime, compiled into every build with the same flags whatever the design; reused
+# from the first build instead of recompiled (verilator.o, cocotb's main, includes the design's
+# header and is rebuilt).
+_RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_vpi")
+
+
+def _runtime_cache(root: Path, waves: bool) -> Path:
+    key = hashlib.sha256(" ".join([_tool_version("verilator"), str(waves),
+                                   *(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())]).encode())
+    return root / f".verilator-runtime-{key.hexdigest()[:12]}"
+
+
+def _seed_runtime(root: Path, waves: bool, staging: Path) -> None:
+    """Copy cached runtime objects (and their dependency files) into a fresh build folder,
+    keeping their times so that make sees them up to date."""
+    cache = _runtime_cache(root, waves)
+    if not cache.is_dir():
+        return
+    for name in _RUNTIME_OBJECTS:
+        for suffix in (".o", ".d"):
+            if (cache / f"{name}{suffix}").is_file():
+                shutil.copy2(cache / f"{name}{suffix}", staging / f"{name}{suffix}")
+
+
+def _keep_runtime(root: Path, waves: bool, built: Path) -> None:
+    cache = _runtime_cache(root, waves)
+    if cache.is_dir() or not all((built / f"{n}.o").is_file() for n in _RUNTIME_OBJECTS):
+        return
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f"{cache.name}."))
+    for name in _RUNTIME_OBJECTS:
+        for suffix in (".o", ".d"):
+            if (built / f"{name}{suffix}").is_file():
+                shutil.copy2(built / f"{name}{suffix}", tmp / f"{name}{suffix}")
+    try:
+        os.replace(tmp, cache)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool = False,
@@ -243,6 +285,8 @@ def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool =
     log = staging / "build.log"
     start = time.perf_counter()
     try:
+        if simulator == "verilator":
+            _seed_runtime(root, waves, staging)
         public = _public_ports_file(staging, toplevel) if simulator == "verilator" and not full_visibility else None
         runner = _runner(simulator, public)
         env = _sim_env(simulator)
@@ -257,6 +301,8 @@ def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool =
                 raise SimulationError(f"{simulator} build of {toplevel} failed ({exc}); "
                                       f"see {kept}", [_tail(kept)], kept) from None
         seconds = time.perf_counter() - start
+        if simulator == "verilator":
+            _keep_runtime(root, waves, staging)
         (staging / _BUILD_STAMP).write_text(json.dumps(
             {"toplevel": toplevel, "simulator": simulator, "sources": [str(s) for s in sources],
              "seconds": seconds}))

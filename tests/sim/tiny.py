@@ -37,5 +37,6 @@ def write_tiny_verilog(out_dir, channels: int = 4, addend: int = 3):
     """Write ``stream_adder.v`` into ``out_dir``; returns its path."""
     from pathlib import Path
     path = Path(out_dir) / "stream_adder.v"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(verilog.convert(StreamAdder(channels, addend), name="stream_adder"))
     return path
