@@ -106,6 +106,8 @@ class TrainConfig:
             raise ConfigError(f"--lam: λ must be a finite number >= 0, got {self.lam!r}")
         if not (isinstance(self.epochs, int) and self.epochs >= 1):
             raise ConfigError(f"--epochs: must be an integer >= 1, got {self.epochs!r}")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            raise ConfigError(f"--seed: must be an integer >= 0, got {self.seed!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"--lr: must be a finite number > 0, got {self.lr!r}")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1):

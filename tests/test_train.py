@@ -127,6 +127,8 @@ def test_cli_direct_run_trains_the_decomposed_architecture(tmp_path):
         (["--lam", "inf"], "--lam"),
         (["--epochs", "0"], "--epochs: must be an integer >= 1"),
         (["--batch-size", "0"], "--batch-size"),
+        (["--seed", "-1"], "--seed: must be an integer >= 0"),
+        (["--lr", "0"], "--lr: must be a finite number > 0"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys, argv, message):
