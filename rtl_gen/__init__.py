@@ -5,8 +5,9 @@ A layer is ``LayerEngine(layer, EngineParams(lanes, mults, sumpool))``: Padder �
 WindowGenerator → MacArray → Requantizer → GroupCollector.
 """
 
-from .engine import (GroupCollector, LayerEngine, check_engine, engine_cycles, engine_steps,
-                     engine_throughput_bound)
+from .engine import (GroupCollector, LayerEngine, check_engine, engine_cycles, engine_latency,
+                     engine_steps, engine_throughput_bound)
+from .cost import Cost, engine_cost, engine_cost_breakdown
 from .mac import MULT_OPERAND_BITS, MacArray, MacSchedule
 from .params import SUMPOOL_ARCHS, EngineParams
 from .random_layer import random_quant_layer
@@ -15,9 +16,9 @@ from .verilog import generate_layer_verilog, lint, write_verilog
 from .window import WindowGenerator
 
 __all__ = [
-    "EngineParams", "SUMPOOL_ARCHS",
-    "LayerEngine", "GroupCollector", "check_engine", "engine_cycles", "engine_steps",
-    "engine_throughput_bound",
+    "EngineParams", "SUMPOOL_ARCHS", "Cost", "engine_cost", "engine_cost_breakdown",
+    "LayerEngine", "GroupCollector", "check_engine", "engine_cycles", "engine_latency",
+    "engine_steps", "engine_throughput_bound",
     "MacArray", "MacSchedule", "MULT_OPERAND_BITS", "Requantizer", "WindowGenerator",
     "random_quant_layer",
     "write_verilog", "lint", "generate_layer_verilog",

@@ -191,3 +191,26 @@ def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     """max(padded input pixels, output pixels · steps): the cycles per image no schedule beats."""
     padded = (layer.in_height + 2 * layer.padding) * (layer.in_width + 2 * layer.padding)
     return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))
+
+
+PIPELINE_LATENCY = 6
+"""Cycles the dense engine adds after the MAC array's last step of a pixel: product and
+accumulate registers, MAC output register, two requantiser stages, collector register (measured
+by tests/rtl/test_engine.py)."""
+
+
+def engine_latency(layer: QuantLayer, params: EngineParams) -> int:
+    """Cycles from an idle engine accepting the first beat of an image (cycle 0; a border beat
+    when padded) to handing out the first output pixel, with no stalls: the arrival of the first
+    window, ⌈Cout/P⌉·⌈c·n²/T⌉ MAC steps, the sum-pool's pipeline and PIPELINE_LATENCY."""
+    first_window = _window_times(
+        layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding,
+        layer.dilation * (layer.spatial_window - 1) + 1, layer.dilation * (layer.n - 1) + 1,
+        layer.stride, engine_steps(layer, params), 1)[0]
+    sumpool = 0
+    if not layer.is_dense:
+        from .sumpool import SumPool
+        unit = SumPool(layer, params.sumpool)
+        unit._MustUse__silence = True  # built only to ask its pipeline depth
+        sumpool = unit.latency
+    return first_window + engine_steps(layer, params) + sumpool + PIPELINE_LATENCY

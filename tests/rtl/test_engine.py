@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from structhw import golden
 from structhw.errors import ConfigError
-from structhw.rtl_gen.engine import LayerEngine, engine_cycles, engine_throughput_bound
+from structhw.rtl_gen.engine import (LayerEngine, engine_cycles, engine_latency,
+                                     engine_throughput_bound)
 from structhw.rtl_gen.params import EngineParams
 from structhw.rtl_gen.random_layer import random_quant_layer
 
@@ -147,6 +148,7 @@ def test_dense_cycles_per_image_match_model(kw, lanes, mults):
     measured = times[3 * per_image - 1] - times[2 * per_image - 1]
     assert measured == engine_cycles(layer, params)
     assert measured >= engine_throughput_bound(layer, params)
+    assert times[0] - 1 == engine_latency(layer, params)
 
 
 def test_full_rate_engine_accepts_one_pixel_per_cycle():
@@ -191,3 +193,4 @@ def test_structured_cycles_per_image_match_model(kw, lanes, mults, arch):
     per_image = layer.out_height * layer.out_width
     measured = times[3 * per_image - 1] - times[2 * per_image - 1]
     assert measured == engine_cycles(layer, params)
+    assert times[0] - 1 == engine_latency(layer, params)
