@@ -4,6 +4,8 @@ import os
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 import torch
 
 from structhw.checkpoint import (
@@ -164,3 +166,21 @@ def test_build_models_decomposes_the_structured_model():
 
     expected, _ = decompose(structured, plan)
     assert torch.allclose(decomposed(x), expected.eval()(x), atol=1e-6)
+
+
+@given(data=st.data())
+def test_any_corruption_is_a_config_error_or_a_valid_checkpoint(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("corrupt")
+    good = bytearray(save_checkpoint(_sr_checkpoint(), folder / "good.pt").read_bytes())
+    positions = data.draw(st.lists(st.integers(0, len(good) - 1), min_size=1, max_size=8))
+    for pos in positions:
+        good[pos] ^= data.draw(st.integers(1, 255))
+    cut = data.draw(st.integers(1, len(good)))
+    path = folder / "corrupt.pt"
+    path.write_bytes(bytes(good[:cut]))
+    try:
+        ckpt = load_checkpoint(path)
+    except ConfigError as exc:
+        assert "corrupt.pt" in str(exc)
+    else:
+        assert ckpt["format"] == "structhw.checkpoint"
