@@ -80,8 +80,13 @@ def window_cost(layer: QuantLayer, operand_bits: int) -> Cost:
                 bram_bits=layer.sumpool_width * (span - 1) * pixel)
 
 
-def _distinct_operands(schedule: MacSchedule) -> list:
-    """Mux sizes (inputs) of the distinct operand multiplexers of the MAC array."""
+def _distinct_operands(layer: QuantLayer, params: EngineParams) -> list:
+    """Mux sizes (inputs) of the distinct operand multiplexers of the MAC array. With one conv
+    group every lane shares multiplier t's operand, which takes α index k·T + t in pass k."""
+    if layer.groups == 1:
+        total = layer.mults_per_output
+        return [len(range(t, total, params.mults)) for t in range(params.mults)]
+    schedule = MacSchedule(layer, params.lanes, params.mults)
     seen = {}
     for p in range(schedule.lanes):
         for t in range(schedule.mults):
@@ -91,10 +96,10 @@ def _distinct_operands(schedule: MacSchedule) -> list:
 
 
 def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost:
-    sch = MacSchedule(layer, params.lanes, params.mults)
-    P, T, G, K = params.lanes, params.mults, sch.groups, sch.passes
+    P, T = params.lanes, params.mults
+    G, K = -(-layer.out_channels // P), -(-layer.mults_per_output // T)
     w, A = operand_bits, layer.widths().accumulator
-    muxes = _distinct_operands(sch)
+    muxes = _distinct_operands(layer, params)
     steps = _counter_bits(G, K, G * K) + 1
     window = layer.n * layer.n * layer.sumpool_channels * w
     tree = 2 * P * (T - 1) * (w + 8 + ceil_log2(T))

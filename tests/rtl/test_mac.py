@@ -90,3 +90,23 @@ def test_schedule_covers_every_weight_once():
                   for g in range(sch.groups) for p in range(3) for k in range(sch.passes)
                   for t in range(3) if sch.operand[p][t][g][k] is not None)
     assert used == [(o, j) for o in range(4) for j in range(8)]
+
+
+@settings(max_examples=20)
+@given(st.data(), st.integers(0, 2**16))
+def test_cost_model_counts_the_operand_muxes_the_array_builds(data, seed):
+    """cost.py's closed form for one conv group agrees with the MAC array's own schedule."""
+    from structhw.rtl_gen.cost import _distinct_operands
+    from structhw.rtl_gen.params import EngineParams
+
+    C, N = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 3))
+    c, n, Cout = data.draw(st.integers(1, C)), data.draw(st.integers(1, N)), data.draw(st.integers(1, 5))
+    layer = random_quant_layer(C, N, c, n, Cout, N, N, 1, 0, seed=seed)
+    lanes, mults = data.draw(st.integers(1, Cout)), data.draw(st.integers(1, c * n * n))
+    sch = MacSchedule(layer, lanes, mults)
+    built = {}
+    for p in range(lanes):
+        for t in range(mults):
+            by_pass, table = sch.operand_table(p, t)
+            built.setdefault((by_pass, tuple(table)), len({e for e in table if e is not None}))
+    assert sorted(built.values()) == sorted(_distinct_operands(layer, EngineParams(lanes, mults)))
