@@ -32,12 +32,15 @@ NEXTPNR_REPORT = "nextpnr-report.json"
 REPORT = "report.json"
 BUILD_LOG = "build.log"
 NEXTPNR_LOG = "nextpnr.log"
+YOSYS_LOG = "yosys.log"
 
 # nextpnr's cell-type names for each resource of report.json, per family.
 CELL_TYPES = {
     "ecp5": {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "ebr": "DP16KD"},
     "ice40": {"lut4": "ICESTORM_LC", "ff": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "ebr": "ICESTORM_RAM"},
 }
+# The log each tool writes itself (yosys -l, nextpnr --log), read when a stage fails.
+TOOL_LOGS = {"synth": ".rpt", "pnr": ".tim"}
 BITSTREAM_SUFFIX = {"ecp5": ".bit", "ice40": ".bin"}
 # Each stage ends when its product appears in the build folder.
 STAGES = {"ecp5": (("synth", ".json"), ("pnr", ".config"), ("pack", ".bit")),
@@ -219,10 +222,18 @@ def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Pa
                 proc.wait()
     seconds["total"] = round(time.monotonic() - start, 1)
     if code != 0:
-        text = log_path.read_text(errors="replace")
-        errors = [line.strip() for line in text.splitlines() if "ERROR" in line or "error:" in line]
         failed = stages[min(done, len(stages) - 1)][0]
-        raise _StageFailed(failed, errors[-3:] or text.strip().splitlines()[-3:], text)
+        text = log_path.read_text(errors="replace")
+        tool_log = build_dir / f"{name}{TOOL_LOGS[failed]}" if failed in TOOL_LOGS else None
+        if tool_log is not None and tool_log.exists():
+            text += tool_log.read_text(errors="replace")
+        errors = [line.strip() for line in text.splitlines() if "ERROR" in line or "error:" in line]
+        lines = errors[-3:] or text.strip().splitlines()[-3:]
+        signal_number = -code if code < 0 else code - 128 if code > 128 else 0
+        if signal_number:
+            lines.append(f"killed by signal {signal_number}"
+                         + (" (out of memory?)" if signal_number == signal.SIGKILL else ""))
+        raise _StageFailed(failed, lines or [f"exit code {code}, no output"], text)
     return seconds
 
 
@@ -319,6 +330,8 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         except _StageFailed as failed:
             if tim.exists():
                 shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
+            if (build_dir / f"{name}.rpt").exists():
+                shutil.copyfile(build_dir / f"{name}.rpt", out_dir / YOSYS_LOG)
             if failed.stage == "pnr" and tim.exists():
                 try:
                     used, totals, _ = parse_nextpnr_log(tim.read_text(errors="replace"), family)
@@ -326,7 +339,7 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
                     used = None
                 if used is not None and (message := _fit_message(board, used, totals)):
                     raise ConfigError(message) from None
-            raise ConfigError(f"{failed.stage} failed on {board.name} (log: {log_path}): "
+            raise ConfigError(f"{failed.stage} failed on {board.name} (logs in {out_dir}): "
                               + " | ".join(failed.lines)) from None
 
         shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
