@@ -73,7 +73,8 @@ def ecp5_pll_params(f_in_mhz: float, f_out_mhz: float) -> PLLParams:
 class ECP5ClockDomain(Elaboratable):
     """Drives the ``sync`` domain's clock from an EHXPLLL fed by a board clock pin, and holds
     the domain in reset until the PLL locks. The parent defines the domain
-    (``m.domains.sync = ClockDomain("sync")``).
+    (``m.domains.sync = ClockDomain("sync")``). nextpnr derives the output clock's constraint
+    from the board clock's and the dividers, so none is added here.
 
     Parameters
     ----------
@@ -111,6 +112,4 @@ class ECP5ClockDomain(Elaboratable):
         )
         m.d.comb += ClockSignal("sync").eq(clk_out)
         m.submodules.reset_sync = ResetSynchronizer(~self.locked, domain="sync")
-        if platform is not None:
-            platform.add_clock_constraint(clk_out, p.f_out_mhz * 1e6)
         return m
