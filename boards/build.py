@@ -39,6 +39,8 @@ CELL_TYPES = {
     "ecp5": {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "ebr": "DP16KD"},
     "ice40": {"lut4": "ICESTORM_LC", "ff": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "ebr": "ICESTORM_RAM"},
 }
+# synth_ice40 maps multipliers to SB_MAC16 only when asked; synth_ecp5 uses MULT18X18D anyway.
+SYNTH_OVERRIDES = {"ice40": {"synth_opts": "-dsp"}}
 # The log each tool writes itself (yosys -l, nextpnr --log), read when a stage fails.
 TOOL_LOGS = {"synth": ".rpt", "pnr": ".tim"}
 BITSTREAM_SUFFIX = {"ecp5": ".bit", "ice40": ".bin"}
@@ -319,7 +321,8 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
 
     platform = board.platform()
     plan = platform.build(top, name=name, do_build=False,
-                          nextpnr_opts=f"--report {NEXTPNR_REPORT} --timing-allow-fail")
+                          nextpnr_opts=f"--report {NEXTPNR_REPORT} --timing-allow-fail",
+                          **SYNTH_OVERRIDES.get(family, {}))
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
         build_dir = Path(tmp)
         plan.extract(build_dir)
