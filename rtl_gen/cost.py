@@ -19,16 +19,17 @@ mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
                  ff = n²·Ce·w (window copy) + U·w (operand registers) + P·T·(w+8) (products)
                  + 2·P·A (accumulator and output) + step counters;
                  lut4 = U·w·(S−1)/2 (operand multiplexers of S = K or G·K inputs)
-                 + 2·P·(T−1)·(w+8+log2 T) (the product sums become carry-save full adders,
-                 two LUT4 per bit) + 3·P·A (bias ROM, mux and accumulate) + step counters;
+                 + 1.6·P·(T−1)·(w+8+log2 T) (the product sums become carry-save adders
+                 and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters;
                  bram_bits = G·K·P·T·8 (α ROM) + G·P·A (bias ROM)
 requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(R + 6 + 8) + 2·groups bits;
                  lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
 collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
 
-The LUT coefficients (2 per adder-tree bit, 4·R per requantiser lane) are fitted to
-``synth_ecp5`` of the C = 16 engines (LUTs mapped by ``abc -lut 4``); FF and DSP counts are
-exact there.
+The LUT coefficients (1.6 per adder-tree bit, 4·R per requantiser lane) are fitted to
+``synth_ecp5`` (LUTs mapped by ``abc -lut 4``) of the engines in benchmarks/bench_engine_synth.py
+(C = 16…64, P = 2 and 8): LUT4-equivalents within −17 %…+5 % (the model is low for wide,
+slow dense engines); FF and DSP counts within 1 %.
 ===============  =====================================================================
 """
 
@@ -102,7 +103,7 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost
     muxes = _distinct_operands(layer, params)
     steps = _counter_bits(G, K, G * K) + 1
     window = layer.n * layer.n * layer.sumpool_channels * w
-    tree = 2 * P * (T - 1) * (w + 8 + ceil_log2(T))
+    tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
     return Cost(
         lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 2 * steps,
         ff=window + len(muxes) * w + P * T * (w + 8) + 2 * P * A + steps + 3,
