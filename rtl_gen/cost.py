@@ -25,7 +25,6 @@ mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
 requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(R + 6 + 8) + 2·groups bits;
                  lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
 collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
-
 ===============  =====================================================================
 
 The LUT coefficients (1.6 per adder-tree bit, 4·R per requantiser lane) are fitted to
