@@ -32,8 +32,10 @@ def test_pack_puts_channel_zero_in_low_bits():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
+    """The adder's Verilog, and the build cache (the default one, shared with the other
+    simulation tests, so Verilator's runtime is compiled once)."""
     folder = tmp_path_factory.mktemp("tiny")
-    return [write_tiny_verilog(folder, channels=4, addend=3)], folder / "cache"
+    return [write_tiny_verilog(folder, channels=4, addend=3)], None
 
 
 @needs_verilator
@@ -48,6 +50,7 @@ def test_tiny_component_under_stalls_and_cached_rebuild(tiny):
     again = run(BENCH, sources, "stream_adder", params=dict(params, idle=0.0, stall=0.0),
                 build_root=cache)
     assert again.build_seconds == 0.0 and again.build_dir == first.build_dir
+    assert (again.build_dir / "stream_adder").is_file()
     assert again.data["mismatches"] == 0
     # no stalls: one beat per cycle, plus the buffer's one cycle of latency
     assert again.data["cycles"] == 501
@@ -64,11 +67,11 @@ def test_failing_test_raises_with_message(tiny):
 
 
 @needs_verilator
-def test_wrong_expectation_is_a_mismatch(tiny):
+def test_wrong_expectation_is_a_mismatch(tiny, tmp_path):
     """The bench must see a design that differs from its expectation: build an adder of 4 and
     tell the bench it adds 3."""
     _, cache = tiny
-    other = write_tiny_verilog(cache.parent / "plus4", channels=4, addend=4)
+    other = write_tiny_verilog(tmp_path, channels=4, addend=4)
     with pytest.raises(SimulationError) as info:
         run(BENCH, [other], "stream_adder", build_root=cache,
             params=dict(seed=2, beats=50, channels=4, addend=3, idle=0.2, stall=0.2))
