@@ -1,0 +1,67 @@
+"""``structhw report [MODEL] --board B --out DIR [--images N] [--no-build]``: the structured and the
+dense accelerator of the same model, measured side by side.
+
+Builds (or reuses cached builds of) both accelerators on the board, simulates both on the test
+images, synthesizes the structured network with each sum-pool arch, and writes ``DIR/report.md``,
+``DIR/report.json`` and PNG plots. Prints the targets with PASS/FAIL. Exit code 0 when every
+figure was measured and every target passes; 1 when a figure is missing (the report still holds
+the rest, and the reason) or a target fails; 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+
+DEFAULT_BOARD = "ulx3s"
+DEFAULT_TARGET_MHZ = 100.0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="structured vs dense, measured side by side",
+        description="Build (or reuse cached builds of) the structured and the dense accelerator "
+        "of one model, simulate both, and write DIR/report.md, DIR/report.json and plots: "
+        "accuracy, nextpnr resources and Fmax, throughput, complexity, and the targets.",
+    )
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                        help="training checkpoint (default: the shipped demo model) or a "
+                        "*.qnet.json (structured side only)")
+    parser.add_argument("--board", default=DEFAULT_BOARD, help=f"target board (default {DEFAULT_BOARD})")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--images", type=int, default=None, metavar="N",
+                        help="test images to simulate (default all 360)")
+    parser.add_argument("--no-build", action="store_true",
+                        help="use cached builds and syntheses only; what is not cached is missing")
+    parser.add_argument("--target-mhz", type=float, default=DEFAULT_TARGET_MHZ, metavar="F",
+                        help=f"clock target of the builds (default {DEFAULT_TARGET_MHZ:g})")
+    parser.add_argument("--no-sumpool-synth", action="store_true",
+                        help="skip the adder-tree vs separable synthesis")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..report import collect_report, exit_code, write_report
+
+    if args.images is not None and args.images < 2:
+        raise ConfigError(f"--images must be ≥ 2 (cycles per image are measured on back-to-back "
+                          f"images), got {args.images}")
+    if args.target_mhz <= 0:
+        raise ConfigError(f"--target-mhz must be > 0, got {args.target_mhz:g}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {str(args.out)!r} exists and is not a folder")
+    report = collect_report(args.model, args.board, args.out, images=args.images,
+                            build=not args.no_build, target_mhz=args.target_mhz,
+                            sumpool_synth=not args.no_sumpool_synth)
+    paths = write_report(report, args.out)
+    for target in report["targets"]:
+        value = target["value"]
+        shown = value if isinstance(value, str) or value is None else f"{value:.3f}"
+        print(f"{target['status']:<8}{target['name']}: {shown} (limit {target['limit']})")
+    for what, reason in sorted(report["missing"].items()):
+        print(f"MISSING {what}: {reason}", file=sys.stderr)
+    print(f"wrote {paths[1]}")
+    return exit_code(report)

@@ -1,0 +1,963 @@
+"""The comparative report: the structured and the dense accelerator of one model, measured side by
+side on one board.
+
+:func:`collect_report` gathers every figure into one JSON-able dict:
+
+- ``accuracy``: dense float, structured float, decomposed float, int8 golden and the hardware
+  (simulated RTL, compared logit by logit with the golden model) — fractions of the test images;
+- ``variants.structured`` / ``variants.dense``: the plan, nextpnr's utilisation and Fmax of the
+  board build (cached, see :func:`cached_build`), the simulation (measured cycles per image) and
+  the throughput figures derived from them;
+- ``dense_equal_throughput``: the dense model re-planned under the smallest DSP budget that gives
+  it the structured plan's cycles per image;
+- ``sumpool``: the structured network synthesized with the adder-tree and with the separable
+  sum-pool in every layer (yosys ``synth_ecp5``, network only, lanes and multipliers unchanged);
+- ``complexity``: the paper's per-layer counts (params, mults, adds) structured vs dense;
+- ``targets``: the issue's acceptance targets, each PASS, FAIL or MISSING;
+- ``missing``: for every figure that could not be measured, why.
+
+:func:`render_markdown`, :func:`render_readme_fragment` and :func:`write_plots` turn that dict into
+``report.md``, the README's results section and PNG plots; :func:`write_report` writes them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import __version__
+from .errors import ConfigError
+
+BUILD_KEY = "build-key.json"
+SYNTH_STAT = "synth-stat.json"
+VARIANTS = ("structured", "dense")
+RESOURCE_KEYS = ("lut4", "ff", "dsp", "ebr")
+DSP_RATIO_LIMIT = 0.55
+OPS_GAIN_LIMIT = 1.8
+ACCURACY_POINTS_LIMIT = 1.5
+
+SYNTH_FLOW = ("synth_ecp5 -top {top} -run begin:map_luts; abc -lut 4; clean; "
+              "synth_ecp5 -top {top} -run map_cells:")
+"""synth_ecp5 with ``abc -lut 4`` in place of its ``abc9`` step (as in
+``benchmarks/bench_sumpool_synth.py``): YoWASP yosys 0.70's abc9 exits 1 without a message on
+designs of a few thousand cells. The same flow for both sum-pool archs keeps the comparison fair."""
+SYNTH_OPTS_ENV = "AMARANTH_synth_opts"
+DEFAULT_SYNTH_OPTS = "-noabc9"
+"""Options the board builds give ``synth_ecp5`` (through Amaranth's override variable, unless the
+user set it): YoWASP yosys 0.70's abc9 step exits 1 without a message on the dense demo network,
+so both variants are mapped with abc, like the sum-pool syntheses."""
+SYNTH_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D")
+
+
+# ----------------------------------------------------------------------------------------------
+# Files and the build cache
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (temp file + ``os.replace``)."""
+    write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def synth_opts() -> str:
+    """The ``synth_ecp5`` options of the board builds (:data:`DEFAULT_SYNTH_OPTS` unless
+    ``$AMARANTH_synth_opts`` is set)."""
+    return os.environ.get(SYNTH_OPTS_ENV, DEFAULT_SYNTH_OPTS)
+
+
+def build_key(plan_path, board: str, target_mhz: float) -> str:
+    """SHA-256 naming one bitstream build: the plan file's bytes, board, clock target (MHz), the
+    synthesis options and the structhw version. A cached ``report.json`` is reused only under the
+    same key."""
+    digest = hashlib.sha256(Path(plan_path).read_bytes()).hexdigest()
+    ident = json.dumps({"plan_sha256": digest, "board": board, "target_mhz": float(target_mhz),
+                        "synth_opts": synth_opts(), "structhw": __version__}, sort_keys=True)
+    return hashlib.sha256(ident.encode()).hexdigest()
+
+
+def cached_build(out_dir, plan_path, board: str, target_mhz: float) -> dict | None:
+    """The ``report.json`` of an earlier build in ``out_dir`` when its recorded key equals
+    :func:`build_key` of ``plan_path`` (the plan about to be built), else ``None``."""
+    out_dir = Path(out_dir)
+    try:
+        recorded = json.loads((out_dir / BUILD_KEY).read_text())["key"]
+        report = json.loads((out_dir / "report.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return report if recorded == build_key(plan_path, board, target_mhz) else None
+
+
+def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:
+    """Build ``plan``'s network in the board top into ``out_dir`` (yosys → nextpnr → pack) and
+    return the ``report.json`` it wrote (resources, Fmax; ``"error"`` when it missed timing or
+    did not fit — then a :class:`ConfigError` is raised only if nextpnr produced no figures).
+    ``synth_ecp5`` runs with :func:`synth_opts`."""
+    from structhw.boards.flow import build_board
+    from structhw.rtl_gen.network import Network
+
+    out_dir = Path(out_dir)
+    previous = os.environ.get(SYNTH_OPTS_ENV)
+    os.environ[SYNTH_OPTS_ENV] = synth_opts()
+    try:
+        build_board(board, lambda: Network(plan), out_dir, target_mhz,
+                    image_shape=plan.qnet.input_shape)
+    except ConfigError:
+        if not (out_dir / "report.json").exists():
+            raise
+    finally:
+        if previous is None:
+            del os.environ[SYNTH_OPTS_ENV]
+    return json.loads((out_dir / "report.json").read_text())
+
+
+def cached_board_build(board: str, plan, out_dir, target_mhz: float, *, build: bool = True,
+                       builder=board_build) -> tuple[dict, bool]:
+    """``(report.json contents, reused)`` for ``plan`` on ``board`` in ``out_dir``.
+
+    Writes ``out_dir/plan.json``; reuses the cached report when :func:`cached_build` accepts it,
+    otherwise runs ``builder(board, plan, out_dir, target_mhz)`` (unless ``build`` is False) and
+    records the key. Raises :class:`ConfigError` with the reason when there is no report.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan_path = plan.save(out_dir / "plan.json")
+    cached = cached_build(out_dir, plan_path, board, target_mhz)
+    if cached is not None:
+        return cached, True
+    if not build:
+        raise ConfigError(f"not built (--no-build) and no cached build of this plan in {out_dir}")
+    (out_dir / BUILD_KEY).unlink(missing_ok=True)
+    report = builder(board, plan, out_dir, target_mhz)
+    write_json(out_dir / BUILD_KEY, {"key": build_key(plan_path, board, target_mhz),
+                                     "board": board, "target_mhz": float(target_mhz),
+                                     "synth_opts": synth_opts(), "structhw": __version__})
+    return report, False
+
+
+# ----------------------------------------------------------------------------------------------
+# Sum-pool microarchitecture: the network synthesized with each arch
+
+
+def with_sumpool_arch(plan, arch: str):
+    """``plan`` with every structured stage's sum-pool forced to ``arch`` (lanes and multipliers
+    per lane unchanged, so only the sum-pool differs)."""
+    stages = [dataclasses.replace(s, params=dataclasses.replace(s.params, sumpool=arch))
+              if s.params.sumpool is not None else s for s in plan.stages]
+    return dataclasses.replace(plan, stages=stages)
+
+
+def parse_synth_stat(text: str) -> dict:
+    """ECP5 cell counts (:data:`SYNTH_CELLS`) from yosys ``stat`` output."""
+    counts = {cell: 0 for cell in SYNTH_CELLS}
+    for line in text.splitlines():
+        for cell in SYNTH_CELLS:
+            found = (re.fullmatch(rf"\s*{cell}\s+(\d+)\s*", line)
+                     or re.fullmatch(rf"\s*(\d+)\s+(?:\S+\s+)?{cell}\s*", line))
+            if found:
+                counts[cell] = int(found.group(1))
+    return counts
+
+
+def synth_network(plan, out_dir) -> dict:
+    """Synthesize ``plan``'s network alone with yosys (:data:`SYNTH_FLOW`) in ``out_dir``; return
+    cell counts plus ``lut4_equivalent`` (LUT4 + 2·CCU2C, each carry cell holding two LUT4s).
+    Cached in ``out_dir/synth-stat.json`` under :func:`build_key` of the plan ("synth" board)."""
+    from structhw.sim.network import write_network_verilog
+    from structhw.toolchain import eda_env
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan_path = plan.save(out_dir / "plan.json")
+    key = build_key(plan_path, "synth_ecp5", 0.0)
+    try:
+        cached = json.loads((out_dir / SYNTH_STAT).read_text())
+        if cached.get("key") == key:
+            return cached["cells"]
+    except (OSError, ValueError):
+        pass
+    source = write_network_verilog(plan, out_dir)[0]
+    script = f"read_verilog {source.name}; {SYNTH_FLOW.format(top=source.stem)}; tee -o stat.txt stat"
+    result = subprocess.run([eda_env()["YOSYS"], "-q", "-p", script], capture_output=True,
+                            text=True, cwd=out_dir)
+    if result.returncode:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no message"]
+        raise ConfigError(f"yosys synth_ecp5 failed in {out_dir}: {tail[0]}")
+    cells = parse_synth_stat((out_dir / "stat.txt").read_text())
+    cells["lut4_equivalent"] = cells["LUT4"] + 2 * cells["CCU2C"]
+    write_json(out_dir / SYNTH_STAT, {"key": key, "cells": cells})
+    return cells
+
+
+# ----------------------------------------------------------------------------------------------
+# Planning
+
+
+def dense_plan_at_cycles(qnet, budget, cycles: int, *, compile_plan=None):
+    """The dense plan with the fewest DSPs whose cycles per image are ≤ ``cycles``.
+
+    Bisects the DSP count of ``budget`` (other resources unchanged, the DSP count allowed to
+    exceed the device: the point is how many a dense engine needs, not whether they fit).
+
+    Returns
+    -------
+    (plan, dsp_budget) or (None, None) when even a 4096-DSP budget does not reach ``cycles``.
+    """
+    from structhw.compiler import compile_plan as default_compile
+    from structhw.errors import ResourceError
+
+    compile_plan = compile_plan or default_compile
+
+    def plan_with(dsp):
+        try:
+            return compile_plan(qnet, dataclasses.replace(budget, dsp=dsp), dense=True)
+        except ResourceError:
+            return None
+
+    high = max(1, budget.dsp)
+    best = plan_with(high)
+    while best is None or best.cycles_per_image > cycles:
+        if high >= 4096:
+            return None, None
+        high *= 2
+        best = plan_with(high)
+    low = 0
+    while high - low > 1:
+        mid = (low + high) // 2
+        candidate = plan_with(mid)
+        if candidate is not None and candidate.cycles_per_image <= cycles:
+            high, best = mid, candidate
+        else:
+            low = mid
+    return best, high
+
+
+def plan_summary(plan) -> dict:
+    """The plan's predicted cycles, estimated resources and per-stage engine parameters."""
+    totals = plan.totals
+    return {
+        "predicted_cycles_per_image": int(plan.cycles_per_image),
+        "latency_cycles": int(plan.latency_cycles),
+        "estimate": {k: getattr(totals, k) for k in ("lut4", "ff", "dsp", "bram_bits")},
+        "stages": [{"layer": s.layer, "lanes": s.params.lanes, "mults": s.params.mults,
+                    "sumpool": s.params.sumpool, "cycles": int(s.cycles), "dsp": s.cost.dsp}
+                   for s in plan.stages],
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Collecting the measurements
+
+
+class _Missing:
+    """Collects ``what → reason`` for every figure that could not be measured."""
+
+    def __init__(self):
+        self.reasons: dict = {}
+
+    def attempt(self, what: str, func, *args, **kwargs):
+        """``func(*args, **kwargs)``, or ``None`` with the reason recorded under ``what``."""
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, FileNotFoundError, OSError, RuntimeError, ValueError) as exc:
+            self.reasons[what] = f"{type(exc).__name__}: {exc}" if not isinstance(
+                exc, ConfigError) else str(exc)
+            return None
+
+
+def _model_source(model) -> dict:
+    """What ``model`` (checkpoint path, ``*.qnet.json`` or None = demo) can provide."""
+    from .checkpoint import demo_checkpoint_path
+    if model is not None and str(model).endswith(".qnet.json"):
+        return {"kind": "qnet", "path": Path(model), "name": Path(model).name}
+    path = Path(demo_checkpoint_path() if model is None else model)
+    if not path.exists():
+        raise FileNotFoundError(f"model {str(path)!r} does not exist")
+    return {"kind": "checkpoint", "path": path, "name": path.name}
+
+
+def _quantized(source: dict, dense: bool):
+    """(qnet, metrics) of the structured (decomposed) or dense model of ``source``."""
+    if source["kind"] == "qnet":
+        if dense:
+            raise ConfigError(f"{source['name']} is a quantized structured network: it has no "
+                              f"dense baseline (give the training checkpoint)")
+        from .qnet import load
+        return load(source["path"]), {}
+    from .quant import quantize_checkpoint
+    return quantize_checkpoint(source["path"], dense=dense)
+
+
+def _structured_float_accuracy(source: dict) -> float:
+    from .checkpoint import build_structured_model, load_checkpoint
+    from .data import digits_split
+    from .quant.evaluate import float_accuracy
+    if source["kind"] == "qnet":
+        raise ConfigError(f"{source['name']} is a quantized network: no float model")
+    _, test_ds = digits_split()
+    x, y = test_ds.tensors
+    return float_accuracy(build_structured_model(load_checkpoint(source["path"])), x, y)
+
+
+def _dense_float_accuracy(source: dict, count: int | None) -> float:
+    """The dense float model's accuracy on the first ``count`` test images (the simulated ones)."""
+    from .checkpoint import build_models, load_checkpoint
+    from .data import digits_split
+    from .quant.evaluate import float_accuracy
+    if source["kind"] == "qnet":
+        raise ConfigError(f"{source['name']} is a quantized network: no float model")
+    _, test_ds = digits_split()
+    x, y = test_ds.tensors
+    count = len(x) if count is None else min(count, len(x))
+    dense_model, _ = build_models(load_checkpoint(source["path"]))
+    return float_accuracy(dense_model, x[:count], y[:count])
+
+
+def _complexity(source: dict, input_shape) -> dict:
+    from .checkpoint import build_models, load_checkpoint, plan_from_config
+    from .complexity import count_model
+    if source["kind"] == "qnet":
+        raise ConfigError(f"{source['name']} is a quantized network: the paper's counts need the "
+                          f"float model of a training checkpoint")
+    ckpt = load_checkpoint(source["path"])
+    dense_model, _ = build_models(ckpt)
+    structure = plan_from_config(ckpt["config"]["plan"])
+    counts = {"dense": count_model(dense_model, input_shape).as_dict(),
+              "structured": count_model(dense_model, input_shape, plan=structure).as_dict()}
+    for name in VARIANTS:
+        counts[name]["layers"] = [layer for layer in counts[name]["layers"]
+                                  if layer["kind"] in ("conv", "linear")]
+    return counts
+
+
+def _test_images(qnet, count: int | None):
+    from .data import digits_split
+    from .quant import quantize_input
+    _, test_ds = digits_split()
+    x, y = test_ds.tensors
+    count = len(x) if count is None else min(count, len(x))
+    return quantize_input(x[:count], qnet).numpy(), y[:count].numpy()
+
+
+def _sim_summary(result) -> dict:
+    return {"images": int(result.images), "mismatches": int(result.mismatches),
+            "logits": int(result.logits_ref.size),
+            "accuracy_hw": result.accuracy_hw, "accuracy_golden": result.accuracy_ref,
+            "cycles_per_image": result.cycles_per_image, "latency_cycles": result.latency_cycles,
+            "predicted_cycles_per_image": int(result.predicted_cycles)}
+
+
+def throughput(build: dict | None, sim: dict | None, mults_per_image: int | None,
+               dense_mults_per_image: int | None) -> dict:
+    """Throughput figures of one accelerator; ``None`` where an input is missing.
+
+    Parameters
+    ----------
+    build : dict
+        ``report.json`` of the board build (``dsp`` used, ``fmax_mhz``).
+    sim : dict
+        Simulation summary (``cycles_per_image``, measured).
+    mults_per_image : int
+        Multiplies this accelerator performs per image (structured: c·n² per output).
+    dense_mults_per_image : int
+        Multiplies of the dense model per image (the "dense-equivalent operations").
+
+    Returns
+    -------
+    dict
+        ``cycles_per_image``; ``images_per_s`` at the achieved Fmax; ``dsp_cycles_per_image``
+        (DSPs × cycles); ``dense_ops_per_dsp_cycle`` = dense mults ÷ (DSPs × cycles);
+        ``ideal_images_per_s`` = Fmax × DSPs ÷ multiplies per image (every DSP busy every cycle)
+        and ``dsp_efficiency`` = images/s ÷ ideal.
+    """
+    cycles = sim.get("cycles_per_image") if sim else None
+    fmax = build.get("fmax_mhz") if build else None
+    dsp = build.get("dsp") if build else None
+    out = {"cycles_per_image": cycles, "fmax_mhz": fmax, "dsp": dsp, "images_per_s": None,
+           "dsp_cycles_per_image": None, "dense_ops_per_dsp_cycle": None,
+           "ideal_images_per_s": None, "dsp_efficiency": None}
+    if cycles and fmax:
+        out["images_per_s"] = fmax * 1e6 / cycles
+    if cycles and dsp:
+        out["dsp_cycles_per_image"] = dsp * cycles
+        if dense_mults_per_image:
+            out["dense_ops_per_dsp_cycle"] = dense_mults_per_image / (dsp * cycles)
+    if fmax and dsp and mults_per_image:
+        out["ideal_images_per_s"] = fmax * 1e6 * dsp / mults_per_image
+        if out["images_per_s"]:
+            out["dsp_efficiency"] = out["images_per_s"] / out["ideal_images_per_s"]
+    return out
+
+
+def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
+                   images: int | None = None, build: bool = True, target_mhz: float = 100.0,
+                   sumpool_synth: bool = True, builder=board_build, simulate=None,
+                   synthesize=synth_network) -> dict:
+    """Measure the structured and the dense accelerator of ``model`` on ``board``.
+
+    Parameters
+    ----------
+    model : str or Path, optional
+        Training checkpoint (default the shipped demo) or a ``*.qnet.json`` (structured only: the
+        dense side and the float accuracies are then missing).
+    board : str
+        Board name (:mod:`structhw.boards.registry`).
+    out_dir : path
+        Builds go to ``out_dir/builds/{structured,dense}``, the sum-pool syntheses to
+        ``out_dir/synth/{tree,separable}``.
+    images : int, optional
+        Test images to simulate (default all 360 of the digits test split).
+    build : bool
+        Run missing board builds and syntheses; with False only cached ones are used.
+    target_mhz : float
+        Clock target of the board builds.
+    sumpool_synth : bool
+        Synthesize the adder-tree and separable variants of the structured network.
+    builder, simulate, synthesize : callable
+        The board build (:func:`board_build`), network simulation
+        (:func:`structhw.sim.network.simulate_network`) and synthesis (:func:`synth_network`);
+        tests substitute their own.
+
+    Returns
+    -------
+    dict
+        The report (see the module docstring); ``missing`` maps each absent figure to its reason.
+    """
+    from structhw.commands.build import plan_for_board
+
+    out_dir = Path(out_dir)
+    missing = _Missing()
+    if simulate is None:
+        from structhw.sim.network import simulate_network as simulate
+    report = {"structhw": __version__, "board": board, "target_mhz": float(target_mhz),
+              "images": images, "accuracy": {}, "variants": {}, "dense_equal_throughput": None,
+              "sumpool": {}, "complexity": None, "targets": [], "missing": missing.reasons}
+    steps = tqdm(total=8, desc="report", unit="step", file=sys.stderr, leave=False, disable=None)
+
+    def step(name):
+        steps.set_postfix_str(name)
+        steps.update()
+
+    source = _model_source(model)
+    report["model"] = source["name"]
+    board_info = missing.attempt("board", _board_info, board)
+    if board_info is not None:
+        report["board"] = board_info.name
+    step("quantize")
+    quantized = {v: missing.attempt(f"{v}.model", _quantized, source, v == "dense")
+                 for v in VARIANTS}
+    qnets = {v: q[0] if q else None for v, q in quantized.items()}
+    metrics = (quantized["structured"] or (None, {}))[1]
+    dense_metrics = (quantized["dense"] or (None, {}))[1]
+    acc = report["accuracy"]
+    acc["dense_float"] = metrics.get("dense_float_acc", dense_metrics.get("float_acc"))
+    acc["decomposed_float"] = metrics.get("decomposed_float_acc")
+    acc["int8_golden"] = metrics.get("int8_acc")
+    acc["dense_int8_golden"] = dense_metrics.get("int8_acc")
+    acc["structured_float"] = missing.attempt("accuracy.structured_float",
+                                              _structured_float_accuracy, source)
+    acc["test_images"] = metrics.get("test_images")
+    for key in ("dense_float", "decomposed_float", "int8_golden", "dense_int8_golden"):
+        if acc[key] is None:
+            missing.reasons.setdefault(f"accuracy.{key}", "no model to evaluate (see the model "
+                                       "entries)")
+
+    step("complexity")
+    input_shape = next((q.input_shape for q in qnets.values() if q is not None), None)
+    report["complexity"] = (missing.attempt("complexity", _complexity, source, input_shape)
+                            if input_shape else None)
+    counts = report["complexity"] or {}
+    dense_mults = counts.get("dense", {}).get("mults")
+
+    step("plan")
+    plans = {}
+    for v in VARIANTS:
+        if qnets[v] is not None and board_info is not None:
+            plans[v] = missing.attempt(f"{v}.plan", plan_for_board, qnets[v], board_info,
+                                       v == "dense")
+        else:
+            plans[v] = None
+            missing.reasons.setdefault(f"{v}.plan", "no model or no board to plan for")
+    if plans["structured"] is not None and qnets["dense"] is not None:
+        equal, dsp_budget = dense_plan_at_cycles(qnets["dense"], board_info.budget,
+                                                 plans["structured"].cycles_per_image)
+        if equal is None:
+            missing.reasons["dense_equal_throughput"] = "no dense plan reaches the cycles"
+        else:
+            report["dense_equal_throughput"] = {"dsp_budget": dsp_budget, **plan_summary(equal)}
+    else:
+        missing.reasons["dense_equal_throughput"] = "needs the structured plan and the dense model"
+
+    for v in VARIANTS:
+        entry = report["variants"][v] = {"plan": plan_summary(plans[v]) if plans[v] else None,
+                                         "build": None, "build_reused": None, "sim": None}
+        step(f"build {v}")
+        if plans[v] is not None:
+            result = missing.attempt(f"{v}.build", cached_board_build, report["board"], plans[v],
+                                     out_dir / "builds" / v, target_mhz, build=build,
+                                     builder=builder)
+            if result is not None:
+                entry["build"], entry["build_reused"] = result
+                if entry["build"].get("error"):
+                    missing.reasons.setdefault(f"{v}.timing", entry["build"]["error"])
+        else:
+            missing.reasons.setdefault(f"{v}.build", "no plan to build")
+        step(f"simulate {v}")
+        if plans[v] is not None:
+            x, y = _test_images(qnets[v], images)
+            sim = missing.attempt(f"{v}.sim", simulate, plans[v], x, y)
+            entry["sim"] = _sim_summary(sim) if sim is not None else None
+        else:
+            missing.reasons.setdefault(f"{v}.sim", "no plan to simulate")
+        mults = counts.get(v, {}).get("mults")
+        entry["throughput"] = throughput(entry["build"], entry["sim"], mults, dense_mults)
+    struct_sim = report["variants"]["structured"]["sim"]
+    dense_sim = report["variants"]["dense"]["sim"]
+    acc["hardware"] = struct_sim["accuracy_hw"] if struct_sim else None
+    acc["hardware_images"] = struct_sim["images"] if struct_sim else None
+    acc["dense_float_same_images"] = (missing.attempt("accuracy.dense_float_same_images",
+                                                      _dense_float_accuracy, source, images)
+                                      if struct_sim else None)
+    acc["hardware_golden_same_images"] = struct_sim["accuracy_golden"] if struct_sim else None
+    acc["dense_hardware"] = dense_sim["accuracy_hw"] if dense_sim else None
+
+    step("sum-pool synthesis")
+    if plans["structured"] is not None and sumpool_synth:
+        from structhw.rtl_gen.sumpool import ARCHS
+        for arch in ARCHS:
+            variant = with_sumpool_arch(plans["structured"], arch)
+            synth_dir = out_dir / "synth" / arch
+            if build or (synth_dir / SYNTH_STAT).exists():
+                report["sumpool"][arch] = missing.attempt(f"sumpool.{arch}", synthesize,
+                                                          variant, synth_dir)
+            else:
+                missing.reasons[f"sumpool.{arch}"] = "not synthesized (--no-build) and no cache"
+        report["sumpool"]["chosen"] = sorted({s["sumpool"] for s in
+                                              plan_summary(plans["structured"])["stages"]})
+    else:
+        missing.reasons.setdefault("sumpool", "no structured plan" if plans["structured"] is None
+                                   else "sum-pool synthesis not requested")
+    steps.close()
+    report["targets"] = check_targets(report)
+    return report
+
+
+def _board_info(name: str):
+    from structhw.boards.registry import get_board
+    return get_board(name)
+
+
+# ----------------------------------------------------------------------------------------------
+# Targets
+
+
+def _target(name: str, value, limit: str, ok, basis: str) -> dict:
+    status = "MISSING" if value is None or ok is None else ("PASS" if ok else "FAIL")
+    return {"name": name, "value": value, "limit": limit, "status": status, "basis": basis}
+
+
+def check_targets(report: dict) -> list:
+    """The issue's targets, each ``{"name", "value", "limit", "status", "basis"}`` with status
+    PASS, FAIL or MISSING (a figure it needs was not measured)."""
+    s, d = report["variants"].get("structured", {}), report["variants"].get("dense", {})
+    st, dt = s.get("throughput") or {}, d.get("throughput") or {}
+    targets = []
+
+    equal = report.get("dense_equal_throughput")
+    s_plan = s.get("plan")
+    ratio = None
+    if equal and s_plan:
+        ratio = s_plan["estimate"]["dsp"] / equal["estimate"]["dsp"]
+    targets.append(_target(
+        "structured DSPs / dense DSPs at equal throughput", ratio, f"≤ {DSP_RATIO_LIMIT}",
+        None if ratio is None else ratio <= DSP_RATIO_LIMIT,
+        "compiler DSP counts: structured plan vs the dense model re-planned under the smallest "
+        "DSP budget that reaches the structured plan's cycles/image (not built: it exceeds the "
+        "board)"))
+    norm = None
+    if st.get("dsp_cycles_per_image") and dt.get("dsp_cycles_per_image"):
+        norm = st["dsp_cycles_per_image"] / dt["dsp_cycles_per_image"]
+    targets.append(_target(
+        "structured DSP·cycles / dense DSP·cycles per image", norm, f"≤ {DSP_RATIO_LIMIT}",
+        None if norm is None else norm <= DSP_RATIO_LIMIT,
+        "measured: nextpnr DSPs × simulated cycles/image of the two board builds (DSPs "
+        "normalised to equal throughput, assuming they scale linearly with it)"))
+    gain = None
+    if st.get("dense_ops_per_dsp_cycle") and dt.get("dense_ops_per_dsp_cycle"):
+        gain = st["dense_ops_per_dsp_cycle"] / dt["dense_ops_per_dsp_cycle"]
+    targets.append(_target(
+        "dense-equivalent ops/DSP/cycle, structured ÷ dense", gain, f"≥ {OPS_GAIN_LIMIT}",
+        None if gain is None else gain >= OPS_GAIN_LIMIT,
+        "dense mults per image ÷ (nextpnr DSPs × simulated cycles/image), both builds"))
+
+    sim = s.get("sim")
+    exact = None if sim is None else sim["mismatches"] == 0 and (
+        sim["accuracy_hw"] == sim["accuracy_golden"])
+    targets.append(_target(
+        "hardware logits == golden model (bit-exact)",
+        None if sim is None else f"{sim['mismatches']} of {sim['logits']} logits differ",
+        "0 differ", exact, f"RTL simulation of {sim['images'] if sim else '-'} test images, every "
+        "logit compared"))
+    acc = report["accuracy"]
+    gap = None
+    if acc.get("hardware") is not None and acc.get("dense_float_same_images") is not None:
+        gap = 100 * (acc["dense_float_same_images"] - acc["hardware"])
+    targets.append(_target(
+        "accuracy loss: dense float − hardware (points)", gap, f"≤ {ACCURACY_POINTS_LIMIT}",
+        None if gap is None else gap <= ACCURACY_POINTS_LIMIT,
+        f"both on the {acc.get('hardware_images') or '-'} simulated test images (negative: the "
+        "hardware is more accurate)"))
+    return targets
+
+
+def exit_code(report: dict) -> int:
+    """0 when every figure was measured and every target passes, else 1."""
+    bad = report["missing"] or any(t["status"] != "PASS" for t in report["targets"])
+    return 1 if bad else 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _fmt(value, spec: str = "", missing: str = "—") -> str:
+    if value is None:
+        return missing
+    if isinstance(value, str):
+        return value
+    return format(value, spec)
+
+
+def _pct(value) -> str:
+    return _fmt(None if value is None else 100 * value, ".2f") + ("" if value is None else " %")
+
+
+def accuracy_rows(report: dict) -> list:
+    """(label, fraction or None) for the accuracy table, in the issue's order."""
+    acc = report["accuracy"]
+    return [("dense float", acc.get("dense_float")),
+            ("structured float (SR-trained)", acc.get("structured_float")),
+            ("decomposed float (sum-pool + conv)", acc.get("decomposed_float")),
+            ("int8 golden model", acc.get("int8_golden")),
+            (f"hardware (simulated RTL, {acc.get('hardware_images') or '-'} images)",
+             acc.get("hardware"))]
+
+
+def resource_rows(report: dict) -> list:
+    """(label, structured, dense) rows: nextpnr resources and Fmax of the two builds."""
+    builds = {v: report["variants"][v].get("build") or {} for v in VARIANTS}
+    rows = []
+    for key, label in zip(RESOURCE_KEYS, ("LUT4", "FF", "DSP (MULT18X18D)", "EBR (DP16KD)")):
+        rows.append((label, *[builds[v].get(key) for v in VARIANTS]))
+    rows.append(("Fmax (MHz)", *[builds[v].get("fmax_mhz") for v in VARIANTS]))
+    return rows
+
+
+def throughput_rows(report: dict) -> list:
+    t = {v: report["variants"][v].get("throughput") or {} for v in VARIANTS}
+    spec = [("cycles / image (simulated)", "cycles_per_image", ".1f"),
+            ("images / s at Fmax", "images_per_s", ",.0f"),
+            ("DSP-bound ideal images / s", "ideal_images_per_s", ",.0f"),
+            ("achieved ÷ ideal", "dsp_efficiency", ".2f"),
+            ("DSP × cycles per image", "dsp_cycles_per_image", ",.0f"),
+            ("dense-equivalent ops / DSP / cycle", "dense_ops_per_dsp_cycle", ".3f")]
+    return [(label, *[_fmt(t[v].get(key), fmt) for v in VARIANTS]) for label, key, fmt in spec]
+
+
+def _table(head, rows) -> list:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _target_lines(report: dict) -> list:
+    rows = []
+    for t in report["targets"]:
+        value = t["value"] if isinstance(t["value"], str) else _fmt(t["value"], ".3f")
+        rows.append((f"**{t['status']}**", t["name"], value, t["limit"], t["basis"]))
+    return _table(("", "target", "measured", "limit", "how"), rows)
+
+
+def render_markdown(report: dict, plot_dir: str = ".") -> str:
+    """``report.md``: every table of the report, the targets, the missing figures and the
+    plots (linked relative to ``plot_dir``)."""
+    lines = [f"# structhw report: {report.get('model', '?')} on {report['board']}", "",
+             f"structhw {report['structhw']}; board builds at a {report['target_mhz']:g} MHz target; "
+             "resources and Fmax from nextpnr, cycles per image and hardware accuracy from RTL "
+             "simulation.", ""]
+    lines += ["## Targets", ""] + _target_lines(report) + [""]
+    if report["missing"]:
+        lines += ["## Missing measurements", ""]
+        lines += [f"- **{what}**: {reason}" for what, reason in sorted(report["missing"].items())]
+        lines.append("")
+    lines += ["## Accuracy (digits test split)", ""]
+    lines += _table(("model", "top-1"), [(k, _pct(v)) for k, v in accuracy_rows(report)])
+    sim = report["variants"]["structured"].get("sim")
+    if sim:
+        lines += ["", f"Hardware: {sim['images']} test images simulated, {sim['mismatches']} of "
+                  f"{sim['logits']} logits differ from the golden model (golden accuracy on the "
+                  f"same images {_pct(sim['accuracy_golden'])})."]
+    dense_sim = report["variants"]["dense"].get("sim")
+    if dense_sim:
+        lines += [f"Dense engine: int8 golden {_pct(report['accuracy'].get('dense_int8_golden'))}, "
+                  f"hardware {_pct(dense_sim['accuracy_hw'])} ({dense_sim['mismatches']} logits "
+                  "differ)."]
+    lines += ["", f"![accuracy]({plot_dir}/accuracy.png)", "", "## Resources (nextpnr)", ""]
+    lines += _table(("", "structured", "dense"),
+                    [(r[0], *[_fmt(c, ",.1f" if r[0].startswith("Fmax") else ",") for c in r[1:]])
+                     for r in resource_rows(report)])
+    reused = {v: report["variants"][v].get("build_reused") for v in VARIANTS}
+    lines += ["", "Builds: " + ", ".join(f"{v} {'cached' if reused[v] else 'built now'}"
+                                         if reused[v] is not None else f"{v} missing"
+                                         for v in VARIANTS) + "."]
+    lines += ["", f"![resources]({plot_dir}/resources.png)", ""]
+    lines += _sumpool_lines(report)
+    lines += ["## Throughput", ""]
+    lines += _table(("", "structured", "dense"), throughput_rows(report))
+    equal = report.get("dense_equal_throughput")
+    if equal:
+        s_plan = report["variants"]["structured"]["plan"]
+        lines += ["", f"At equal throughput: the dense model re-planned for ≤ "
+                  f"{s_plan['predicted_cycles_per_image']} cycles/image needs "
+                  f"{equal['estimate']['dsp']} DSPs (compiler count; {equal['predicted_cycles_per_image']} "
+                  f"cycles/image), the structured plan {s_plan['estimate']['dsp']}."]
+    lines += ["", f"![throughput]({plot_dir}/throughput.png)", ""]
+    lines += _complexity_lines(report, plot_dir)
+    return "\n".join(lines) + "\n"
+
+
+def _sumpool_lines(report: dict) -> list:
+    sp = report.get("sumpool") or {}
+    if not any(k in sp for k in ("tree", "separable")):
+        return []
+    lines = ["### Sum-pool: adder tree vs separable", "",
+             "The structured network alone (no board top), every layer's sum-pool forced to one "
+             "arch, lanes and multipliers unchanged; yosys `synth_ecp5` (abc instead of abc9) cell "
+             "counts — synthesis, not place and route. LUT4-eq = LUT4 + 2·CCU2C.", ""]
+    rows = []
+    for label, key in (("LUT4-eq", "lut4_equivalent"), ("LUT4", "LUT4"), ("CCU2C", "CCU2C"),
+                       ("FF", "TRELLIS_FF"), ("DSP", "MULT18X18D"), ("EBR", "DP16KD"),
+                       ("LUTRAM (DPR16X4)", "TRELLIS_DPR16X4")):
+        rows.append((label, *[_fmt((sp.get(a) or {}).get(key), ",") for a in ("tree", "separable")]))
+    lines += _table(("", "adder tree", "separable"), rows)
+    lines += ["", f"The compiler chose: {', '.join(sp.get('chosen') or ['-'])}.", ""]
+    return lines
+
+
+def _complexity_lines(report: dict, plot_dir: str) -> list:
+    counts = report.get("complexity")
+    if not counts:
+        return []
+    lines = ["## Complexity per layer (paper's counts, one image)", ""]
+    rows = []
+    for s, d in zip(counts["structured"]["layers"], counts["dense"]["layers"]):
+        rows.append((s["name"], f"{s['c']}×{s['n']}² of {s['C']}×{s['N']}²",
+                     f"{d['params']:,} → {s['params']:,}", f"{d['mults']:,} → {s['mults']:,}",
+                     f"{d['adds']:,} → {s['adds']:,}"))
+    rows.append(("total", "", f"{counts['dense']['params']:,} → {counts['structured']['params']:,}",
+                 f"{counts['dense']['mults']:,} → {counts['structured']['mults']:,}",
+                 f"{counts['dense']['adds']:,} → {counts['structured']['adds']:,}"))
+    lines += _table(("layer", "c×n² of C×N²", "params dense → structured",
+                     "mults dense → structured", "adds dense → structured"), rows)
+    lines += ["", f"![complexity]({plot_dir}/complexity.png)", ""]
+    return lines
+
+
+def render_readme_fragment(report: dict, plot_dir: str = "docs/results") -> str:
+    """The README's results section body (between the markers): targets, the key figures and the
+    plots under ``plot_dir``. Generated; do not edit by hand."""
+    s, d = report["variants"]["structured"], report["variants"]["dense"]
+    st, dt = s.get("throughput") or {}, d.get("throughput") or {}
+    sb, db = s.get("build") or {}, d.get("build") or {}
+    acc = report["accuracy"]
+    lines = [f"<!-- generated by benchmarks/update_readme.py from report.json "
+             f"(structhw {report['structhw']}); do not edit by hand -->", "",
+             f"`structhw report` on {report.get('model', '?')}, board {report['board']}, "
+             f"{report['target_mhz']:g} MHz target (full report: `{plot_dir}/report.md`).", ""]
+    rows = [("DSP (nextpnr)", _fmt(sb.get("dsp")), _fmt(db.get("dsp"))),
+            ("LUT4 (nextpnr)", _fmt(sb.get("lut4"), ","), _fmt(db.get("lut4"), ",")),
+            ("Fmax (MHz)", _fmt(sb.get("fmax_mhz"), ".1f"), _fmt(db.get("fmax_mhz"), ".1f")),
+            ("cycles / image (simulated)", _fmt(st.get("cycles_per_image"), ".1f"),
+             _fmt(dt.get("cycles_per_image"), ".1f")),
+            ("images / s at Fmax", _fmt(st.get("images_per_s"), ",.0f"),
+             _fmt(dt.get("images_per_s"), ",.0f")),
+            ("dense-equivalent ops / DSP / cycle", _fmt(st.get("dense_ops_per_dsp_cycle"), ".3f"),
+             _fmt(dt.get("dense_ops_per_dsp_cycle"), ".3f")),
+            ("accuracy: float", _pct(acc.get("decomposed_float")), _pct(acc.get("dense_float"))),
+            ("accuracy: int8 golden", _pct(acc.get("int8_golden")),
+             _pct(acc.get("dense_int8_golden"))),
+            ("accuracy: hardware (simulated)", _pct(acc.get("hardware")),
+             _pct(acc.get("dense_hardware")))]
+    lines += _table(("", "structured", "dense"), rows) + [""]
+    lines += _target_lines(report) + [""]
+    if report["missing"]:
+        lines += ["Not measured: " + "; ".join(f"{k} ({v})" for k, v in
+                                                sorted(report["missing"].items())), ""]
+    lines += [f"![accuracy]({plot_dir}/accuracy.png) ![resources]({plot_dir}/resources.png)",
+              f"![throughput]({plot_dir}/throughput.png) ![complexity]({plot_dir}/complexity.png)"]
+    return "\n".join(lines) + "\n"
+
+
+RESULTS_START = "<!-- results:start -->"
+RESULTS_END = "<!-- results:end -->"
+
+
+def replace_results_section(readme: str, fragment: str) -> str:
+    """``readme`` with the text between :data:`RESULTS_START` and :data:`RESULTS_END` replaced by
+    ``fragment``; markers missing → a "## Results" section with them appended at the end.
+    Raises ConfigError if the markers are out of order or repeated."""
+    starts, ends = readme.count(RESULTS_START), readme.count(RESULTS_END)
+    if starts == ends == 0:
+        return (readme.rstrip("\n") + f"\n\n## Results\n\n{RESULTS_START}\n{fragment.rstrip()}\n"
+                f"{RESULTS_END}\n")
+    if starts != 1 or ends != 1 or readme.index(RESULTS_START) > readme.index(RESULTS_END):
+        raise ConfigError(f"README: expected one {RESULTS_START} followed by one {RESULTS_END}, "
+                          f"found {starts} start and {ends} end markers")
+    head, rest = readme.split(RESULTS_START)
+    _, tail = rest.split(RESULTS_END)
+    return f"{head}{RESULTS_START}\n{fragment.rstrip()}\n{RESULTS_END}{tail}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Plots
+
+
+PLOTS = ("accuracy.png", "resources.png", "throughput.png", "complexity.png")
+COLOURS = {"structured": "#2b8cbe", "dense": "#999999", "tree": "#fdae6b", "separable": "#2b8cbe"}
+
+
+def write_plots(report: dict, out_dir) -> list:
+    """Write :data:`PLOTS` into ``out_dir`` (matplotlib Agg, atomically); missing figures are
+    drawn as absent bars labelled "missing". Returns the paths written."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+
+    def save(fig, name):
+        path = out_dir / name
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+        fig.tight_layout()
+        fig.savefig(tmp, dpi=110)
+        plt.close(fig)
+        os.replace(tmp, path)
+        paths.append(path)
+
+    def bars(ax, labels, values, colours, fmt):
+        xs = range(len(labels))
+        heights = [0 if v is None else v for v in values]
+        ax.bar(xs, heights, color=colours)
+        for x, v in zip(xs, values):
+            ax.text(x, 0 if v is None else v, "missing" if v is None else format(v, fmt),
+                    ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(list(xs), labels, rotation=20, ha="right", fontsize=8)
+
+    rows = accuracy_rows(report)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    values = [None if v is None else 100 * v for _, v in rows]
+    bars(ax, [r[0].split(" (")[0] for r in rows], values,
+         ["#999999", "#74a9cf", "#2b8cbe", "#045a8d", "#f16913"], ".1f")
+    present = [v for v in values if v is not None]
+    if present:
+        ax.set_ylim(max(0, min(present) - 5), 100.5)
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title("Accuracy on the digits test split")
+    save(fig, PLOTS[0])
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    builds = {v: report["variants"][v].get("build") or {} for v in VARIANTS}
+    width = 0.38
+    for k, v in enumerate(VARIANTS):
+        b = builds[v]
+        shares = [100 * b[key] / b[f"{key}_total"] if b.get(key) is not None and b.get(f"{key}_total")
+                  else 0 for key in RESOURCE_KEYS]
+        xs = [i + (k - 0.5) * width for i in range(len(RESOURCE_KEYS))]
+        left.bar(xs, shares, width, label=v, color=COLOURS[v])
+        for x, key, share in zip(xs, RESOURCE_KEYS, shares):
+            left.text(x, share, _fmt(b.get(key), ",", "missing"), ha="center", va="bottom",
+                      fontsize=7)
+    left.set_xticks(range(len(RESOURCE_KEYS)), ["LUT4", "FF", "DSP", "EBR"])
+    left.set_ylabel(f"% of {report['board']}")
+    left.set_title(f"nextpnr utilisation (Fmax: " + ", ".join(
+        f"{v} {_fmt(builds[v].get('fmax_mhz'), '.0f', 'missing')}" for v in VARIANTS) + " MHz)",
+        fontsize=9)
+    left.legend(fontsize=8)
+    sp = report.get("sumpool") or {}
+    keys = (("LUT4-eq", "lut4_equivalent"), ("FF", "TRELLIS_FF"))
+    for k, arch in enumerate(("tree", "separable")):
+        cells = sp.get(arch) or {}
+        vals = [cells.get(key) for _, key in keys]
+        xs = [i + (k - 0.5) * width for i in range(len(keys))]
+        right.bar(xs, [0 if v is None else v for v in vals], width, label=arch, color=COLOURS[arch])
+        for x, v in zip(xs, vals):
+            right.text(x, 0 if v is None else v, _fmt(v, ",", "missing"), ha="center",
+                       va="bottom", fontsize=7)
+    right.set_xticks(range(len(keys)), [k for k, _ in keys])
+    right.set_title("sum-pool arch (yosys synth, network only)", fontsize=9)
+    right.legend(fontsize=8)
+    save(fig, PLOTS[1])
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    t = {v: report["variants"][v].get("throughput") or {} for v in VARIANTS}
+    for k, v in enumerate(VARIANTS):
+        vals = [t[v].get("images_per_s"), t[v].get("ideal_images_per_s")]
+        xs = [i + (k - 0.5) * width for i in range(2)]
+        left.bar(xs, [0 if x is None else x / 1e3 for x in vals], width, label=v, color=COLOURS[v])
+        for x, val in zip(xs, vals):
+            left.text(x, 0 if val is None else val / 1e3, _fmt(None if val is None else val / 1e3,
+                      ",.0f", "missing"), ha="center", va="bottom", fontsize=7)
+    left.set_xticks(range(2), ["achieved at Fmax", "DSP-bound ideal"])
+    left.set_ylabel("thousand images / s")
+    left.legend(fontsize=8)
+    left.set_title("Throughput", fontsize=9)
+    bars(right, list(VARIANTS), [t[v].get("dense_ops_per_dsp_cycle") for v in VARIANTS],
+         [COLOURS[v] for v in VARIANTS], ".3f")
+    right.set_ylabel("dense-equivalent mults / DSP / cycle")
+    right.set_title("DSP efficiency", fontsize=9)
+    save(fig, PLOTS[2])
+
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+    counts = report.get("complexity")
+    for ax, key in zip(axes, ("params", "mults", "adds")):
+        if counts:
+            names = [layer["name"] for layer in counts["dense"]["layers"]]
+            for k, v in enumerate(VARIANTS):
+                vals = [layer[key] for layer in counts[v]["layers"]]
+                ax.bar([i + (k - 0.5) * width for i in range(len(names))], vals, width, label=v,
+                       color=COLOURS[v])
+            ax.set_xticks(range(len(names)), names)
+            ax.set_xlabel("layer")
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "missing", ha="center", transform=ax.transAxes)
+        ax.set_title(f"{key} per image" if key != "params" else "params", fontsize=9)
+    save(fig, PLOTS[3])
+    return paths
+
+
+def write_report(report: dict, out_dir) -> list:
+    """Write ``report.json``, ``report.md`` and the plots into ``out_dir``; returns the paths."""
+    out_dir = Path(out_dir)
+    paths = write_plots(report, out_dir)
+    write_json(out_dir / "report.json", report)
+    write_text(out_dir / "report.md", render_markdown(report))
+    return [out_dir / "report.json", out_dir / "report.md", *paths]
