@@ -162,5 +162,6 @@ def _any_equal(value, constants):
     """1 when ``value`` equals one of ``constants`` (an OR of comparators; 0 for none)."""
     result = Const(0, 1)
     for c in constants:
-        result = result | (value == c)
+        # value == 0 would be written as a logical not of a vector, which Verilator flags
+        result = result | (~value.any() if c == 0 else value == c)
     return result
