@@ -79,8 +79,9 @@ def check_engine(layer, params, seed, idle=0.3, stall=0.3):
 
 @st.composite
 def layer_configs(draw, dense: bool):
-    """(layer kwargs, EngineParams) for small random conv layers of every supported kind."""
-    kind = draw(st.sampled_from(["conv", "conv", "depthwise", "pointwise", "linear"]))
+    """(layer kwargs, lanes, mults) for small random layers of every supported kind: conv,
+    grouped conv (2 groups), depthwise, pointwise, linear."""
+    kind = draw(st.sampled_from(["conv", "conv", "grouped", "depthwise", "pointwise", "linear"]))
     groups, dilation, stride, pad = 1, 1, 1, 0
     if kind == "linear":
         C, N, H, W = draw(st.integers(2, 12)), 1, 1, 1
@@ -94,7 +95,14 @@ def layer_configs(draw, dense: bool):
         W = draw(st.integers(max(1, span - 2 * pad), 7))
         if kind == "depthwise":
             groups = C
-    Cout = C if kind == "depthwise" else draw(st.integers(1, 6))
+        elif kind == "grouped":
+            C, groups = 2 * draw(st.integers(1, 3)), 2
+    if kind == "depthwise":
+        Cout = C
+    elif kind == "grouped":
+        Cout = 2 * draw(st.integers(1, 3))
+    else:
+        Cout = draw(st.integers(1, 6))
     cg = C // groups
     c, n = (cg, N) if dense else (draw(st.integers(1, cg)), draw(st.integers(1, N)))
     if not dense and c == cg and n == N:
