@@ -83,6 +83,7 @@ class LayerSimResult:
     cycles_per_image: float | None
     latency_cycles: int | None
     predicted_cycles: int
+    waves: Path | None = None
 
 
 def map_to_beats(x: np.ndarray) -> np.ndarray:
@@ -173,11 +174,11 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
         result = run("structhw.sim.layer_bench", sources, LAYER_TOP, params=params,
                      simulator=simulator, waves=waves, seed=seed, build_root=root,
                      work_dir=work / "run", quiet=quiet)
-        report = result.data
     except SimulationError as exc:
-        report = exc.result.data if exc.result is not None else {}
-        if check or "streams" not in report:
+        result = exc.result
+        if check or result is None or "streams" not in result.data:
             raise
+    report = result.data
     out = []
     for k, ((layer, lp), x, y, entry) in enumerate(zip(cases, inputs, refs, report["streams"])):
         with np.load(streams[k]["result"]) as f:
@@ -190,5 +191,5 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
             notes=[n for n in report["notes"] if n.startswith(streams[k]["out"] + " ")],
             cycles_per_image=entry.get("cycles_per_image"),
             latency_cycles=entry.get("latency_cycles"),
-            predicted_cycles=engine_cycles(layer, lp)))
+            predicted_cycles=engine_cycles(layer, lp), waves=result.waves))
     return out

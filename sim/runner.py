@@ -281,7 +281,15 @@ def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool =
     if (final / _BUILD_STAMP).is_file():
         return final, 0.0
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}."))
+    # Icarus's build bakes its folder's path into the waveform dumper, so it builds in place
+    # (the stamp, written last, still marks a finished build).
+    in_place = simulator == "icarus"
+    if in_place:
+        shutil.rmtree(final, ignore_errors=True)
+        final.mkdir()
+        staging = final
+    else:
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}."))
     log = staging / "build.log"
     start = time.perf_counter()
     try:
@@ -307,7 +315,8 @@ def build(sources, toplevel: str, *, simulator: str = "verilator", waves: bool =
             {"toplevel": toplevel, "simulator": simulator, "sources": [str(s) for s in sources],
              "seconds": seconds}))
         try:
-            os.replace(staging, final)
+            if not in_place:
+                os.replace(staging, final)
         except OSError:
             if not (final / _BUILD_STAMP).is_file():
                 raise

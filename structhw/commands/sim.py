@@ -140,6 +140,8 @@ def run_random_layer(args) -> int:
           f"(y_hw {'==' if result.mismatches == 0 else '!='} y_ref)")
     for note in result.notes:
         print(f"  {note}", file=sys.stderr)
+    if result.waves is not None:
+        print(f"waves: {result.waves}")
     if args.dump is not None:
         path = write_npz(args.dump, {
             "x": x[0].astype(np.int8), "alpha": layer.alpha.astype(np.int8),

@@ -92,3 +92,12 @@ def test_missing_simulator_is_one_install_line(monkeypatch):
         require_simulator("icarus")
     with pytest.raises(ConfigError, match="--simulator must be one of"):
         require_simulator("modelsim")
+
+
+@pytest.mark.skipif(not simulator_available("icarus"), reason="Icarus not installed "
+                    "(apt-get install iverilog)")
+def test_tiny_component_on_icarus(tiny):
+    sources, cache = tiny
+    result = run(BENCH, sources, "stream_adder", simulator="icarus", build_root=cache,
+                 params=dict(seed=9, beats=200, channels=4, addend=3, idle=0.3, stall=0.3))
+    assert result.data["mismatches"] == 0 and result.data["cycles"] > 200
