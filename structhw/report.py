@@ -50,11 +50,15 @@ SYNTH_FLOW = ("synth_ecp5 -top {top} -run begin:map_luts; abc -lut 4; clean; "
 """synth_ecp5 with ``abc -lut 4`` in place of its ``abc9`` step (as in
 ``benchmarks/bench_sumpool_synth.py``): YoWASP yosys 0.70's abc9 exits 1 without a message on
 designs of a few thousand cells. The same flow for both sum-pool archs keeps the comparison fair."""
-SYNTH_OPTS_ENV = "AMARANTH_synth_opts"
-DEFAULT_SYNTH_OPTS = "-noabc9"
-"""Options the board builds give ``synth_ecp5`` (through Amaranth's override variable, unless the
-user set it): YoWASP yosys 0.70's abc9 step exits 1 without a message on the dense demo network,
-so both variants are mapped with abc, like the sum-pool syntheses."""
+BOARD_SYNTH_OVERRIDES = {
+    "synth_opts": "-run begin:map_luts",
+    "script_after_synth": "abc -lut 4\nclean\nsynth_ecp5 -top top -run map_cells:",
+}
+"""Amaranth build overrides (set as ``AMARANTH_<name>`` variables unless the user set them) that
+make the board builds' ``synth_ecp5`` map LUTs with ``abc -lut 4`` instead of ``abc9``: YoWASP
+yosys 0.70's abc9 fails on the dense demo network (exit 1 without a message, or the assertion
+``GetSize(conn.first) == GetSize(conn.second)`` in ABC_OPS_REINTEGRATE), and its ``synth_ecp5``
+has no ``-noabc9``. Both variants and the sum-pool syntheses use the same LUT mapper."""
 SYNTH_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D")
 
 
@@ -76,19 +80,20 @@ def write_text(path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def synth_opts() -> str:
-    """The ``synth_ecp5`` options of the board builds (:data:`DEFAULT_SYNTH_OPTS` unless
-    ``$AMARANTH_synth_opts`` is set)."""
-    return os.environ.get(SYNTH_OPTS_ENV, DEFAULT_SYNTH_OPTS)
+def synth_overrides() -> dict:
+    """The Amaranth build overrides the board builds run with: :data:`BOARD_SYNTH_OVERRIDES`,
+    each replaced by ``$AMARANTH_<name>`` when the user set it."""
+    return {name: os.environ.get(f"AMARANTH_{name}", value)
+            for name, value in BOARD_SYNTH_OVERRIDES.items()}
 
 
 def build_key(plan_path, board: str, target_mhz: float) -> str:
     """SHA-256 naming one bitstream build: the plan file's bytes, board, clock target (MHz), the
-    synthesis options and the structhw version. A cached ``report.json`` is reused only under the
+    synthesis overrides and the structhw version. A cached ``report.json`` is reused only under the
     same key."""
     digest = hashlib.sha256(Path(plan_path).read_bytes()).hexdigest()
     ident = json.dumps({"plan_sha256": digest, "board": board, "target_mhz": float(target_mhz),
-                        "synth_opts": synth_opts(), "structhw": __version__}, sort_keys=True)
+                        "synth": synth_overrides(), "structhw": __version__}, sort_keys=True)
     return hashlib.sha256(ident.encode()).hexdigest()
 
 
@@ -108,13 +113,14 @@ def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:
     """Build ``plan``'s network in the board top into ``out_dir`` (yosys → nextpnr → pack) and
     return the ``report.json`` it wrote (resources, Fmax; ``"error"`` when it missed timing or
     did not fit — then a :class:`ConfigError` is raised only if nextpnr produced no figures).
-    ``synth_ecp5`` runs with :func:`synth_opts`."""
+    ``synth_ecp5`` runs with :func:`synth_overrides`."""
     from structhw.boards.flow import build_board
     from structhw.rtl_gen.network import Network
 
     out_dir = Path(out_dir)
-    previous = os.environ.get(SYNTH_OPTS_ENV)
-    os.environ[SYNTH_OPTS_ENV] = synth_opts()
+    overrides = {f"AMARANTH_{name}": value for name, value in synth_overrides().items()}
+    previous = {var: os.environ.get(var) for var in overrides}
+    os.environ.update(overrides)
     try:
         build_board(board, lambda: Network(plan), out_dir, target_mhz,
                     image_shape=plan.qnet.input_shape)
@@ -122,8 +128,11 @@ def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:
         if not (out_dir / "report.json").exists():
             raise
     finally:
-        if previous is None:
-            del os.environ[SYNTH_OPTS_ENV]
+        for var, value in previous.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     return json.loads((out_dir / "report.json").read_text())
 
 
@@ -147,7 +156,7 @@ def cached_board_build(board: str, plan, out_dir, target_mhz: float, *, build: b
     report = builder(board, plan, out_dir, target_mhz)
     write_json(out_dir / BUILD_KEY, {"key": build_key(plan_path, board, target_mhz),
                                      "board": board, "target_mhz": float(target_mhz),
-                                     "synth_opts": synth_opts(), "structhw": __version__})
+                                     "synth": synth_overrides(), "structhw": __version__})
     return report, False
 
 

@@ -1,0 +1,61 @@
+"""The comparative report for the shipped demo model on the ULX3S (ECP5-85F) at 100 MHz: runs
+``structhw report`` (structured and dense builds cached in ``build/report-demo/builds``), prints
+the key figures, and with ``--update-readme`` regenerates the README's results section.
+
+Usage: ``python benchmarks/report_demo.py [--out build/report-demo] [--images N] [--no-build]
+[--update-readme]``. The first run builds two bitstreams (tens of minutes on a loaded 2-core
+machine); later runs reuse them while the plans, board, target and structhw version are unchanged.
+The figures are in ``OUT/report.json``; exit code as ``structhw report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from structhw.cli import main as structhw_main
+
+
+def key_figures(report: dict) -> list:
+    """One line per headline figure of a report."""
+    lines = []
+    for variant in ("structured", "dense"):
+        build = report["variants"][variant].get("build") or {}
+        t = report["variants"][variant].get("throughput") or {}
+        lines.append(f"{variant:>10}: DSP {build.get('dsp')}, LUT4 {build.get('lut4')}, "
+                     f"FF {build.get('ff')}, EBR {build.get('ebr')}, Fmax {build.get('fmax_mhz')} MHz, "
+                     f"{t.get('cycles_per_image')} cycles/image, {t.get('images_per_s')} images/s, "
+                     f"{t.get('dense_ops_per_dsp_cycle')} dense ops/DSP/cycle")
+    acc = report["accuracy"]
+    lines.append(f"  accuracy: dense float {acc.get('dense_float')}, structured float "
+                 f"{acc.get('structured_float')}, decomposed {acc.get('decomposed_float')}, int8 "
+                 f"{acc.get('int8_golden')}, hardware {acc.get('hardware')}")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/report-demo"))
+    parser.add_argument("--images", type=int, default=None)
+    parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--update-readme", action="store_true")
+    args = parser.parse_args(argv)
+    argv = ["report", "--board", "ulx3s", "--target-mhz", "100", "--out", str(args.out)]
+    argv += ["--images", str(args.images)] if args.images is not None else []
+    argv += ["--no-build"] if args.no_build else []
+    code = structhw_main(argv)
+    report_path = args.out / "report.json"
+    if report_path.exists():
+        print("\n".join(key_figures(json.loads(report_path.read_text()))))
+        print(f"figures: {report_path}")
+    if args.update_readme and report_path.exists():
+        sys.path.insert(0, str(Path(__file__).parent))
+        import update_readme
+        update_readme.main(["--report", str(args.out)])
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
