@@ -283,7 +283,7 @@ def check_timing(report: BuildReport) -> None:
 
 
 def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top",
-                    clock: str = "") -> BuildReport:
+                    clock: str = "", tool_options: dict | None = None) -> BuildReport:
     """Build ``top`` for ``board`` into ``out_dir``.
 
     Parameters
@@ -299,6 +299,9 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         Required frequency of the design's clock; nextpnr's Fmax is compared with it.
     clock : str
         How the clock is made, for the report (e.g. "100 MHz from EHXPLLL (25 MHz board clock)").
+    tool_options : dict, optional
+        Amaranth build overrides (``synth_opts``, ``yosys_opts``, ``nextpnr_opts``, …), e.g.
+        ``{"synth_opts": "-noabc9"}``; ``nextpnr_opts`` is appended to the report options.
 
     Returns
     -------
@@ -320,9 +323,11 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     env = _tool_env(board)
 
     platform = board.platform()
-    plan = platform.build(top, name=name, do_build=False,
-                          nextpnr_opts=f"--report {NEXTPNR_REPORT} --timing-allow-fail",
-                          **SYNTH_OVERRIDES.get(family, {}))
+    overrides = dict(SYNTH_OVERRIDES.get(family, {}))
+    overrides.update(tool_options or {})
+    overrides["nextpnr_opts"] = " ".join(filter(None, [
+        f"--report {NEXTPNR_REPORT} --timing-allow-fail", overrides.get("nextpnr_opts")]))
+    plan = platform.build(top, name=name, do_build=False, **overrides)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
         build_dir = Path(tmp)
         plan.extract(build_dir)

@@ -8,7 +8,8 @@ from .top import DEFAULT_BAUD, BoardTop
 
 
 def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float | None = None, *,
-                image_shape=None, baud: int = DEFAULT_BAUD, print_table: bool = False) -> BuildReport:
+                image_shape=None, baud: int = DEFAULT_BAUD, print_table: bool = False,
+                tool_options: dict | None = None) -> BuildReport:
     """Wrap the accelerator in :class:`BoardTop` for ``board_name`` and build it into ``out_dir``.
 
     Parameters
@@ -27,6 +28,9 @@ def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float
         Host-link UART rate.
     print_table : bool
         Also print :meth:`BuildReport.table` (used/total per resource, Fmax) on stderr.
+    tool_options : dict, optional
+        Extra Amaranth build overrides, e.g. ``{"synth_opts": "-noabc9"}`` (see
+        :func:`structhw.boards.build.build_bitstream`).
 
     Raises
     ------
@@ -38,7 +42,8 @@ def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float
                    baud=baud)
     clock = f"{top.clock_mhz:g} MHz " + (f"from EHXPLLL ({board.clock_mhz:g} MHz board clock)"
                                          if top.pll else "(board clock)")
-    report = build_bitstream(board, top, out_dir, target_mhz=top.clock_mhz, clock=clock)
+    report = build_bitstream(board, top, out_dir, target_mhz=top.clock_mhz, clock=clock,
+                             tool_options=tool_options)
     if print_table:
         print(report.table(), file=sys.stderr)
     return report
