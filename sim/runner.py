@@ -358,7 +358,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 def run(test_module: str, sources, toplevel: str, *, params: dict | None = None,
         simulator: str = "verilator", waves: bool = False, seed: int | None = None,
         build_root: Path | None = None, work_dir: Path | None = None, quiet: bool = True,
-        timeout_s: float | None = None, full_visibility: bool = False) -> SimResult:
+        full_visibility: bool = False) -> SimResult:
     """Build (cached) and run the cocotb ``test_module`` against ``toplevel``.
 
     Parameters
@@ -378,8 +378,6 @@ def run(test_module: str, sources, toplevel: str, *, params: dict | None = None,
         Where results, log, parameters and waves go; a fresh temporary folder by default.
     quiet : bool
         Send the simulator's output to ``work_dir/sim.log`` instead of this terminal.
-    timeout_s : float, optional
-        Passed to the test as ``params["timeout_s"]`` for tests that honour it.
     full_visibility : bool
         Let the test reach internal signals (Verilator: ``--public-flat-rw``; slower build).
 
@@ -403,10 +401,7 @@ def run(test_module: str, sources, toplevel: str, *, params: dict | None = None,
     results_xml, log = work_dir / "results.xml", work_dir / "sim.log"
     for stale in (result_file, results_xml):
         stale.unlink(missing_ok=True)
-    payload = dict(params or {})
-    if timeout_s is not None:
-        payload["timeout_s"] = timeout_s
-    params_file.write_text(json.dumps(payload))
+    params_file.write_text(json.dumps(dict(params or {})))
 
     runner = get_runner(simulator)
     env = _sim_env(simulator)

@@ -47,10 +47,12 @@ def _steady_cycles(out_cycles: list, beats_out: int) -> float | None:
     return float(np.mean(np.diff(ends)))
 
 
-async def _phase(tb, dut, streams, datas, images, idle, stall, rng, max_cycles):
+async def _phase(tb, dut, streams, datas, counts, idle, stall, rng, max_cycles):
+    """Send images through every stream at once: all of them, or ``counts[in_prefix]`` first
+    images of each. Returns (sources, sinks, cycles, wall seconds)."""
     sources, sinks = [], []
     for spec, (x, _y) in zip(streams, datas):
-        count = images[spec["in"]] if isinstance(images, dict) else None
+        count = None if counts is None else counts[spec["in"]]
         xs = x if count is None else x[:count * spec["beats_in"]]
         sources.append(StreamSource(dut, spec["in"], pack_int8(xs), idle=idle, rng=rng))
         n_out = (len(xs) // spec["beats_in"]) * spec["beats_out"]
