@@ -906,9 +906,9 @@ def write_plots(report: dict, out_dir) -> list:
                       fontsize=7)
     left.set_xticks(range(len(RESOURCE_KEYS)), ["LUT4", "FF", "DSP", "EBR"])
     left.set_ylabel(f"% of {report['board']}")
-    left.set_title(f"nextpnr utilisation (Fmax: " + ", ".join(
-        f"{v} {_fmt(builds[v].get('fmax_mhz'), '.0f', 'missing')}" for v in VARIANTS) + " MHz)",
-        fontsize=9)
+    left.set_title("nextpnr utilisation; Fmax (MHz): " + ", ".join(
+        f"{v} {_fmt(builds[v].get('fmax_mhz'), '.1f', 'missing')}" for v in VARIANTS), fontsize=9)
+    left.set_ylim(bottom=0)
     left.legend(fontsize=8)
     sp = report.get("sumpool") or {}
     keys = (("LUT4-eq", "lut4_equivalent"), ("FF", "TRELLIS_FF"))
@@ -922,6 +922,7 @@ def write_plots(report: dict, out_dir) -> list:
                        va="bottom", fontsize=7)
     right.set_xticks(range(len(keys)), [k for k, _ in keys])
     right.set_title("sum-pool arch (yosys synth, network only)", fontsize=9)
+    right.set_ylim(bottom=0)
     right.legend(fontsize=8)
     save(fig, PLOTS[1])
 
@@ -936,6 +937,7 @@ def write_plots(report: dict, out_dir) -> list:
                       ",.0f", "missing"), ha="center", va="bottom", fontsize=7)
     left.set_xticks(range(2), ["achieved at Fmax", "DSP-bound ideal"])
     left.set_ylabel("thousand images / s")
+    left.set_ylim(bottom=0)
     left.legend(fontsize=8)
     left.set_title("Throughput", fontsize=9)
     bars(right, list(VARIANTS), [t[v].get("dense_ops_per_dsp_cycle") for v in VARIANTS],
