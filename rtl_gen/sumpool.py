@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -250,7 +250,7 @@ class _Pipeline:
             m.d.sync += [valid1.eq(unit.i.valid), self.col1.eq(self.col_in), row1.eq(row_in)]
         self.valid = [valid1]
         self.shift1 = valid1 & self.advance
-        self.emit1 = (row1 >= reach) & (self.col1 >= reach)
+        self.emit1 = (row1 >= reach) & (self.col1 >= reach) if reach else Const(1)
 
     def register(self, value, name: str) -> Signal:
         """A copy of ``value`` loaded when the pipeline advances (one stage later)."""
