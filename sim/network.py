@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -96,6 +97,9 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
         Images re-sent back to back without stalls to measure cycles per image (≥ 2, ≤ B).
     check : bool
         Raise :class:`SimulationError` on a mismatch; by default mismatches are returned.
+    work_dir : path-like, optional
+        Keep Verilog, stimulus, results and logs here; by default a temporary folder in the
+        build cache, removed after a clean run without waves.
     """
     start = time.perf_counter()
     qnet = plan.qnet
@@ -140,7 +144,7 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
         labels = np.asarray(labels)
         acc_hw = float((hw.argmax(axis=1) == labels).mean()) if got.shape == ref.shape else 0.0
         acc_ref = float((ref.argmax(axis=1) == labels).mean())
-    return NetworkSimResult(
+    sim = NetworkSimResult(
         images=len(x), logits_ref=ref, logits_hw=hw, mismatches=int(report["mismatches"]),
         notes=list(report["notes"]), accuracy_hw=acc_hw, accuracy_ref=acc_ref,
         cycles_per_image=entry.get("cycles_per_image"), latency_cycles=entry.get("latency_cycles"),
@@ -148,3 +152,6 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
         sim_seconds=float(report["seconds"]), build_seconds=result.build_seconds,
         run_seconds=result.run_seconds, total_seconds=time.perf_counter() - start,
         work_dir=work, waves=result.waves)
+    if work_dir is None and not waves and sim.mismatches == 0:
+        shutil.rmtree(work, ignore_errors=True)
+    return sim
