@@ -59,8 +59,9 @@ class _Coins:
 
 
 class TB:
-    """Owns the DUT's clock (``clk``, GPI clock: no Python per edge) and reset (``rst``, active
-    high, as Amaranth writes them)."""
+    """Owns the DUT's clock (``clk``; cocotb runs it in C++ where the simulator allows, as with
+    Verilator, so no Python runs per edge) and reset (``rst``, active high, as Amaranth writes
+    them)."""
 
     def __init__(self, dut, clock: str = "clk", reset: str = "rst", period_ns: int = CLOCK_PERIOD_NS):
         self.dut = dut
