@@ -69,6 +69,7 @@ class BuildReport:
     seconds: dict = field(default_factory=dict)
     critical_path: list = field(default_factory=list)
     clock: str = ""
+    notes: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         out = {"board": self.board, "device": self.device}
@@ -78,7 +79,7 @@ class BuildReport:
         out.update(fmax_mhz=self.fmax_mhz, target_mhz=self.target_mhz,
                    timing_met=self.fmax_mhz >= self.target_mhz, clocks=self.clocks,
                    bitstream=self.bitstream, seconds=self.seconds,
-                   critical_path=self.critical_path, clock=self.clock)
+                   critical_path=self.critical_path, clock=self.clock, notes=self.notes)
         return out
 
     def table(self) -> str:
@@ -260,6 +261,35 @@ def _fit_message(board: BoardInfo, used: dict, totals: dict) -> str | None:
     return f"design does not fit {board.name} ({board.device}): {'; '.join(parts)}{hint}"
 
 
+def _abc9_failed(log: str) -> bool:
+    """True when yosys stopped inside an ABC9 pass: the last numbered "Executing" step of its log
+    is (a sub-step of) a step "Executing ABC9 pass"."""
+    steps = re.findall(r"^(\d+(?:\.\d+)*)\.? Executing (.*)$", log, flags=re.M)
+    if not steps:
+        return False
+    last = steps[-1][0] + "."
+    return any("ABC9" in what.upper() and last.startswith(number + ".") for number, what in steps)
+
+
+def _fail(board: BoardInfo, failed: "_StageFailed", build_dir: Path, name: str, out_dir: Path):
+    """Keep the tools' logs in ``out_dir`` and raise the ConfigError for a failed stage: a fit
+    message when nextpnr's utilisation shows an overused resource, else the tool's error lines."""
+    tim = build_dir / f"{name}.tim"
+    if tim.exists():
+        shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
+    if (build_dir / f"{name}.rpt").exists():
+        shutil.copyfile(build_dir / f"{name}.rpt", out_dir / YOSYS_LOG)
+    if failed.stage == "pnr" and tim.exists():
+        try:
+            used, totals, _ = parse_nextpnr_log(tim.read_text(errors="replace"), board.family)
+        except ConfigError:
+            used = None
+        if used is not None and (message := _fit_message(board, used, totals)):
+            raise ConfigError(message) from None
+    raise ConfigError(f"{failed.stage} failed on {board.name} (logs in {out_dir}): "
+                      + " | ".join(failed.lines)) from None
+
+
 def check_fit(board: BoardInfo, used: dict, totals: dict) -> None:
     """Raise ConfigError naming each resource ``used`` exceeds (against nextpnr's ``totals``, or
     the board's budget) by how much, and the smallest board that fits."""
@@ -311,7 +341,9 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     ------
     ConfigError
         A tool failed, the design does not fit the device (which resource, by how much, the
-        smallest board that fits) or misses timing (which clock and path, by how much). No
+        smallest board that fits) or misses timing (which clock and path, by how much). On
+        ECP5, a yosys crash inside abc9 is retried once with ``synth_ecp5 -noabc9`` (said on
+        stderr and in the report's ``notes``). No
         bitstream is left in ``out_dir`` then; when nextpnr finished, ``report.json`` is still
         written, with ``"bitstream": null`` and the ``"error"``.
     """
@@ -322,33 +354,31 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     _remove_outputs(out_dir, name, family)
     env = _tool_env(board)
 
-    platform = board.platform()
     overrides = dict(SYNTH_OVERRIDES.get(family, {}))
     overrides.update(tool_options or {})
     overrides["nextpnr_opts"] = " ".join(filter(None, [
         f"--report {NEXTPNR_REPORT} --timing-allow-fail", overrides.get("nextpnr_opts")]))
-    plan = platform.build(top, name=name, do_build=False, **overrides)
+    attempts = [overrides]
+    if family == "ecp5" and "-noabc9" not in overrides.get("synth_opts", ""):
+        attempts.append({**overrides,
+                         "synth_opts": " ".join(filter(None, [overrides.get("synth_opts"), "-noabc9"]))})
+    log_path = out_dir / BUILD_LOG
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
-        build_dir = Path(tmp)
-        plan.extract(build_dir)
-        log_path = out_dir / BUILD_LOG
-        tim = build_dir / f"{name}.tim"
-        try:
-            seconds = _run_stages(build_dir, name, family, env, log_path)
-        except _StageFailed as failed:
-            if tim.exists():
-                shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
-            if (build_dir / f"{name}.rpt").exists():
-                shutil.copyfile(build_dir / f"{name}.rpt", out_dir / YOSYS_LOG)
-            if failed.stage == "pnr" and tim.exists():
-                try:
-                    used, totals, _ = parse_nextpnr_log(tim.read_text(errors="replace"), family)
-                except ConfigError:
-                    used = None
-                if used is not None and (message := _fit_message(board, used, totals)):
-                    raise ConfigError(message) from None
-            raise ConfigError(f"{failed.stage} failed on {board.name} (logs in {out_dir}): "
-                              + " | ".join(failed.lines)) from None
+        for number, attempt in enumerate(attempts):
+            build_dir = Path(tmp) / f"attempt{number}"
+            plan = board.platform().build(top, name=name, do_build=False, **attempt)
+            plan.extract(build_dir)
+            tim = build_dir / f"{name}.tim"
+            try:
+                seconds = _run_stages(build_dir, name, family, env, log_path)
+                break
+            except _StageFailed as failed:
+                if failed.stage == "synth" and number + 1 < len(attempts) and _abc9_failed(failed.log):
+                    print(f"synth: yosys crashed in abc9 ({failed.lines[-1]}); retrying with "
+                          f"synth_ecp5 -noabc9", file=sys.stderr)
+                    continue
+                _fail(board, failed, build_dir, name, out_dir)
+        notes = ["yosys crashed in abc9; synthesised with synth_ecp5 -noabc9"] if number else []
 
         shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
         raw_path = build_dir / NEXTPNR_REPORT
@@ -370,7 +400,7 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         report = BuildReport(board=board.name, device=board.device, used=used, totals=totals,
                              fmax_mhz=clocks[slowest]["fmax_mhz"], target_mhz=float(target_mhz),
                              clocks=clocks, seconds=seconds, critical_path=_critical_path(raw),
-                             clock=clock)
+                             clock=clock, notes=notes)
         try:
             check_fit(board, used, totals)
             check_timing(report)

@@ -83,3 +83,16 @@ def test_report_table_has_board_totals():
     assert "83640" in table and "156" in table and "208" in table and "115.3" in table
     row = report.to_json()
     assert row["dsp"] == 10 and row["dsp_total"] == 156 and row["timing_met"] is True
+
+
+def test_abc9_crash_is_recognised_from_the_yosys_log():
+    from structhw.boards.build import _abc9_failed
+
+    crash = ("2.46. Executing ABC9 pass.\n"
+             "2.46.22. Executing AIGMAP pass (map logic to AIG).\n"
+             "2.46.22.7. Executing ABC_OPS_REINTEGRATE pass (reintegrate ABC mapped design into module).\n"
+             "<suppressed ~69944 debug messages>\n"
+             "ERROR: Assert `GetSize(conn.first) == GetSize(conn.second)' failed in kernel/rtlil.cc:3091.\n")
+    assert _abc9_failed(crash)
+    assert not _abc9_failed(crash + "2.47. Executing OPT_CLEAN pass.\nERROR: something else\n")
+    assert not _abc9_failed("ERROR: syntax error\n")
