@@ -15,9 +15,9 @@ Two microarchitectures behind one interface (``arch``):
     the last (sw−1)·d+1 columns of the sw row taps; one pipelined adder tree per output value
     sums its whole cw·sw² box. Adds per output pixel: groups·c·(cw·sw² − 1).
 ``"separable"``
-    1. channel sums inside the pixel (a sliding window over channels: the first sum is a tree,
-       each next one adds the channel entering and subtracts the one leaving, when that is
-       cheaper than a tree of cw),
+    1. channel sums inside the pixel: a DAG of shared power-of-two channel windows (log depth,
+       registered every LEVELS_PER_STAGE levels; a sliding add/subtract chain would be c adds
+       deep and was the critical path of wide layers),
     2. vertical sums of sw taps from line buffers that store the *channel sums* (groups·c values
        of ``8 + ceil(log2 cw)`` bits instead of C int8 values); a running vertical sum would
        need sw·d rows of channel sums plus d rows of vertical sums in memory to save sw−3 adds,
@@ -53,10 +53,6 @@ two slices; beyond 32 bits the layer is not realisable by this generator."""
 
 LEVELS_PER_STAGE = 2
 """Adder-tree levels between two pipeline registers in the "tree" arch."""
-
-RUNNING_CHANNEL_MIN_WINDOW = 4
-"""Channel windows from this size on use the sliding (add entering, subtract leaving) channel sum
-in the "separable" arch: 2 adds per further output instead of cw − 1."""
 
 RUNNING_HORIZONTAL_MIN_WINDOW = 4
 """Spatial windows from this size on use the running horizontal sum in the "separable" arch."""
@@ -131,11 +127,16 @@ class SumPool(wiring.Component):
         if self.arch == "tree":
             levels = math.ceil(math.log2(self.layer.window)) if self.layer.window > 1 else 0
             return 2 + max(1, math.ceil(levels / LEVELS_PER_STAGE))
-        return 3
+        return 3 + self._channel_plan.pre_stages
+
+    @property
+    def _channel_plan(self) -> "_ChannelSums":
+        return _ChannelSums(self.layer)
 
     def elaborate(self, platform):
         m = Module()
-        pipe = _Pipeline(m, self)
+        pre = self._channel_plan.pre_stages if self.arch == "separable" else 0
+        pipe = _Pipeline(m, self, pre)
         if self.arch == "tree":
             self._elaborate_tree(m, pipe)
         else:
@@ -181,7 +182,7 @@ class SumPool(wiring.Component):
 
         sums_layout = data.ArrayLayout(signed(channel_bits), outs)
         channel_sums = Signal(sums_layout)
-        for index, value in enumerate(_channel_sums(self.i.payload, layer)):
+        for index, value in enumerate(self._channel_plan.build(pipe, self.i.payload)):
             m.d.comb += channel_sums[index].eq(value)
         cs1 = pipe.register(channel_sums, "cs1")
 
@@ -222,7 +223,7 @@ class _Pipeline:
     ``advance`` is high. Stage 1 holds the accepted pixel and its (row, col); ``emit1`` says
     that its window lies inside the image (an output pixel exists for it)."""
 
-    def __init__(self, m: Module, unit: SumPool):
+    def __init__(self, m: Module, unit: SumPool, pre_stages: int = 0):
         self.m = m
         self.unit = unit
         layer = unit.layer
@@ -231,23 +232,30 @@ class _Pipeline:
         m.d.comb += [self.advance.eq(~unit.o.valid | unit.o.ready), unit.i.ready.eq(self.advance)]
         accept = unit.i.valid & self.advance
 
-        self.col_in = Signal(range(max(unit.width, 2)))
+        col_in = Signal(range(max(unit.width, 2)))
         row_in = Signal(range(max(unit.height, 2)))
         with m.If(accept):
-            with m.If(self.col_in == unit.width - 1):
-                m.d.sync += self.col_in.eq(0)
+            with m.If(col_in == unit.width - 1):
+                m.d.sync += col_in.eq(0)
                 with m.If(row_in == unit.height - 1):
                     m.d.sync += row_in.eq(0)
                 with m.Else():
                     m.d.sync += row_in.eq(row_in + 1)
             with m.Else():
-                m.d.sync += self.col_in.eq(self.col_in + 1)
+                m.d.sync += col_in.eq(col_in + 1)
+
+        valid_in = unit.i.valid
+        for k in range(pre_stages):
+            valid_in = self.register(valid_in, f"valid_pre{k}")
+            col_in = self.register(col_in, f"col_pre{k}")
+            row_in = self.register(row_in, f"row_pre{k}")
+        self.col_in = col_in
 
         valid1 = Signal()
         self.col1 = Signal.like(self.col_in)
         row1 = Signal.like(row_in)
         with m.If(self.advance):
-            m.d.sync += [valid1.eq(unit.i.valid), self.col1.eq(self.col_in), row1.eq(row_in)]
+            m.d.sync += [valid1.eq(valid_in), self.col1.eq(self.col_in), row1.eq(row_in)]
         self.valid = [valid1]
         self.shift1 = valid1 & self.advance
         self.emit1 = (row1 >= reach) & (self.col1 >= reach) if reach else Const(1)
@@ -306,22 +314,92 @@ def _tree_sum(terms: list):
     return terms[0]
 
 
-def _channel_sums(pixel, layer: QuantLayer) -> list:
-    """Per output channel g·c+k, the sum of the cw input channels of its window (combinational).
-    Sliding form for wide windows: s_k = s_{k−1} + x_{k+cw−1} − x_{k−1}."""
-    cg, cw = layer.group_channels, layer.channel_window
-    sums = []
-    for g in range(layer.groups):
-        x = [pixel[g * cg + ch] for ch in range(cg)]
-        if cw < RUNNING_CHANNEL_MIN_WINDOW or layer.c == 1:
-            sums += [_tree_sum(x[k:k + cw]) for k in range(layer.c)]
-        else:
-            running = _tree_sum(x[:cw])
-            sums.append(running)
-            for k in range(1, layer.c):
-                running = (running + x[k + cw - 1] - x[k - 1])[:_range_width(cw)].as_signed()
-                sums.append(running)
-    return sums
+class _ChannelSums:
+    """Per output channel g·c+k, the sum of the cw input channels g·cg+k … g·cg+k+cw−1 of a pixel,
+    as a shared, pipelined adder DAG of logarithmic depth.
+
+    A window of w channels starting at channel j is the sum of the window of the largest power
+    of two p < w at j and the window of w − p at j + p (w a power of two: two halves). Windows
+    are shared between outputs, so every output adds at most ⌈log2 cw⌉ levels and the whole set
+    costs about ⌈log2 cw⌉ adds per input channel. A register stage follows every
+    LEVELS_PER_STAGE levels; ``pre_stages`` of them lie before the stage-1 register ``cs1``.
+    """
+
+    def __init__(self, layer: QuantLayer):
+        self.layer = layer
+        self.nodes = {}
+        self.outputs = []
+        cg, cw = layer.group_channels, layer.channel_window
+        for g in range(layer.groups):
+            self.outputs += [self._window(g * cg + k, cw) for k in range(layer.c)]
+        self.depth = max(self.nodes[key][2] for key in self.outputs)
+        self.pre_stages = self._stage(self.depth)
+
+    def _window(self, start: int, width: int) -> tuple:
+        key = (start, width)
+        if key not in self.nodes:
+            if width == 1:
+                self.nodes[key] = (None, None, 0)
+            else:
+                half = 1 << (width - 1).bit_length() - 1
+                lo, hi = self._window(start, half), self._window(start + half, width - half)
+                self.nodes[key] = (lo, hi, 1 + max(self.nodes[lo][2], self.nodes[hi][2]))
+        return key
+
+    @staticmethod
+    def _stage(depth: int) -> int:
+        """Register stage (0 = combinational from the input) computing a node of this depth."""
+        return max(0, depth - 1) // LEVELS_PER_STAGE
+
+    def adds(self) -> list:
+        """Widths in bits of every two-operand add of the DAG."""
+        return [_range_width(width) for (_, width), (lo, _, _) in self.nodes.items() if lo is not None]
+
+    def registered_bits(self) -> int:
+        """Bits of the pipeline registers in front of stage 1 (values alive across a boundary)."""
+        return sum(_range_width(self._width(key)) for key, stage in self._crossings())
+
+    @staticmethod
+    def _width(key) -> int:
+        return key[1]
+
+    def _crossings(self) -> list:
+        """(node, stage) for every register copy of a node made available at a later stage."""
+        need = {}
+        for key, (lo, hi, depth) in self.nodes.items():
+            if lo is None:
+                continue
+            stage = self._stage(depth)
+            for op in (lo, hi):
+                need[op] = max(need.get(op, 0), stage)
+        for key in self.outputs:
+            need[key] = max(need.get(key, 0), self.pre_stages)
+        crossings = []
+        for key, last in need.items():
+            produced = self._stage(self.nodes[key][2]) if self.nodes[key][0] is not None else 0
+            crossings += [(key, stage) for stage in range(produced + 1, last + 1)]
+        return crossings
+
+    def build(self, pipe: "_Pipeline", pixel) -> list:
+        """The output sums at stage ``pre_stages`` (registered copies where a value crosses a
+        stage boundary), in output order."""
+        values = {}
+
+        def at(key, stage):
+            if (key, stage) not in values:
+                lo, hi, depth = self.nodes[key]
+                produced = self._stage(depth) if lo is not None else 0
+                if stage > produced:
+                    values[key, stage] = pipe.register(at(key, stage - 1),
+                                                       f"csum{key[0]}_{key[1]}_s{stage}")
+                elif lo is None:
+                    values[key, stage] = pixel[key[0]]
+                else:
+                    bits = _range_width(key[1])
+                    values[key, stage] = (at(lo, stage) + at(hi, stage))[:bits].as_signed()
+            return values[key, stage]
+
+        return [at(key, self.pre_stages) for key in self.outputs]
 
 
 def _pipelined_trees(m: Module, pipe: _Pipeline, trees: list) -> list:
@@ -404,12 +482,12 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         + L·C·8 (memory read register) + control
         bram_bits = Wp · L · C · 8
     ``separable``
-        lut4 = channel sums (M(cw, w(cw)) per output, or for cw ≥ RUNNING_CHANNEL_MIN_WINDOW one
-        such sum plus 2 adds of w(cw) bits per further output) + vertical G·c·M(sw, w(cw·sw))
+        lut4 = channel sums (the adder bits of the shared power-of-two window DAG of
+        ``_ChannelSums``, about C·⌈log2 cw⌉ adds of ≤ w(cw) bits) + vertical G·c·M(sw, w(cw·sw))
         + horizontal G·c·M(sw, E) (taps) or G·c·2·(2·E) (running: 2 adds, 2 muxes)
         ff = G·c·(w(cw) + w(cw·sw)·(1 + delay) + E·(1 + running)) + L·G·c·w(cw) (memory read
-        register) + control; delay = (sw−1)·d (taps) or sw·d (running), running = d for the
-        running horizontal sum else 0
+        register) + channel-sum pipeline registers + control; delay = (sw−1)·d (taps) or sw·d
+        (running), running = d for the running horizontal sum else 0
         bram_bits = Wp · L · G·c · w(cw)
 
     dsp is 0 (adds only). Checked against synth_ecp5 by benchmarks/bench_sumpool_synth.py (14
@@ -439,10 +517,8 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         bram_bits = wp * rows * word
     else:
         cw_bits, v_bits = _range_width(cw), _range_width(cw * sw)
-        if cw < RUNNING_CHANNEL_MIN_WINDOW or c == 1:
-            channel = g * c * _multi_operand_lut4(cw, cw_bits)
-        else:
-            channel = g * (_multi_operand_lut4(cw, cw_bits) + (c - 1) * 2 * cw_bits)
+        plan = _ChannelSums(layer)
+        channel = sum(plan.adds()) * LUT4_PER_ADDER_BIT
         vertical = outs * _multi_operand_lut4(sw, v_bits)
         running = sw >= RUNNING_HORIZONTAL_MIN_WINDOW
         if running:
@@ -453,7 +529,8 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
             delay, h_regs = rows, 0
         lut4 = channel + vertical + horizontal
         ff = (outs * (cw_bits + v_bits * (1 + delay) + e_bits * (1 + h_regs))
-              + rows * outs * cw_bits + _control_ff(layer, 3) + 2)
+              + rows * outs * cw_bits + plan.registered_bits()
+              + _control_ff(layer, 3 + plan.pre_stages) + 2)
         bram_bits = wp * rows * outs * cw_bits
     return {"lut4": int(lut4), "ff": int(ff), "dsp": 0, "bram_bits": int(bram_bits)}
 
