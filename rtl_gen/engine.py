@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
-from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout
+from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stages
 from .padder import Padder
 from .params import EngineParams
 from .requant import Requantizer
@@ -193,16 +193,18 @@ def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))
 
 
-PIPELINE_LATENCY = 6
-"""Cycles the dense engine adds after the MAC array's last step of a pixel: product and
-accumulate registers, MAC output register, two requantiser stages, collector register (measured
-by tests/rtl/test_engine.py)."""
+PIPELINE_LATENCY = 7
+"""Cycles the dense engine adds after the MAC array's last step of a pixel, besides the
+:func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: product and accumulate
+registers, MAC output register, three requantiser stages, collector register (measured by
+tests/rtl/test_engine.py)."""
 
 
 def engine_latency(layer: QuantLayer, params: EngineParams) -> int:
     """Cycles from an idle engine accepting the first beat of an image (cycle 0; a border beat
     when padded) to handing out the first output pixel, with no stalls: the arrival of the first
-    window, ⌈Cout/P⌉·⌈c·n²/T⌉ MAC steps, the sum-pool's pipeline and PIPELINE_LATENCY."""
+    window, ⌈Cout/P⌉·⌈c·n²/T⌉ MAC steps, the sum-pool's pipeline, the MAC adder tree's
+    stages and PIPELINE_LATENCY."""
     first_window = _window_times(
         layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding,
         layer.dilation * (layer.spatial_window - 1) + 1, layer.dilation * (layer.n - 1) + 1,
@@ -213,4 +215,5 @@ def engine_latency(layer: QuantLayer, params: EngineParams) -> int:
         unit = SumPool(layer, params.sumpool)
         unit._MustUse__silence = True  # built only to ask its pipeline depth
         sumpool = unit.latency
-    return first_window + engine_steps(layer, params) + sumpool + PIPELINE_LATENCY
+    return (first_window + engine_steps(layer, params) + sumpool + tree_stages(params.mults)
+            + PIPELINE_LATENCY)

@@ -19,6 +19,10 @@ from structhw.qnet import QuantLayer, ceil_log2
 MULT_OPERAND_BITS = 18
 """Widest signed operand of one ECP5 MULT18X18D."""
 
+TREE_LEVELS_PER_STAGE = 2
+"""Adder levels of the product tree between two pipeline registers (two carry chains of ≤ 28
+bits keep the MAC array above 100 MHz on ECP5 speed 6)."""
+
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
@@ -145,8 +149,8 @@ class MacArray(wiring.Component):
         ⌈Cout/P⌉ beats per window: lane group ``group`` and its P exact accumulators
         (``values[p]`` belongs to output channel group·P + p; lanes past Cout carry 0).
 
-    Pipeline: issue (operand mux, ROM address) → multiply (α from ROM) → accumulate → output
-    register; the whole pipeline advances when the output register is free or being read.
+    Pipeline: issue (operand mux, ROM address) → multiply (α from ROM) → :func:`tree_stages`
+    adder-tree stages → accumulate → output register; the whole pipeline advances when the output register is free or being read.
     """
 
     def __init__(self, layer: QuantLayer, lanes: int, mults: int, operand_bits: int):
@@ -248,29 +252,70 @@ class MacArray(wiring.Component):
                 for t in range(T):
                     m.d.sync += products[p][t].eq(s1_ops[id(operands[p][t])] * alpha[p][t])
 
+        # ---- adder tree over the T products, registered every TREE_LEVELS_PER_STAGE levels ----
+        sums = []
+        for p in range(P):
+            total, stages = _pipelined_tree_sum(m, products[p], advance, f"psum_p{p}")
+            sums.append(total)
+        assert stages == tree_stages(T)
+        s3_valid, s3_first, s3_last, s3_group = s2_valid, s2_first, s2_last, s2_group
+        for stage in range(stages):
+            nxt = [Signal(name=f"tree{stage}_valid"), Signal(name=f"tree{stage}_first"),
+                   Signal(name=f"tree{stage}_last"), Signal.like(g, name=f"tree{stage}_group")]
+            with m.If(advance):
+                m.d.sync += [nxt[0].eq(s3_valid), nxt[1].eq(s3_first), nxt[2].eq(s3_last),
+                             nxt[3].eq(s3_group)]
+            s3_valid, s3_first, s3_last, s3_group = nxt
+
         # ---- accumulate: acc = (first ? bias : acc) + Σ_t products ----
         bias = [[int(layer.bias[gg * P + p]) if gg * P + p < layer.out_channels else 0
                  for p in range(P)] for gg in range(G)]
         bias_rom = rom_memory(P * self.acc_bits, [_pack(row, self.acc_bits) for row in bias])
         m.submodules.bias_rom = bias_rom
         bias_rd = bias_rom.read_port(domain="comb")
-        m.d.comb += bias_rd.addr.eq(s2_group)
+        m.d.comb += bias_rd.addr.eq(s3_group)
         bias_now = data.View(data.ArrayLayout(signed(self.acc_bits), P), bias_rd.data)
 
         acc = [Signal(signed(self.acc_bits), name=f"acc_p{p}") for p in range(P)]
         acc_next = [Signal(signed(self.acc_bits), name=f"acc_next_p{p}") for p in range(P)]
         for p in range(P):
-            m.d.comb += acc_next[p].eq(Mux(s2_first, bias_now[p], acc[p]) + _tree_sum(products[p]))
+            m.d.comb += acc_next[p].eq(Mux(s3_first, bias_now[p], acc[p]) + sums[p])
         out_valid = Signal()
         m.d.comb += self.o.valid.eq(out_valid)
         with m.If(advance):
-            with m.If(s2_valid):
+            with m.If(s3_valid):
                 m.d.sync += [acc[p].eq(acc_next[p]) for p in range(P)]
-            m.d.sync += out_valid.eq(s2_valid & s2_last)
-            with m.If(s2_valid & s2_last):
+            m.d.sync += out_valid.eq(s3_valid & s3_last)
+            with m.If(s3_valid & s3_last):
                 m.d.sync += [self.o.payload.values[p].eq(acc_next[p]) for p in range(P)]
-                m.d.sync += self.o.payload.group.eq(s2_group)
+                m.d.sync += self.o.payload.group.eq(s3_group)
         return m
+
+
+def tree_stages(mults: int) -> int:
+    """Register stages of the product adder tree of T = ``mults`` products: one after every
+    TREE_LEVELS_PER_STAGE levels and one after the last (none for a single product)."""
+    levels = ceil_log2(mults) if mults > 1 else 0
+    return ceil_div(levels, TREE_LEVELS_PER_STAGE)
+
+
+def _pipelined_tree_sum(m: Module, values: list, enable, name: str) -> tuple:
+    """Balanced adder tree over ``values`` with a register (loaded on ``enable``) after every
+    TREE_LEVELS_PER_STAGE levels and after the last level; returns (sum, register stages)."""
+    values, level, stages = list(values), 0, 0
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+        level += 1
+        if level % TREE_LEVELS_PER_STAGE == 0 or len(values) == 1:
+            registered = []
+            for j, v in enumerate(values):
+                reg = Signal(signed(len(v)), name=f"{name}_s{stages}_{j}")
+                with m.If(enable):
+                    m.d.sync += reg.eq(v)
+                registered.append(reg)
+            values, stages = registered, stages + 1
+    return values[0], stages
 
 
 def _tree_sum(values):

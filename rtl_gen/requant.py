@@ -31,7 +31,7 @@ class Requantizer(wiring.Component):
     i : In(stream.Signature(group_layout(signed(acc_bits), P, G)))
         Accumulators of one lane group (G = ⌈Cout/P⌉).
     o : Out(stream.Signature(group_layout(signed(8), P, G)))
-        The int8 outputs of that group, two cycles later (lanes past Cout carry 0).
+        The int8 outputs of that group, three cycles later (multiply, round, shift and clamp) (lanes past Cout carry 0).
     """
 
     def __init__(self, layer: QuantLayer, lanes: int):
@@ -80,22 +80,33 @@ class Requantizer(wiring.Component):
 
         s1_valid = Signal()
         s1_group = Signal.like(self.i.payload.group)
-        s1_prod = [Signal(signed(self.product_bits), name=f"prod_p{p}") for p in range(P)]
+        s1_prod = [Signal(signed(self.product_bits + 1), name=f"prod_p{p}") for p in range(P)]
+        s1_rnd = [Signal(coef[p].rnd.shape(), name=f"rnd_p{p}") for p in range(P)]
         s1_shift = [Signal(coef[p].s.shape(), name=f"shift_p{p}") for p in range(P)]
         with m.If(advance):
             m.d.sync += [s1_valid.eq(self.i.valid), s1_group.eq(self.i.payload.group)]
             for p in range(P):
                 acc = self.i.payload.values[p]
-                m.d.sync += [s1_prod[p].eq(acc * coef[p].m + coef[p].rnd), s1_shift[p].eq(coef[p].s)]
+                m.d.sync += [s1_prod[p].eq(acc * coef[p].m), s1_rnd[p].eq(coef[p].rnd),
+                             s1_shift[p].eq(coef[p].s)]
+
+        s2_valid = Signal()
+        s2_group = Signal.like(s1_group)
+        s2_sum = [Signal(signed(self.product_bits), name=f"rounded_p{p}") for p in range(P)]
+        s2_shift = [Signal.like(s1_shift[p], name=f"shift2_p{p}") for p in range(P)]
+        with m.If(advance):
+            m.d.sync += [s2_valid.eq(s1_valid), s2_group.eq(s1_group)]
+            for p in range(P):
+                m.d.sync += [s2_sum[p].eq(s1_prod[p] + s1_rnd[p]), s2_shift[p].eq(s1_shift[p])]
 
         lo = self.layer.lo
         out_valid = Signal()
         m.d.comb += self.o.valid.eq(out_valid)
         with m.If(advance):
-            m.d.sync += [out_valid.eq(s1_valid), self.o.payload.group.eq(s1_group)]
+            m.d.sync += [out_valid.eq(s2_valid), self.o.payload.group.eq(s2_group)]
             for p in range(P):
                 shifted = Signal(signed(self.product_bits), name=f"shifted_p{p}")
-                m.d.comb += shifted.eq(s1_prod[p] >> s1_shift[p])
+                m.d.comb += shifted.eq(s2_sum[p] >> s2_shift[p])
                 m.d.sync += self.o.payload.values[p].eq(
                     Mux(shifted < lo, lo, Mux(shifted > ACT_MAX, ACT_MAX, shifted)))
         return m
