@@ -22,7 +22,8 @@ mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
                  + 1.6·P·(T−1)·(w+8+log2 T) (the product sums become carry-save adders
                  and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters;
                  bram_bits = G·K·P·T·8 (α ROM) + G·P·A (bias ROM)
-requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(R + 6 + 8) + 2·groups bits;
+requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(2R + 1 + S_max + 2·⌈log2 S_max⌉ + 8)
+                 + 3·groups bits (product, rounded sum, rounding constant, shifts, output);
                  lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
 collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
 ===============  =====================================================================
@@ -39,7 +40,7 @@ from dataclasses import asdict, dataclass
 
 from structhw.qnet import QuantLayer, ceil_log2
 
-from .mac import MacSchedule
+from .mac import MacSchedule, tree_register_bits, tree_stages
 from .params import EngineParams
 
 
@@ -106,7 +107,8 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost
     tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
     return Cost(
         lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 2 * steps,
-        ff=window + len(muxes) * w + P * T * (w + 8) + 2 * P * A + steps + 3,
+        ff=(window + len(muxes) * w + P * T * (w + 8) + P * tree_register_bits(T, w + 8)
+            + 2 * P * A + steps + 3 + (3 + G.bit_length()) * tree_stages(T)),
         dsp=P * T,
         bram_bits=G * K * P * T * 8 + G * P * A,
     )
@@ -121,7 +123,8 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     groups = -(-layer.out_channels // P)
     return Cost(
         lut4=P * R * (max(ceil_log2(s_max + 1), 1) + 4),
-        ff=P * (R + s_max.bit_length() + 8) + 2 * max(ceil_log2(groups), 1) + 2,
+        ff=(P * (2 * R + 1 + s_max + 2 * s_max.bit_length() + 8)
+            + 3 * max(ceil_log2(groups), 1) + 3),
         dsp=P * (-(-A // 18)) * (-(-(m_bits + 1) // 18)),
     )
 

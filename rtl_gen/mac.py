@@ -299,6 +299,19 @@ def tree_stages(mults: int) -> int:
     return ceil_div(levels, TREE_LEVELS_PER_STAGE)
 
 
+def tree_register_bits(mults: int, width: int) -> int:
+    """Flip-flops of one lane's pipelined product tree: the sums alive at every register stage
+    of a balanced tree over ``mults`` products of ``width`` bits (each add one bit wider)."""
+    widths, level, bits = [width] * mults, 0, 0
+    while len(widths) > 1:
+        widths = [max(widths[i], widths[i + 1]) + 1 if i + 1 < len(widths) else widths[i]
+                  for i in range(0, len(widths), 2)]
+        level += 1
+        if level % TREE_LEVELS_PER_STAGE == 0 or len(widths) == 1:
+            bits += sum(widths)
+    return bits
+
+
 def _pipelined_tree_sum(m: Module, values: list, enable, name: str) -> tuple:
     """Balanced adder tree over ``values`` with a register (loaded on ``enable``) after every
     TREE_LEVELS_PER_STAGE levels and after the last level; returns (sum, register stages)."""

@@ -452,11 +452,12 @@ def _tree_adder_bits(count: int, width: int) -> tuple[int, list]:
     return bits, alive
 
 
-def _control_ff(layer, stages: int) -> int:
-    """Row/column counters of the input and stage 1, one column per further stage, valid bits."""
+def _control_ff(layer, stages: int, pre_stages: int = 0) -> int:
+    """Row/column counters of the input, of every stage in front of stage 1 and of stage 1, one
+    column per further stage, valid bits."""
     hp, wp = _padded(layer)
     position = max(hp, 2).bit_length() + max(wp, 2).bit_length()
-    return 2 * position + stages
+    return (2 + pre_stages) * position + stages + pre_stages
 
 
 def _multi_operand_lut4(operands: int, width: int) -> int:
@@ -530,7 +531,7 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         lut4 = channel + vertical + horizontal
         ff = (outs * (cw_bits + v_bits * (1 + delay) + e_bits * (1 + h_regs))
               + rows * outs * cw_bits + plan.registered_bits()
-              + _control_ff(layer, 3 + plan.pre_stages) + 2)
+              + _control_ff(layer, 3, plan.pre_stages) + 2)
         bram_bits = wp * rows * outs * cw_bits
     return {"lut4": int(lut4), "ff": int(ff), "dsp": 0, "bram_bits": int(bram_bits)}
 
