@@ -25,6 +25,8 @@ mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
 requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(2R + 1 + S_max + 2·⌈log2 S_max⌉ + 8)
                  + 3·groups bits (product, rounded sum, rounding constant, shifts, output);
                  lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
+skid             ff = lut4 = P·A + groups bits (+1 full bit; +2 LUT4 control): the MAC output
+                 beat held while the requantiser stalls
 collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
 ===============  =====================================================================
 
@@ -129,6 +131,12 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     )
 
 
+def skid_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+    P = params.lanes
+    bits = P * layer.widths().accumulator + max(ceil_log2(-(-layer.out_channels // P)), 1)
+    return Cost(lut4=bits + 2, ff=bits + 1)
+
+
 def collector_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     groups = -(-layer.out_channels // params.lanes)
     return Cost(lut4=2 * max(ceil_log2(groups), 1) + 8, ff=8 * layer.out_channels + 1)
@@ -148,6 +156,7 @@ def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
         operand_bits = layer.widths().sumpool
     parts["window"] = window_cost(layer, operand_bits)
     parts["mac"] = mac_cost(layer, params, operand_bits)
+    parts["skid"] = skid_cost(layer, params)
     parts["requant"] = requant_cost(layer, params)
     parts["collector"] = collector_cost(layer, params)
     return parts

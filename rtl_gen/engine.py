@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from amaranth import Module, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -70,6 +70,39 @@ class GroupCollector(wiring.Component):
         return m
 
 
+class SkidBuffer(wiring.Component):
+    """A one-beat skid buffer: ``i.ready`` comes from a register, so no ready path crosses it.
+
+    Beats pass through combinationally while the buffer is empty; a beat offered while the
+    consumer is not ready is caught in the buffer, and ``i.ready`` falls the next cycle until the
+    consumer takes it. With a consumer that is ready whenever a beat arrives it adds no cycle.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(shape))
+    o : Out(stream.Signature(shape))
+    """
+
+    def __init__(self, shape):
+        self.shape = shape
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        full = Signal()
+        held = Signal(self.shape)
+        m.d.comb += [
+            self.i.ready.eq(~full),
+            self.o.valid.eq(full | self.i.valid),
+            self.o.payload.eq(Mux(full, held.as_value(), self.i.payload.as_value())),
+        ]
+        with m.If(full & self.o.ready):
+            m.d.sync += full.eq(0)
+        with m.If(~full & self.i.valid & ~self.o.ready):
+            m.d.sync += [full.eq(1), held.eq(self.i.payload)]
+        return m
+
+
 class LayerEngine(wiring.Component):
     """One quantized layer (conv, depthwise, pointwise or linear; dense or structured).
 
@@ -127,7 +160,9 @@ class LayerEngine(wiring.Component):
         m.submodules.mac = mac = MacArray(layer, params.lanes, params.mults, operand_bits)
         wiring.connect(m, window.o, mac.i)
         m.submodules.requant = requant = Requantizer(layer, params.lanes)
-        wiring.connect(m, mac.o, requant.i)
+        m.submodules.mac_skid = mac_skid = SkidBuffer(mac.o.payload.shape())
+        wiring.connect(m, mac.o, mac_skid.i)
+        wiring.connect(m, mac_skid.o, requant.i)
         m.submodules.collect = collect = GroupCollector(layer.out_channels, params.lanes)
         wiring.connect(m, requant.o, collect.i)
         wiring.connect(m, collect.o, wiring.flipped(self.o))
