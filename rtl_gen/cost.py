@@ -25,6 +25,8 @@ mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
 requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(2R + 1 + S_max + 2·⌈log2 S_max⌉ + 8)
                  + 3·groups bits (product, rounded sum, rounding constant, shifts, output);
                  lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
+input_skid       ff = lut4 = 8·C (+1 full bit; +2 LUT4): the padded pixel held while the next
+                 stage stalls, so no ready path runs from it into the input FIFO
 skid             ff = lut4 = P·A + groups bits (+1 full bit; +2 LUT4 control): the MAC output
                  beat held while the requantiser stalls
 collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
@@ -137,6 +139,11 @@ def skid_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     return Cost(lut4=bits + 2, ff=bits + 1)
 
 
+def input_skid_cost(layer: QuantLayer) -> Cost:
+    bits = 8 * layer.in_channels
+    return Cost(lut4=bits + 2, ff=bits + 1)
+
+
 def collector_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     groups = -(-layer.out_channels // params.lanes)
     return Cost(lut4=2 * max(ceil_log2(groups), 1) + 8, ff=8 * layer.out_channels + 1)
@@ -147,7 +154,7 @@ def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
     from .engine import check_engine
 
     check_engine(layer, params)
-    parts = {"padder": padder_cost(layer)}
+    parts = {"padder": padder_cost(layer), "input_skid": input_skid_cost(layer)}
     if layer.is_dense:
         operand_bits = 8
     else:

@@ -1,4 +1,7 @@
-"""A whole quantized layer in hardware: Padder → [SumPool] → windows → MAC array → requantiser.
+"""A whole quantized layer in hardware: Padder → skid → [SumPool] → windows → MAC array → skid →
+requantiser → collector. The two skid buffers register the ready signal, so no combinational
+ready path runs from the engine's output to its input (timing), and add no cycle while the
+input is always valid and the output always ready (the cycle models stay exact).
 
 The dense layer (``layer.is_dense``) comes from the same generator without the sum-pool: its
 windows are taken directly over the zero-padded input.
@@ -142,13 +145,15 @@ class LayerEngine(wiring.Component):
         m.submodules.padder = padder = Padder(layer.in_channels, layer.in_height, layer.in_width,
                                               layer.padding)
         wiring.connect(m, wiring.flipped(self.i), padder.i)
-        source = padder.o
+        m.submodules.input_skid = input_skid = SkidBuffer(padder.o.payload.shape())
+        wiring.connect(m, padder.o, input_skid.i)
+        source = input_skid.o
         if layer.is_dense:
             operand_bits = 8
         else:
             from .sumpool import SumPool
             m.submodules.sumpool = sumpool = SumPool(layer, params.sumpool)
-            wiring.connect(m, padder.o, sumpool.i)
+            wiring.connect(m, source, sumpool.i)
             source = sumpool.o
             operand_bits = layer.widths().sumpool
         m.submodules.window = window = WindowGenerator(
