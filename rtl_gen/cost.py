@@ -22,8 +22,8 @@ mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
                  + 1.6·P·(T−1)·(w+8+log2 T) (the product sums become carry-save adders
                  and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters;
                  bram_bits = G·K·P·T·8 (α ROM) + G·P·A (bias ROM)
-requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(2R + 1 + S_max + 2·⌈log2 S_max⌉ + 8)
-                 + 3·groups bits (product, rounded sum, rounding constant, shifts, output);
+requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(A + Mb + 2R + 1 + 2·S_max + 3·⌈log2 S_max⌉
+                 + 8) + 4·groups bits (operands and ROM word, product, rounded sum, output);
                  lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
 input_skid       ff = lut4 = 8·C (+1 full bit; +2 LUT4): the padded pixel held while the next
                  stage stalls, so no ready path runs from it into the input FIFO
@@ -127,8 +127,8 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     groups = -(-layer.out_channels // P)
     return Cost(
         lut4=P * R * (max(ceil_log2(s_max + 1), 1) + 4),
-        ff=(P * (2 * R + 1 + s_max + 2 * s_max.bit_length() + 8)
-            + 3 * max(ceil_log2(groups), 1) + 3),
+        ff=(P * (A + m_bits + 2 * R + 1 + 2 * s_max + 3 * s_max.bit_length() + 8)
+            + 4 * max(ceil_log2(groups), 1) + 4),
         dsp=P * (-(-A // 18)) * (-(-(m_bits + 1) // 18)),
     )
 

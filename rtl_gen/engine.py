@@ -233,10 +233,10 @@ def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))
 
 
-PIPELINE_LATENCY = 7
+PIPELINE_LATENCY = 8
 """Cycles the dense engine adds after the MAC array's last step of a pixel, besides the
 :func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: product and accumulate
-registers, MAC output register, three requantiser stages, collector register (measured by
+registers, MAC output register, four requantiser stages, collector register (measured by
 tests/rtl/test_engine.py)."""
 
 

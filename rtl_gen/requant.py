@@ -31,7 +31,8 @@ class Requantizer(wiring.Component):
     i : In(stream.Signature(group_layout(signed(acc_bits), P, G)))
         Accumulators of one lane group (G = ⌈Cout/P⌉).
     o : Out(stream.Signature(group_layout(signed(8), P, G)))
-        The int8 outputs of that group, three cycles later (multiply, round, shift and clamp) (lanes past Cout carry 0).
+        The int8 outputs of that group, four cycles later (operand and ROM word register,
+        multiply, round, shift and clamp; lanes past Cout carry 0).
     """
 
     def __init__(self, layer: QuantLayer, lanes: int):
@@ -78,17 +79,24 @@ class Requantizer(wiring.Component):
         advance = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
 
+        s0_valid = Signal()
+        s0_group = Signal.like(self.i.payload.group)
+        s0_acc = Signal.like(self.i.payload.values, name="acc_in")
+        s0_coef = Signal(layout, name="coef")
+        with m.If(advance):
+            m.d.sync += [s0_valid.eq(self.i.valid), s0_group.eq(self.i.payload.group),
+                         s0_acc.eq(self.i.payload.values), s0_coef.eq(coef)]
+
         s1_valid = Signal()
-        s1_group = Signal.like(self.i.payload.group)
+        s1_group = Signal.like(s0_group)
         s1_prod = [Signal(signed(self.product_bits + 1), name=f"prod_p{p}") for p in range(P)]
         s1_rnd = [Signal(coef[p].rnd.shape(), name=f"rnd_p{p}") for p in range(P)]
         s1_shift = [Signal(coef[p].s.shape(), name=f"shift_p{p}") for p in range(P)]
         with m.If(advance):
-            m.d.sync += [s1_valid.eq(self.i.valid), s1_group.eq(self.i.payload.group)]
+            m.d.sync += [s1_valid.eq(s0_valid), s1_group.eq(s0_group)]
             for p in range(P):
-                acc = self.i.payload.values[p]
-                m.d.sync += [s1_prod[p].eq(acc * coef[p].m), s1_rnd[p].eq(coef[p].rnd),
-                             s1_shift[p].eq(coef[p].s)]
+                m.d.sync += [s1_prod[p].eq(s0_acc[p] * s0_coef[p].m), s1_rnd[p].eq(s0_coef[p].rnd),
+                             s1_shift[p].eq(s0_coef[p].s)]
 
         s2_valid = Signal()
         s2_group = Signal.like(s1_group)
