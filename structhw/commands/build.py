@@ -16,7 +16,6 @@ from ..errors import ConfigError, ResourceError
 from .compile import format_plan, load_model
 
 DEFAULT_BOARD = "ulx3s"
-DEFAULT_TARGET_MHZ = {"ecp5": 100.0}
 
 
 def register(subparsers) -> None:
@@ -36,8 +35,8 @@ def register(subparsers) -> None:
     parser.add_argument("--dense", action="store_true",
                         help="build the dense baseline (no sum-pool) of the same model")
     parser.add_argument("--target-mhz", type=float, default=None, metavar="F",
-                        help="clock target; ECP5 boards reach it with a PLL (default: 100 MHz on "
-                        "ECP5, the board clock on iCE40)")
+                        help="clock target; ECP5 boards reach it with a PLL (default: the board's "
+                        "oscillator, 25 MHz on ULX3S, no PLL); the report gives the Fmax reached")
     parser.set_defaults(func=run)
 
 
@@ -69,7 +68,7 @@ def run(args) -> int:
     from structhw.rtl_gen.network import Network
 
     board = get_board(args.board)
-    target_mhz = args.target_mhz or DEFAULT_TARGET_MHZ.get(board.family)
+    target_mhz = args.target_mhz
     out = args.out or Path("build") / (board.name + ("-dense" if args.dense else ""))
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
