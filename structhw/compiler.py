@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .budget import Budget
 from .errors import ConfigError, ResourceError
+from .jsonfile import read_json
 from .qnet import QuantLayer, QuantNet, ceil_log2
 
 PLAN_FORMAT = "structhw.plan"
@@ -393,14 +394,7 @@ def plan_from_json(obj) -> HardwarePlan:
 
 def load_plan(path) -> HardwarePlan:
     """Read a ``plan.json``; anything malformed is a :class:`ConfigError` naming the file."""
-    path = Path(path)
-    try:
-        with open(path) as f:
-            obj = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text (JSON) file") from None
+    obj = read_json(path)
     try:
         return plan_from_json(obj)
     except ConfigError as exc:

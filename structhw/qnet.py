@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError
+from .jsonfile import read_json
 
 FORMAT_NAME = "structhw.qnet"
 FORMAT_VERSION = 1
@@ -359,14 +360,7 @@ def save(qnet: QuantNet, path) -> Path:
 
 def load(path) -> QuantNet:
     """Read a ``*.qnet.json`` file; any malformed content is a :class:`ConfigError`."""
-    path = Path(path)
-    try:
-        with open(path) as f:
-            obj = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text (JSON) file") from None
+    obj = read_json(path)
     try:
         return QuantNet.from_json(obj)
     except ConfigError as exc:
