@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from tqdm import tqdm
 
 from structhw.rtl_gen.cost import engine_cost
 from structhw.rtl_gen.engine import LayerEngine, engine_cycles
+from structhw.yosys_stat import parse_stat
 from structhw.rtl_gen.params import EngineParams
 from structhw.rtl_gen.random_layer import random_quant_layer
 from structhw.rtl_gen.sumpool import SumPool
@@ -42,16 +42,6 @@ MULTS_DENSE = 36
 COMPRESSIONS = {"dense": 1, "2x": 2, "4x": 4}
 
 
-def parse_stat(text: str) -> dict:
-    """Cell counts of the top module from yosys ``stat`` output."""
-    counts = {cell: 0 for cell in CELLS}
-    for line in text.splitlines():
-        for cell in CELLS:
-            found = (re.fullmatch(rf"\s*{cell}\s+(\d+)\s*", line)
-                     or re.fullmatch(rf"\s*(\d+)\s+(?:\S+\s+)?{cell}\s*", line))
-            if found:
-                counts[cell] = int(found.group(1))
-    return counts
 
 
 def synthesize(component, top: str, yosys: str, workdir: Path) -> dict:
@@ -66,7 +56,7 @@ def synthesize(component, top: str, yosys: str, workdir: Path) -> dict:
     result = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=workdir)
     if result.returncode:
         raise RuntimeError(f"yosys failed on {source}:\n{result.stderr[-2000:]}")
-    return parse_stat((workdir / stat).read_text())
+    return parse_stat((workdir / stat).read_text(), CELLS)
 
 
 def write_json_atomically(obj, path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from amaranth.back import verilog
 
 from structhw.qnet import QuantLayer
 from structhw.rtl_gen.sumpool import ARCHS, SumPool, choose_sumpool_arch, sumpool_area, sumpool_cost
+from structhw.yosys_stat import parse_stat
 from structhw.toolchain import eda_env
 
 SYNTH_FLOW = ("synth_ecp5 -top {top} -run begin:map_luts; abc -lut 4; clean; "
@@ -74,19 +74,9 @@ def synthesize(layer: QuantLayer, arch: str, yosys: str, workdir: Path) -> dict:
     result = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=workdir)
     if result.returncode:
         raise RuntimeError(f"yosys failed on {source}:\n{result.stderr[-2000:]}")
-    return parse_stat((workdir / "stat.txt").read_text())
+    return parse_stat((workdir / "stat.txt").read_text(), CELLS)
 
 
-def parse_stat(text: str) -> dict:
-    """Cell counts from yosys ``stat`` output (either 'NAME  COUNT' or 'COUNT  NAME' rows)."""
-    counts = {cell: 0 for cell in CELLS}
-    for line in text.splitlines():
-        for cell in CELLS:
-            found = (re.fullmatch(rf"\s*{cell}\s+(\d+)\s*", line)
-                     or re.fullmatch(rf"\s*(\d+)\s+(?:\S+\s+)?{cell}\s*", line))
-            if found:
-                counts[cell] = int(found.group(1))
-    return counts
 
 
 def _ratio(measured: int, model: int) -> str:

@@ -26,7 +26,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import ConfigError
+from .yosys_stat import parse_stat
 
 BUILD_KEY = "build-key.json"
 SYNTH_STAT = "synth-stat.json"
@@ -172,16 +172,6 @@ def with_sumpool_arch(plan, arch: str):
     return dataclasses.replace(plan, stages=stages)
 
 
-def parse_synth_stat(text: str) -> dict:
-    """ECP5 cell counts (:data:`SYNTH_CELLS`) from yosys ``stat`` output."""
-    counts = {cell: 0 for cell in SYNTH_CELLS}
-    for line in text.splitlines():
-        for cell in SYNTH_CELLS:
-            found = (re.fullmatch(rf"\s*{cell}\s+(\d+)\s*", line)
-                     or re.fullmatch(rf"\s*(\d+)\s+(?:\S+\s+)?{cell}\s*", line))
-            if found:
-                counts[cell] = int(found.group(1))
-    return counts
 
 
 def synth_network(plan, out_dir) -> dict:
@@ -208,7 +198,7 @@ def synth_network(plan, out_dir) -> dict:
     if result.returncode:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no message"]
         raise ConfigError(f"yosys synth_ecp5 failed in {out_dir}: {tail[0]}")
-    cells = parse_synth_stat((out_dir / "stat.txt").read_text())
+    cells = parse_stat((out_dir / "stat.txt").read_text(), SYNTH_CELLS)
     cells["lut4_equivalent"] = cells["LUT4"] + 2 * cells["CCU2C"]
     write_json(out_dir / SYNTH_STAT, {"key": key, "cells": cells})
     return cells
