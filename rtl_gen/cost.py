@@ -16,15 +16,19 @@ padder           lut4 = 8·C (zero mux) + 4·(counter bits); ff = counter bits
 window           ff = span·n·Ce·w (tap registers) + counters + 1; lut4 = 2·counter bits + 4;
                  bram_bits = Ws·(span−1)·Ce·w (line buffer)
 mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
-                 ff = n²·Ce·w (window copy) + U·w (operand registers) + P·T·(w+8) (products)
+                 ff = n²·Ce·w (window copy) + 2·U·w (two operand registers) + P·T·8 (α word)
+                 + P·T·(w+8) (products)
                  + 2·P·A (accumulator and output) + step counters;
                  lut4 = U·w·(S−1)/2 (operand multiplexers of S = K or G·K inputs)
                  + 1.6·P·(T−1)·(w+8+log2 T) (the product sums become carry-save adders
                  and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters;
                  bram_bits = G·K·P·T·8 (α ROM) + G·P·A (bias ROM)
-requant          dsp = P·⌈A/18⌉·⌈(Mb+1)/18⌉; ff = P·(A + Mb + 2R + 1 + 2·S_max + 3·⌈log2 S_max⌉
-                 + 8) + 4·groups bits (operands and ROM word, product, rounded sum, output);
-                 lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter) + 4 (rounding add, clamp))
+requant          the accumulator is cut into X slices of ≤ 18 bits (one DSP each, see
+                 :func:`~structhw.rtl_gen.requant.product_chunks`); dsp = P·X·⌈(Mb+1)/18⌉;
+                 ff = P·(A + Mb + Σ(slice+Mb+1) + 2R + 2·S_max + 3·⌈log2 S_max⌉ + 8)
+                 + 6·(groups bits + 1) (operands and ROM word, partial products, rounded sum,
+                 shifted value, output); lut4 = P·R·(⌈log2(S_max+1)⌉ (barrel shifter)
+                 + 3 + X (X-operand rounding add, clamp))
 input_skid       ff = lut4 = 8·C (+1 full bit; +2 LUT4): the padded pixel held while the next
                  stage stalls, so no ready path runs from it into the input FIFO
 skid             ff = lut4 = P·A + groups bits (+1 full bit; +2 LUT4 control): the MAC output
@@ -46,6 +50,7 @@ from structhw.qnet import QuantLayer, ceil_log2
 
 from .mac import MacSchedule, tree_register_bits, tree_stages
 from .params import EngineParams
+from .requant import REQUANT_STAGES, product_chunks
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,9 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost
     tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
     return Cost(
         lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 2 * steps,
-        ff=(window + len(muxes) * w + P * T * (w + 8) + P * tree_register_bits(T, w + 8)
-            + 2 * P * A + steps + 3 + (3 + G.bit_length()) * tree_stages(T)),
+        ff=(window + 2 * len(muxes) * w + P * T * 8 + P * T * (w + 8)
+            + P * tree_register_bits(T, w + 8)
+            + 2 * P * A + steps + 6 + G.bit_length() + (3 + G.bit_length()) * tree_stages(T)),
         dsp=P * T,
         bram_bits=G * K * P * T * 8 + G * P * A,
     )
@@ -125,11 +131,13 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     m_bits = max(1, max(int(v) for v in layer.multiplier).bit_length())
     s_max = max(int(v) for v in layer.shift)
     groups = -(-layer.out_channels // P)
+    chunks = product_chunks(A)
+    parts = sum(bits + m_bits + 1 for _, bits, _ in chunks)
     return Cost(
-        lut4=P * R * (max(ceil_log2(s_max + 1), 1) + 4),
-        ff=(P * (A + m_bits + 2 * R + 1 + 2 * s_max + 3 * s_max.bit_length() + 8)
-            + 4 * max(ceil_log2(groups), 1) + 4),
-        dsp=P * (-(-A // 18)) * (-(-(m_bits + 1) // 18)),
+        lut4=P * R * (max(ceil_log2(s_max + 1), 1) + 3 + len(chunks)),
+        ff=(P * (A + m_bits + 2 * R + parts + 2 * s_max + 3 * s_max.bit_length() + 8)
+            + (REQUANT_STAGES + 1) * (max(ceil_log2(groups), 1) + 1)),
+        dsp=P * len(chunks) * (-(-(m_bits + 1) // 18)),
     )
 
 

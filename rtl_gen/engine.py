@@ -21,7 +21,7 @@ from structhw.qnet import QuantLayer
 from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stages
 from .padder import Padder
 from .params import EngineParams
-from .requant import Requantizer
+from .requant import REQUANT_STAGES, Requantizer
 from .window import WindowGenerator, window_positions
 
 
@@ -233,10 +233,10 @@ def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))
 
 
-PIPELINE_LATENCY = 8
+PIPELINE_LATENCY = 5 + REQUANT_STAGES
 """Cycles the dense engine adds after the MAC array's last step of a pixel, besides the
-:func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: product and accumulate
-registers, MAC output register, four requantiser stages, collector register (measured by
+:func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: α/operand, product and
+accumulate registers, MAC output register, the requantiser's stages, collector register (measured by
 tests/rtl/test_engine.py)."""
 
 

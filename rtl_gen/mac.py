@@ -149,7 +149,7 @@ class MacArray(wiring.Component):
         ⌈Cout/P⌉ beats per window: lane group ``group`` and its P exact accumulators
         (``values[p]`` belongs to output channel group·P + p; lanes past Cout carry 0).
 
-    Pipeline: issue (operand mux, ROM address) → multiply (α from ROM) → :func:`tree_stages`
+    Pipeline: issue (operand mux, ROM address) → ROM word and operand registers → multiply → :func:`tree_stages`
     adder-tree stages → accumulate → output register; the whole pipeline advances when the output register is free or being read.
     """
 
@@ -239,18 +239,28 @@ class MacArray(wiring.Component):
                          s1_group.eq(g)]
             m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
 
-        alpha = data.View(data.ArrayLayout(data.ArrayLayout(signed(8), T), P), rom.data)
+        # Block-RAM clock-to-output (≈6 ns on ECP5) plus a multiply does not fit 10 ns: the ROM
+        # word and the operands get a register of their own before the multipliers.
+        alpha = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), T), P), name="alpha")
+        r_valid, r_first, r_last = Signal(), Signal(), Signal()
+        r_group = Signal.like(g)
+        r_ops = {key: Signal.like(op, name=f"{op.name}_rr") for key, op in s1_ops.items()}
+        with m.If(advance):
+            m.d.sync += [r_valid.eq(s1_valid), r_first.eq(s1_first), r_last.eq(s1_last),
+                         r_group.eq(s1_group), alpha.eq(rom.data)]
+            m.d.sync += [r_ops[key].eq(op) for key, op in s1_ops.items()]
+
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_group = Signal.like(g)
         prod_bits = self.operand_bits + 8
         products = [[Signal(signed(prod_bits), name=f"prod_p{p}_t{t}") for t in range(T)]
                     for p in range(P)]
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
-                         s2_group.eq(s1_group)]
+            m.d.sync += [s2_valid.eq(r_valid), s2_first.eq(r_first), s2_last.eq(r_last),
+                         s2_group.eq(r_group)]
             for p in range(P):
                 for t in range(T):
-                    m.d.sync += products[p][t].eq(s1_ops[id(operands[p][t])] * alpha[p][t])
+                    m.d.sync += products[p][t].eq(r_ops[id(operands[p][t])] * alpha[p][t])
 
         # ---- adder tree over the T products, registered every TREE_LEVELS_PER_STAGE levels ----
         sums = []

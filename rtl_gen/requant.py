@@ -16,6 +16,27 @@ from structhw.qnet import ACT_MAX, QuantLayer
 from .mac import group_layout, rom_memory
 
 
+PRODUCT_CHUNK_BITS = 17
+"""Low slices of the accumulator are this wide: unsigned, they fit an 18-bit signed DSP operand."""
+
+REQUANT_STAGES = 5
+"""Registers from accumulator to int8: operands and ROM word; partial products (one DSP each,
+registered at the DSP output); rounded sum; shift; clamp. Each stage is at most one DSP, one
+carry chain or one barrel shifter deep, so the requantiser runs above 100 MHz on ECP5."""
+
+
+def product_chunks(acc_bits: int) -> list:
+    """Slices of an ``acc_bits``-wide signed accumulator for acc·M on 18×18 signed multipliers:
+    (lowest bit, width, signed) per slice; unsigned PRODUCT_CHUNK_BITS-bit slices from bit 0,
+    the signed top slice at most 18 bits. One slice when the accumulator fits 18 bits."""
+    chunks, low = [], 0
+    while acc_bits - low > 18:
+        chunks.append((low, PRODUCT_CHUNK_BITS, False))
+        low += PRODUCT_CHUNK_BITS
+    chunks.append((low, acc_bits - low, True))
+    return chunks
+
+
 class Requantizer(wiring.Component):
     """Requantise P accumulators per beat, lane p of group g being output channel g·P + p.
 
@@ -31,8 +52,7 @@ class Requantizer(wiring.Component):
     i : In(stream.Signature(group_layout(signed(acc_bits), P, G)))
         Accumulators of one lane group (G = ⌈Cout/P⌉).
     o : Out(stream.Signature(group_layout(signed(8), P, G)))
-        The int8 outputs of that group, four cycles later (operand and ROM word register,
-        multiply, round, shift and clamp; lanes past Cout carry 0).
+        The int8 outputs of that group, REQUANT_STAGES cycles later (lanes past Cout carry 0).
     """
 
     def __init__(self, layer: QuantLayer, lanes: int):
@@ -87,16 +107,21 @@ class Requantizer(wiring.Component):
             m.d.sync += [s0_valid.eq(self.i.valid), s0_group.eq(self.i.payload.group),
                          s0_acc.eq(self.i.payload.values), s0_coef.eq(coef)]
 
+        chunks = product_chunks(self.acc_bits)
         s1_valid = Signal()
         s1_group = Signal.like(s0_group)
-        s1_prod = [Signal(signed(self.product_bits + 1), name=f"prod_p{p}") for p in range(P)]
+        s1_parts = [[Signal(signed(bits + self.m_bits + 1), name=f"part{j}_p{p}")
+                     for j, (_, bits, _) in enumerate(chunks)] for p in range(P)]
         s1_rnd = [Signal(coef[p].rnd.shape(), name=f"rnd_p{p}") for p in range(P)]
         s1_shift = [Signal(coef[p].s.shape(), name=f"shift_p{p}") for p in range(P)]
         with m.If(advance):
             m.d.sync += [s1_valid.eq(s0_valid), s1_group.eq(s0_group)]
             for p in range(P):
-                m.d.sync += [s1_prod[p].eq(s0_acc[p] * s0_coef[p].m), s1_rnd[p].eq(s0_coef[p].rnd),
-                             s1_shift[p].eq(s0_coef[p].s)]
+                for j, (low, bits, is_signed) in enumerate(chunks):
+                    piece = s0_acc[p][low:low + bits]
+                    piece = piece.as_signed() if is_signed else piece
+                    m.d.sync += s1_parts[p][j].eq(piece * s0_coef[p].m)
+                m.d.sync += [s1_rnd[p].eq(s0_coef[p].rnd), s1_shift[p].eq(s0_coef[p].s)]
 
         s2_valid = Signal()
         s2_group = Signal.like(s1_group)
@@ -105,16 +130,26 @@ class Requantizer(wiring.Component):
         with m.If(advance):
             m.d.sync += [s2_valid.eq(s1_valid), s2_group.eq(s1_group)]
             for p in range(P):
-                m.d.sync += [s2_sum[p].eq(s1_prod[p] + s1_rnd[p]), s2_shift[p].eq(s1_shift[p])]
+                total = s1_rnd[p]
+                for (low, _, _), part in zip(chunks, s1_parts[p]):
+                    total = total + (part << low)
+                m.d.sync += [s2_sum[p].eq(total), s2_shift[p].eq(s1_shift[p])]
+
+        s3_valid = Signal()
+        s3_group = Signal.like(s2_group)
+        s3_shifted = [Signal(signed(self.product_bits), name=f"shifted_p{p}") for p in range(P)]
+        with m.If(advance):
+            m.d.sync += [s3_valid.eq(s2_valid), s3_group.eq(s2_group)]
+            for p in range(P):
+                m.d.sync += s3_shifted[p].eq(s2_sum[p] >> s2_shift[p])
 
         lo = self.layer.lo
         out_valid = Signal()
         m.d.comb += self.o.valid.eq(out_valid)
         with m.If(advance):
-            m.d.sync += [out_valid.eq(s2_valid), self.o.payload.group.eq(s2_group)]
+            m.d.sync += [out_valid.eq(s3_valid), self.o.payload.group.eq(s3_group)]
             for p in range(P):
-                shifted = Signal(signed(self.product_bits), name=f"shifted_p{p}")
-                m.d.comb += shifted.eq(s2_sum[p] >> s2_shift[p])
+                shifted = s3_shifted[p]
                 m.d.sync += self.o.payload.values[p].eq(
                     Mux(shifted < lo, lo, Mux(shifted > ACT_MAX, ACT_MAX, shifted)))
         return m
