@@ -39,8 +39,18 @@ CELL_TYPES = {
     "ecp5": {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "ebr": "DP16KD"},
     "ice40": {"lut4": "ICESTORM_LC", "ff": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "ebr": "ICESTORM_RAM"},
 }
+ECP5_LUT_MAPPING = "abc -dress -lut 4:7"
+"""LUT mapper of ECP5 builds, run in place of synth_ecp5's own ``abc9 -W 300`` step (label
+``map_luts``): YoWASP yosys 0.70's abc9 stops with ``Assert GetSize(conn.first) ==
+GetSize(conn.second)`` in ABC_OPS_REINTEGRATE on the demo networks, and this synth_ecp5 no longer
+has ``-noabc9``. LUT4s plus PFUMX/L6MUX21 wide functions up to 7 inputs, as abc9 would use."""
 # synth_ice40 maps multipliers to SB_MAC16 only when asked; synth_ecp5 uses MULT18X18D anyway.
-SYNTH_OVERRIDES = {"ice40": {"synth_opts": "-dsp"}}
+SYNTH_OVERRIDES = {
+    "ice40": {"synth_opts": "-dsp"},
+    "ecp5": {"synth_opts": "-run begin:map_luts",
+             "script_after_synth": (f"{ECP5_LUT_MAPPING}\nclean\n"
+                                    "synth_ecp5 -top top -run map_cells:")},
+}
 # The log each tool writes itself (yosys -l, nextpnr --log), read when a stage fails.
 TOOL_LOGS = {"synth": ".rpt", "pnr": ".tim"}
 BITSTREAM_SUFFIX = {"ecp5": ".bit", "ice40": ".bin"}
@@ -261,16 +271,6 @@ def _fit_message(board: BoardInfo, used: dict, totals: dict) -> str | None:
     return f"design does not fit {board.name} ({board.device}): {'; '.join(parts)}{hint}"
 
 
-def _abc9_failed(log: str) -> bool:
-    """True when yosys stopped inside an ABC9 pass: the last numbered "Executing" step of its log
-    is (a sub-step of) a step "Executing ABC9 pass"."""
-    steps = re.findall(r"^(\d+(?:\.\d+)*)\.? Executing (.*)$", log, flags=re.M)
-    if not steps:
-        return False
-    last = steps[-1][0] + "."
-    return any("ABC9" in what.upper() and last.startswith(number + ".") for number, what in steps)
-
-
 def _fail(board: BoardInfo, failed: "_StageFailed", build_dir: Path, name: str, out_dir: Path):
     """Keep the tools' logs in ``out_dir`` and raise the ConfigError for a failed stage: a fit
     message when nextpnr's utilisation shows an overused resource, else the tool's error lines."""
@@ -330,8 +330,8 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     clock : str
         How the clock is made, for the report (e.g. "100 MHz from EHXPLLL (25 MHz board clock)").
     tool_options : dict, optional
-        Amaranth build overrides (``synth_opts``, ``yosys_opts``, ``nextpnr_opts``, …), e.g.
-        ``{"synth_opts": "-noabc9"}``; ``nextpnr_opts`` is appended to the report options.
+        Amaranth build overrides (``synth_opts``, ``script_after_synth``, ``nextpnr_opts``, …)
+        replacing :data:`SYNTH_OVERRIDES`; ``nextpnr_opts`` is appended to the report options.
 
     Returns
     -------
@@ -341,9 +341,7 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     ------
     ConfigError
         A tool failed, the design does not fit the device (which resource, by how much, the
-        smallest board that fits) or misses timing (which clock and path, by how much). On
-        ECP5, a yosys crash inside abc9 is retried once with ``synth_ecp5 -noabc9`` (said on
-        stderr and in the report's ``notes``). No
+        smallest board that fits) or misses timing (which clock and path, by how much). No
         bitstream is left in ``out_dir`` then; when nextpnr finished, ``report.json`` is still
         written, with ``"bitstream": null`` and the ``"error"``.
     """
@@ -358,27 +356,16 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     overrides.update(tool_options or {})
     overrides["nextpnr_opts"] = " ".join(filter(None, [
         f"--report {NEXTPNR_REPORT} --timing-allow-fail", overrides.get("nextpnr_opts")]))
-    attempts = [overrides]
-    if family == "ecp5" and "-noabc9" not in overrides.get("synth_opts", ""):
-        attempts.append({**overrides,
-                         "synth_opts": " ".join(filter(None, [overrides.get("synth_opts"), "-noabc9"]))})
     log_path = out_dir / BUILD_LOG
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
-        for number, attempt in enumerate(attempts):
-            build_dir = Path(tmp) / f"attempt{number}"
-            plan = board.platform().build(top, name=name, do_build=False, **attempt)
-            plan.extract(build_dir)
-            tim = build_dir / f"{name}.tim"
-            try:
-                seconds = _run_stages(build_dir, name, family, env, log_path)
-                break
-            except _StageFailed as failed:
-                if failed.stage == "synth" and number + 1 < len(attempts) and _abc9_failed(failed.log):
-                    print(f"synth: yosys crashed in abc9 ({failed.lines[-1]}); retrying with "
-                          f"synth_ecp5 -noabc9", file=sys.stderr)
-                    continue
-                _fail(board, failed, build_dir, name, out_dir)
-        notes = ["yosys crashed in abc9; synthesised with synth_ecp5 -noabc9"] if number else []
+        build_dir = Path(tmp) / "build"
+        plan = board.platform().build(top, name=name, do_build=False, **overrides)
+        plan.extract(build_dir)
+        tim = build_dir / f"{name}.tim"
+        try:
+            seconds = _run_stages(build_dir, name, family, env, log_path)
+        except _StageFailed as failed:
+            _fail(board, failed, build_dir, name, out_dir)
 
         shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
         raw_path = build_dir / NEXTPNR_REPORT
@@ -400,7 +387,7 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         report = BuildReport(board=board.name, device=board.device, used=used, totals=totals,
                              fmax_mhz=clocks[slowest]["fmax_mhz"], target_mhz=float(target_mhz),
                              clocks=clocks, seconds=seconds, critical_path=_critical_path(raw),
-                             clock=clock, notes=notes)
+                             clock=clock)
         try:
             check_fit(board, used, totals)
             check_timing(report)

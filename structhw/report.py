@@ -50,15 +50,6 @@ SYNTH_FLOW = ("synth_ecp5 -top {top} -run begin:map_luts; abc -lut 4; clean; "
 """synth_ecp5 with ``abc -lut 4`` in place of its ``abc9`` step (as in
 ``benchmarks/bench_sumpool_synth.py``): YoWASP yosys 0.70's abc9 exits 1 without a message on
 designs of a few thousand cells. The same flow for both sum-pool archs keeps the comparison fair."""
-BOARD_SYNTH_OVERRIDES = {
-    "synth_opts": "-run begin:map_luts",
-    "script_after_synth": "abc -lut 4\nclean\nsynth_ecp5 -top top -run map_cells:",
-}
-"""Amaranth build overrides (set as ``AMARANTH_<name>`` variables unless the user set them) that
-make the board builds' ``synth_ecp5`` map LUTs with ``abc -lut 4`` instead of ``abc9``: YoWASP
-yosys 0.70's abc9 fails on the dense demo network (exit 1 without a message, or the assertion
-``GetSize(conn.first) == GetSize(conn.second)`` in ABC_OPS_REINTEGRATE), and its ``synth_ecp5``
-has no ``-noabc9``. Both variants and the sum-pool syntheses use the same LUT mapper."""
 SYNTH_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D")
 
 
@@ -81,10 +72,10 @@ def write_text(path, text: str) -> None:
 
 
 def synth_overrides() -> dict:
-    """The Amaranth build overrides the board builds run with: :data:`BOARD_SYNTH_OVERRIDES`,
-    each replaced by ``$AMARANTH_<name>`` when the user set it."""
-    return {name: os.environ.get(f"AMARANTH_{name}", value)
-            for name, value in BOARD_SYNTH_OVERRIDES.items()}
+    """The synthesis overrides the board builds run with (part of the build cache key)."""
+    from structhw.boards.build import SYNTH_OVERRIDES
+
+    return SYNTH_OVERRIDES
 
 
 def build_key(plan_path, board: str, target_mhz: float) -> str:
@@ -112,27 +103,17 @@ def cached_build(out_dir, plan_path, board: str, target_mhz: float) -> dict | No
 def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:
     """Build ``plan``'s network in the board top into ``out_dir`` (yosys → nextpnr → pack) and
     return the ``report.json`` it wrote (resources, Fmax; ``"error"`` when it missed timing or
-    did not fit — then a :class:`ConfigError` is raised only if nextpnr produced no figures).
-    ``synth_ecp5`` runs with :func:`synth_overrides`."""
+    did not fit — then a :class:`ConfigError` is raised only if nextpnr produced no figures)."""
     from structhw.boards.flow import build_board
     from structhw.rtl_gen.network import Network
 
     out_dir = Path(out_dir)
-    overrides = {f"AMARANTH_{name}": value for name, value in synth_overrides().items()}
-    previous = {var: os.environ.get(var) for var in overrides}
-    os.environ.update(overrides)
     try:
         build_board(board, lambda: Network(plan), out_dir, target_mhz,
                     image_shape=plan.qnet.input_shape)
     except ConfigError:
         if not (out_dir / "report.json").exists():
             raise
-    finally:
-        for var, value in previous.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
     return json.loads((out_dir / "report.json").read_text())
 
 
