@@ -15,15 +15,20 @@ Two microarchitectures behind one interface (``arch``):
     the last (sw−1)·d+1 columns of the sw row taps; one pipelined adder tree per output value
     sums its whole cw·sw² box. Adds per output pixel: groups·c·(cw·sw² − 1).
 ``"separable"``
-    1. channel sums inside the pixel: a DAG of shared power-of-two channel windows (log depth,
-       registered every LEVELS_PER_STAGE levels; a sliding add/subtract chain would be c adds
-       deep and was the critical path of wide layers),
+    1. channel sums inside the pixel (``_ChannelSums``): per group one anchor output by a tree,
+       the others by sliding from it one channel at a time in both directions (2 adds per
+       output whatever the window, registered every SLIDES_PER_STAGE slides so that no chain
+       of more than a few adds lies between registers), or for small windows where that is
+       cheaper a DAG of shared power-of-two channel windows; every add ``keep``-marked so that
+       synthesis builds it as one carry chain rather than carry-save rows of LUT4s,
     2. vertical sums of sw taps from line buffers that store the *channel sums* (groups·c values
        of ``8 + ceil(log2 cw)`` bits instead of C int8 values); a running vertical sum would
        need sw·d rows of channel sums plus d rows of vertical sums in memory to save sw−3 adds,
        and memory, not adders, is what a line buffer costs, so taps it is,
     3. horizontal sums along the row: sum of sw taps for sw ≤ 3, a running sum (add the column
        entering, subtract the one leaving: 2 adds whatever the window) for sw ≥ 4.
+
+With sw = 1 (no spatial window) the channel sums are the output, registered once.
 
 Both accept one input pixel per cycle while the output is ready. The pipeline stalls as a whole:
 every stage register moves when ``advance = ~o.valid | o.ready``, and ``i.ready = advance``. An
@@ -53,6 +58,11 @@ two slices; beyond 32 bits the layer is not realisable by this generator."""
 
 LEVELS_PER_STAGE = 2
 """Adder-tree levels between two pipeline registers in the "tree" arch."""
+
+SLIDES_PER_STAGE = 4
+"""Sliding channel-sum steps (chained adds) between two pipeline registers in the "separable" arch."""
+
+CHANNEL_PLANS = ("dag", "sliding")
 
 RUNNING_HORIZONTAL_MIN_WINDOW = 4
 """Spatial windows from this size on use the running horizontal sum in the "separable" arch."""
@@ -127,7 +137,7 @@ class SumPool(wiring.Component):
         if self.arch == "tree":
             levels = math.ceil(math.log2(self.layer.window)) if self.layer.window > 1 else 0
             return 2 + max(1, math.ceil(levels / LEVELS_PER_STAGE))
-        return 3 + self._channel_plan.pre_stages
+        return (3 if self.layer.spatial_window > 1 else 1) + self._channel_plan.pre_stages
 
     @property
     def _channel_plan(self) -> "_ChannelSums":
@@ -185,6 +195,10 @@ class SumPool(wiring.Component):
         for index, value in enumerate(self._channel_plan.build(pipe, self.i.payload)):
             m.d.comb += channel_sums[index].eq(value)
         cs1 = pipe.register(channel_sums, "cs1")
+        if sw == 1:
+            pipe.finish()
+            m.d.comb += self.o.payload.eq(cs1)
+            return
 
         row_taps = [cs1] + _line_taps(m, pipe, sums_layout, cs1, self.width, sw, d)
         vertical = Signal(data.ArrayLayout(signed(vertical_bits), outs))
@@ -316,69 +330,111 @@ def _tree_sum(terms: list):
 
 class _ChannelSums:
     """Per output channel g·c+k, the sum of the cw input channels g·cg+k … g·cg+k+cw−1 of a pixel,
-    as a shared, pipelined adder DAG of logarithmic depth.
+    as a pipelined graph of two-operand adds, each ``keep``-marked so that synthesis maps it to
+    one carry chain (⌈bits/2⌉ CCU2C) instead of merging adds into carry-save rows of LUT4s.
 
-    A window of w channels starting at channel j is the sum of the window of the largest power
-    of two p < w at j and the window of w − p at j + p (w a power of two: two halves). Windows
-    are shared between outputs, so every output adds at most ⌈log2 cw⌉ levels and the whole set
-    costs about ⌈log2 cw⌉ adds per input channel. A register stage follows every
-    LEVELS_PER_STAGE levels; ``pre_stages`` of them lie before the stage-1 register ``cs1``.
+    Two plans; the one with fewer adder LUT4-equivalents (:meth:`lut4`) is built:
+
+    ``"dag"``
+        A window of w channels starting at channel j is the sum of the window of the largest
+        power of two p < w at j and the window of w − p at j + p (w a power of two: two halves).
+        Windows are shared between outputs: about ⌈log2 cw⌉ adds per input channel.
+    ``"sliding"``
+        Per group, one anchor output (the middle one) by a balanced tree of its cw channels;
+        the others by sliding from it one channel at a time in both directions:
+        ``out[k±1] = out[k] + d`` with ``d`` the 9-bit difference of the channel entering and
+        the one leaving: 2 adds per further output, whatever the window. Sums are computed
+        modulo 2^w(cw) (w(cw) = bits of a sum of cw int8), exact because every output fits.
+
+    Tree levels get a register stage every LEVELS_PER_STAGE levels, slides every
+    SLIDES_PER_STAGE steps; ``pre_stages`` of them lie before the stage-1 register ``cs1``.
     """
 
     def __init__(self, layer: QuantLayer):
         self.layer = layer
-        self.nodes = {}
-        self.outputs = []
-        cg, cw = layer.group_channels, layer.channel_window
-        for g in range(layer.groups):
-            self.outputs += [self._window(g * cg + k, cw) for k in range(layer.c)]
-        self.depth = max(self.nodes[key][2] for key in self.outputs)
-        self.pre_stages = self._stage(self.depth)
+        plans = [self._plan(layer, kind) for kind in CHANNEL_PLANS]
+        self.kind, self.nodes, self.outputs = min(
+            plans, key=lambda plan: sum(_add_lut4(self._bits(plan[1], key))
+                                        for key, node in plan[1].items() if node[0] != "in"))
+        self.pre_stages = max(self.nodes[key][4] for key in self.outputs)
 
-    def _window(self, start: int, width: int) -> tuple:
-        key = (start, width)
-        if key not in self.nodes:
-            if width == 1:
-                self.nodes[key] = (None, None, 0)
-            else:
-                half = 1 << (width - 1).bit_length() - 1
-                lo, hi = self._window(start, half), self._window(start + half, width - half)
-                self.nodes[key] = (lo, hi, 1 + max(self.nodes[lo][2], self.nodes[hi][2]))
+    # A node is (op, a, b, bits, stage): op "in" (a = input channel, 8 bits, stage 0), "add" or
+    # "sub" (a ± b on operand values at the node's stage, wrapped to ``bits``).
+    @classmethod
+    def _plan(cls, layer, kind: str) -> tuple:
+        nodes, outputs = {}, []
+        cg, cw, c = layer.group_channels, layer.channel_window, layer.c
+        for ch in range(layer.in_channels):
+            nodes["in", ch] = ("in", ch, None, 8, 0)
+        for g in range(layer.groups):
+            base = g * cg
+            if kind == "dag":
+                outputs += [cls._window(nodes, base + k, cw) for k in range(c)]
+                continue
+            anchor = c // 2
+            outs = {anchor: cls._window(nodes, base + anchor, cw)}
+            width = _range_width(cw)
+            start = nodes[outs[anchor]][4] + 1
+            for step, k in enumerate(range(anchor + 1, c)):
+                d = ("d", base + k - 1)
+                nodes[d] = ("sub", ("in", base + k - 1 + cw), ("in", base + k - 1), 9, 0)
+                nodes["out", base + k] = ("add", outs[k - 1], d, width, start + step // SLIDES_PER_STAGE)
+                outs[k] = ("out", base + k)
+            for step, k in enumerate(range(anchor - 1, -1, -1)):
+                d = ("d", base + k)
+                nodes[d] = ("sub", ("in", base + k), ("in", base + k + cw), 9, 0)
+                nodes["out", base + k] = ("add", outs[k + 1], d, width, start + step // SLIDES_PER_STAGE)
+                outs[k] = ("out", base + k)
+            outputs += [outs[k] for k in range(c)]
+        return kind, nodes, outputs
+
+    @staticmethod
+    def _window(nodes: dict, start: int, width: int) -> tuple:
+        """Key of the node summing ``width`` channels from ``start`` (power-of-two splits)."""
+        if width == 1:
+            return ("in", start)
+        key = ("win", start, width)
+        if key not in nodes:
+            half = 1 << (width - 1).bit_length() - 1
+            lo = _ChannelSums._window(nodes, start, half)
+            hi = _ChannelSums._window(nodes, start + half, width - half)
+            depth = 1 + max(_ChannelSums._depth(nodes, lo), _ChannelSums._depth(nodes, hi))
+            nodes[key] = ("add", lo, hi, _range_width(width), max(0, depth - 1) // LEVELS_PER_STAGE,
+                          depth)
         return key
 
     @staticmethod
-    def _stage(depth: int) -> int:
-        """Register stage (0 = combinational from the input) computing a node of this depth."""
-        return max(0, depth - 1) // LEVELS_PER_STAGE
+    def _depth(nodes: dict, key) -> int:
+        node = nodes[key]
+        return node[5] if len(node) > 5 else 0
+
+    @staticmethod
+    def _bits(nodes: dict, key) -> int:
+        return nodes[key][3]
 
     def adds(self) -> list:
-        """Widths in bits of every two-operand add of the DAG."""
-        return [_range_width(width) for (_, width), (lo, _, _) in self.nodes.items() if lo is not None]
+        """Widths in bits of every two-operand add (or subtract) of the built plan."""
+        return [node[3] for node in self.nodes.values() if node[0] != "in"]
+
+    def lut4(self) -> int:
+        """LUT4-equivalents of the adds: ⌈bits/2⌉ CCU2C of 2 LUT4s each."""
+        return sum(_add_lut4(bits) for bits in self.adds())
+
+    def _needs(self) -> dict:
+        """Latest stage at which each node's value is read."""
+        need = {}
+        for node in self.nodes.values():
+            if node[0] != "in":
+                for op in node[1:3]:
+                    need[op] = max(need.get(op, 0), node[4])
+        for key in self.outputs:
+            need[key] = max(need.get(key, 0), self.pre_stages)
+        return need
 
     def registered_bits(self) -> int:
         """Bits of the pipeline registers in front of stage 1 (values alive across a boundary)."""
-        return sum(_range_width(self._width(key)) for key, stage in self._crossings())
-
-    @staticmethod
-    def _width(key) -> int:
-        return key[1]
-
-    def _crossings(self) -> list:
-        """(node, stage) for every register copy of a node made available at a later stage."""
-        need = {}
-        for key, (lo, hi, depth) in self.nodes.items():
-            if lo is None:
-                continue
-            stage = self._stage(depth)
-            for op in (lo, hi):
-                need[op] = max(need.get(op, 0), stage)
-        for key in self.outputs:
-            need[key] = max(need.get(key, 0), self.pre_stages)
-        crossings = []
-        for key, last in need.items():
-            produced = self._stage(self.nodes[key][2]) if self.nodes[key][0] is not None else 0
-            crossings += [(key, stage) for stage in range(produced + 1, last + 1)]
-        return crossings
+        return sum(self.nodes[key][3] * max(0, last - self.nodes[key][4])
+                   for key, last in self._needs().items())
 
     def build(self, pipe: "_Pipeline", pixel) -> list:
         """The output sums at stage ``pre_stages`` (registered copies where a value crosses a
@@ -387,16 +443,17 @@ class _ChannelSums:
 
         def at(key, stage):
             if (key, stage) not in values:
-                lo, hi, depth = self.nodes[key]
-                produced = self._stage(depth) if lo is not None else 0
+                op, a, b, bits, produced = self.nodes[key][:5]
+                name = "_".join(str(part) for part in key)
                 if stage > produced:
-                    values[key, stage] = pipe.register(at(key, stage - 1),
-                                                       f"csum{key[0]}_{key[1]}_s{stage}")
-                elif lo is None:
-                    values[key, stage] = pixel[key[0]]
+                    values[key, stage] = pipe.register(at(key, stage - 1), f"{name}_s{stage}")
+                elif op == "in":
+                    values[key, stage] = pixel[a]
                 else:
-                    bits = _range_width(key[1])
-                    values[key, stage] = (at(lo, stage) + at(hi, stage))[:bits].as_signed()
+                    result = Signal(signed(bits), name=name, attrs={"keep": 1})
+                    total = at(a, stage) + at(b, stage) if op == "add" else at(a, stage) - at(b, stage)
+                    pipe.m.d.comb += result.eq(total[:bits].as_signed())
+                    values[key, stage] = result
             return values[key, stage]
 
         return [at(key, self.pre_stages) for key in self.outputs]
@@ -432,6 +489,11 @@ LUT4_PER_MUX_BIT = 1
 BRAM_BITS_PER_LUT4 = 56 * 18432 / 24288
 """Area exchange rate of block RAM bits for LUT4s on the LFE5U-25F (56 DP16KD of 18 kbit,
 24 288 LUT4): about 42.5 bits of block RAM occupy the share of the die of one LUT4."""
+
+
+def _add_lut4(bits: int) -> int:
+    """LUT4-equivalents of one two-operand ``bits``-bit add: ⌈bits/2⌉ CCU2C of two LUT4s."""
+    return 2 * -(-bits // 2)
 
 
 def _tree_adder_bits(count: int, width: int) -> tuple[int, list]:
@@ -483,12 +545,15 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         + L·C·8 (memory read register) + control
         bram_bits = Wp · L · C · 8
     ``separable``
-        lut4 = channel sums (the adder bits of the shared power-of-two window DAG of
-        ``_ChannelSums``, about C·⌈log2 cw⌉ adds of ≤ w(cw) bits) + vertical G·c·M(sw, w(cw·sw))
-        + horizontal G·c·M(sw, E) (taps) or G·c·2·(2·E) (running: 2 adds, 2 muxes)
+        lut4 = channel sums (2·⌈b/2⌉ per b-bit add of the plan ``_ChannelSums`` builds: sliding,
+        about G·(cw − 1) tree adds + (c − 1)·(a 9-bit and a w(cw)-bit add), or the shared
+        power-of-two window DAG, about C·⌈log2 cw⌉ adds of ≤ w(cw) bits) + vertical
+        G·c·M(sw, w(cw·sw)) + horizontal G·c·M(sw, E) (taps) or G·c·2·(2·E) (running: 2 adds,
+        2 muxes)
         ff = G·c·(w(cw) + w(cw·sw)·(1 + delay) + E·(1 + running)) + L·G·c·w(cw) (memory read
         register) + channel-sum pipeline registers + control; delay = (sw−1)·d (taps) or sw·d
-        (running), running = d for the running horizontal sum else 0
+        (running), running = d for the running horizontal sum else 0; with sw = 1 only
+        G·c·w(cw) + channel-sum pipeline registers + valid bits
         bram_bits = Wp · L · G·c · w(cw)
 
     dsp is 0 (adds only). Checked against synth_ecp5 by benchmarks/bench_sumpool_synth.py (14
@@ -519,7 +584,7 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
     else:
         cw_bits, v_bits = _range_width(cw), _range_width(cw * sw)
         plan = _ChannelSums(layer)
-        channel = sum(plan.adds()) * LUT4_PER_ADDER_BIT
+        channel = plan.lut4()
         vertical = outs * _multi_operand_lut4(sw, v_bits)
         running = sw >= RUNNING_HORIZONTAL_MIN_WINDOW
         if running:
@@ -529,9 +594,12 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
             horizontal = outs * _multi_operand_lut4(sw, e_bits)
             delay, h_regs = rows, 0
         lut4 = channel + vertical + horizontal
-        ff = (outs * (cw_bits + v_bits * (1 + delay) + e_bits * (1 + h_regs))
-              + rows * outs * cw_bits + plan.registered_bits()
-              + _control_ff(layer, 3, plan.pre_stages) + 2)
+        if sw == 1:
+            ff = outs * cw_bits + plan.registered_bits() + plan.pre_stages + 1
+        else:
+            ff = (outs * (cw_bits + v_bits * (1 + delay) + e_bits * (1 + h_regs))
+                  + rows * outs * cw_bits + plan.registered_bits()
+                  + _control_ff(layer, 3, plan.pre_stages) + 2)
         bram_bits = wp * rows * outs * cw_bits
     return {"lut4": int(lut4), "ff": int(ff), "dsp": 0, "bram_bits": int(bram_bits)}
 

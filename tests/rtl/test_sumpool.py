@@ -84,6 +84,7 @@ def test_sumpool_matches_golden_under_stalls(arch, layer, seed, idle, stall):
     dict(channels=4, groups=4, c=1, kernel=5, n=1, padding=2, dilation=1),   # depthwise, sw=5: running sums
     dict(channels=6, groups=2, c=1, kernel=3, n=2, padding=0, dilation=2),   # grouped, dilated
     dict(channels=2, groups=1, c=1, kernel=4, n=1, padding=2, dilation=2),   # running sums, dilated
+    dict(channels=40, groups=1, c=20, kernel=1, n=1, padding=0, dilation=1),  # sliding channel sums
 ])
 def test_sumpool_extremes_of_value_range(arch, geometry):
     """All −128 and all 127 inputs reach the extremes of the exact sum width."""
@@ -105,6 +106,23 @@ def test_sumpool_accepts_one_pixel_per_cycle(arch):
     assert torch.equal(e, golden.sum_pool(x, layer))
     padded_pixels_per_image = (layer.in_height + 2) * (layer.in_width + 2)
     assert cycles == images * padded_pixels_per_image
+
+
+@pytest.mark.parametrize("geometry, plan", [
+    (dict(channels=40, groups=1, c=20, kernel=1, n=1), "sliding"),  # 3 slide stages each way
+    (dict(channels=48, groups=2, c=11, kernel=2, n=1), "sliding"),  # per group, with sw = 2
+    (dict(channels=27, groups=1, c=13, kernel=3, n=2), "sliding"),  # odd c: longer downward slide
+    (dict(channels=16, groups=1, c=14, kernel=1, n=1), "dag"),      # cw = 3: shared windows win
+])
+def test_separable_channel_plans_match_golden(geometry, plan):
+    """Both channel-sum plans of the separable arch, with slides longer than one register stage,
+    element by element under stalls."""
+    layer = make_layer(height=4, width=5, padding=1, dilation=1, **geometry)
+    assert sumpool_module._ChannelSums(layer).kind == plan
+    x = torch.randint(-128, 128, (2, layer.in_channels, layer.in_height, layer.in_width),
+                      generator=torch.Generator().manual_seed(5))
+    e, _ = simulate(layer, "separable", x, seed=2, idle=0.3, stall=0.4)
+    assert torch.equal(e, golden.sum_pool(x, layer))
 
 
 def test_cost_model_and_choice():
@@ -137,11 +155,11 @@ def test_sumpool_rejects_bad_configurations(monkeypatch):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("kernel, c", [(1, 4), (3, 2), (4, 1)])
+@pytest.mark.parametrize("kernel, c", [(1, 4), (3, 2), (4, 1), (1, 20), (2, 9)])
 def test_sumpool_latency_is_as_documented(arch, kernel, c):
     """Without stalls the first output is offered ``latency`` cycles after the input pixel that
     completes its window (row and column (sw−1)·d) was accepted."""
-    layer = make_layer(channels=4, groups=1, c=c, kernel=kernel, n=1, height=5, width=5,
+    layer = make_layer(channels=4 + 2 * c, groups=1, c=c, kernel=kernel, n=1, height=5, width=5,
                        padding=0, dilation=1)
     dut = SumPool(layer, arch)
     reach = layer.spatial_window - 1
