@@ -15,6 +15,10 @@ bits, Mb multiplier bits, U distinct multiplier operands (T when groups = 1, els
 padder           lut4 = 8·C (zero mux) + 4·(counter bits); ff = counter bits
 window           ff = span·n·Ce·w (tap registers) + counters + 1; lut4 = 2·counter bits + 4;
                  bram_bits = Ws·(span−1)·Ce·w (line buffer)
+window_queue     Q = :func:`~structhw.rtl_gen.engine.window_queue_depth` windows of
+                 B = n²·Ce·w bits (nothing when Q = 0); lut4 = 3·⌈B/4⌉·⌈Q/16⌉ (LUT RAM, one
+                 DPR16X4 per 4 bits × 16 words) + B (bypass mux) + 4·⌈log2(Q+1)⌉ + 4;
+                 ff = 3·⌈log2(Q+1)⌉ (pointers, level)
 mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
                  ff = n²·Ce·w (window copy) + 2·U·w (two operand registers) + P·T·8 (α word)
                  + P·T·(w+8) (products)
@@ -89,6 +93,17 @@ def window_cost(layer: QuantLayer, operand_bits: int) -> Cost:
     bits = _counter_bits(layer.sumpool_height, layer.sumpool_width)
     return Cost(lut4=2 * bits + 4, ff=span * layer.n * pixel + bits + 1,
                 bram_bits=layer.sumpool_width * (span - 1) * pixel)
+
+
+def window_queue_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost:
+    from .engine import window_queue_depth
+
+    depth = window_queue_depth(layer, params)
+    if not depth:
+        return Cost()
+    bits = layer.n * layer.n * layer.sumpool_channels * operand_bits
+    ptr = max(ceil_log2(depth + 1), 1)
+    return Cost(lut4=3 * -(-bits // 4) * -(-depth // 16) + bits + 4 * ptr + 4, ff=3 * ptr)
 
 
 def _distinct_operands(layer: QuantLayer, params: EngineParams) -> list:
@@ -170,6 +185,7 @@ def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
         parts["sumpool"] = Cost(**sumpool_cost(layer, params.sumpool))
         operand_bits = layer.widths().sumpool
     parts["window"] = window_cost(layer, operand_bits)
+    parts["window_queue"] = window_queue_cost(layer, params, operand_bits)
     parts["mac"] = mac_cost(layer, params, operand_bits)
     parts["skid"] = skid_cost(layer, params)
     parts["requant"] = requant_cost(layer, params)

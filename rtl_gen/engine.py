@@ -1,5 +1,6 @@
-"""A whole quantized layer in hardware: Padder → skid → [SumPool] → windows → MAC array → skid →
-requantiser → collector. The two skid buffers register the ready signal, so no combinational
+"""A whole quantized layer in hardware: Padder → skid → [SumPool] → windows → [window queue] → MAC
+array → skid → requantiser → collector. The window queue (depth from :func:`window_queue_depth`)
+lets the input stream on through rows that complete no window while the MAC array works. The two skid buffers register the ready signal, so no combinational
 ready path runs from the engine's output to its input (timing), and add no cycle while the
 input is always valid and the output always ready (the cycle models stay exact).
 
@@ -22,7 +23,7 @@ from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stage
 from .padder import Padder
 from .params import EngineParams
 from .requant import REQUANT_STAGES, Requantizer
-from .window import WindowGenerator, window_positions
+from .window import MIN_QUEUE_DEPTH, WindowGenerator, WindowQueue, window_positions
 
 
 def check_engine(layer: QuantLayer, params: EngineParams) -> None:
@@ -163,7 +164,13 @@ class LayerEngine(wiring.Component):
         assert not layer.is_dense or (layer.sumpool_height, layer.sumpool_width) == (padded_h, padded_w)
         wiring.connect(m, source, window.i)
         m.submodules.mac = mac = MacArray(layer, params.lanes, params.mults, operand_bits)
-        wiring.connect(m, window.o, mac.i)
+        depth = window_queue_depth(layer, params)
+        if depth:
+            m.submodules.window_queue = queue = WindowQueue(window.o.payload.shape(), depth)
+            wiring.connect(m, window.o, queue.i)
+            wiring.connect(m, queue.o, mac.i)
+        else:
+            wiring.connect(m, window.o, mac.i)
         m.submodules.requant = requant = Requantizer(layer, params.lanes)
         m.submodules.mac_skid = mac_skid = SkidBuffer(mac.o.payload.shape())
         wiring.connect(m, mac.o, mac_skid.i)
@@ -179,17 +186,26 @@ def engine_steps(layer: QuantLayer, params: EngineParams) -> int:
     return ceil_div(layer.out_channels, params.lanes) * ceil_div(layer.mults_per_output, params.mults)
 
 
-@lru_cache(maxsize=4096)
+MAX_QUEUE_DEPTH = 16
+"""Deepest window queue :func:`window_queue_depth` considers (one ECP5 LUT-RAM word column)."""
+
+MODEL_IMAGES = 4
+"""Back-to-back images the window schedule is computed for; the period is read off the last."""
+
+
+@lru_cache(maxsize=16384)
 def _window_times(pad_h: int, pad_w: int, sumpool_span: int, window_span: int, stride: int,
-                  steps: int, images: int) -> tuple:
+                  steps: int, images: int, queue: int = 0) -> tuple:
     """Cycle at which the MAC array takes each window, for ``images`` back-to-back images with
-    an always-valid input and an always-ready output (cycle 0: first padded pixel).
+    an always-valid input and an always-ready output (cycle 0: first padded pixel), with a
+    window queue of ``queue`` entries (0: none) between the window generator and the MAC array.
 
     Model: the padded map (pad_h × pad_w) arrives one pixel per cycle; padded pixels that
     complete no sum-pool box (the first ``sumpool_span − 1`` rows and columns) are bubbles that
-    pass without waiting; a pixel that completes a window holds the next sum-pool output until
-    the MAC array takes that window; the MAC array takes a window when it arrives and at least
-    ``steps`` cycles after the previous one.
+    pass without waiting; window i arrives the cycle after its last pixel (A_i) and the MAC array
+    takes it at T_i = max(A_i, T_{i−1} + steps). The generator holds window i, and no further
+    pixel enters, until it leaves: at T_i without a queue, else at max(A_i, T_{i−queue} + 1)
+    (the queue has room once fewer than ``queue`` earlier windows wait in it).
     """
     sp = sumpool_span - 1
     rows = set(window_positions(pad_h - sp, window_span, stride))
@@ -197,7 +213,6 @@ def _window_times(pad_h: int, pad_w: int, sumpool_span: int, window_span: int, s
     times = []
     t_pixel = -1
     blocked_until = 0
-    t_window = None
     for _ in range(images):
         for y in range(pad_h):
             for x in range(pad_w):
@@ -208,23 +223,57 @@ def _window_times(pad_h: int, pad_w: int, sumpool_span: int, window_span: int, s
                 t_pixel = max(t_pixel + 1, blocked_until)
                 if ey in rows and ex in cols:
                     arrive = t_pixel + 1
-                    t_window = arrive if t_window is None else max(arrive, t_window + steps)
-                    times.append(t_window)
-                    blocked_until = t_window
+                    taken = arrive if not times else max(arrive, times[-1] + steps)
+                    times.append(taken)
+                    if not queue:
+                        blocked_until = taken
+                    elif len(times) > queue:
+                        blocked_until = max(arrive, times[-1 - queue] + 1)
+                    else:
+                        blocked_until = arrive
     return tuple(times)
+
+
+def _schedule_args(layer: QuantLayer, params: EngineParams) -> tuple:
+    return (layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding,
+            layer.dilation * (layer.spatial_window - 1) + 1, layer.dilation * (layer.n - 1) + 1,
+            layer.stride, engine_steps(layer, params))
+
+
+def _period(args: tuple, per_image: int, queue: int) -> int:
+    times = _window_times(*args, MODEL_IMAGES, queue)
+    return times[MODEL_IMAGES * per_image - 1] - times[(MODEL_IMAGES - 1) * per_image - 1]
+
+
+@lru_cache(maxsize=16384)
+def _queue_depth(args: tuple, per_image: int) -> int:
+    best = _period(args, per_image, MAX_QUEUE_DEPTH)
+    if _period(args, per_image, 0) == best:
+        return 0
+    lo, hi = MIN_QUEUE_DEPTH, MAX_QUEUE_DEPTH
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _period(args, per_image, mid) == best:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def window_queue_depth(layer: QuantLayer, params: EngineParams) -> int:
+    """Entries of the window queue in front of the MAC array: 0 (no queue) when a queue would
+    not shorten :func:`engine_cycles`, else the smallest depth in MIN_QUEUE_DEPTH..MAX_QUEUE_DEPTH
+    whose period equals that of MAX_QUEUE_DEPTH (the period falls monotonically with depth)."""
+    return _queue_depth(_schedule_args(layer, params), layer.out_height * layer.out_width)
 
 
 def engine_cycles(layer: QuantLayer, params: EngineParams) -> int:
     """Cycles per image in steady state (back-to-back images, no stalls): the period of the
-    window schedule of :func:`_window_times`. It is at least :func:`engine_throughput_bound`;
-    above it when the MAC array's and the input's busy phases do not overlap (rows that complete
-    no window run at input rate while the MAC array idles)."""
-    times = _window_times(
-        layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding,
-        layer.dilation * (layer.spatial_window - 1) + 1, layer.dilation * (layer.n - 1) + 1,
-        layer.stride, engine_steps(layer, params), 3)
-    per_image = layer.out_height * layer.out_width
-    return times[2 * per_image] - times[per_image]
+    window schedule of :func:`_window_times` with the engine's window queue. It is at least
+    :func:`engine_throughput_bound`; above it when the queue cannot cover the input's
+    window-less stretches (rows that complete no window, borders, the gap between images)."""
+    return _period(_schedule_args(layer, params), layer.out_height * layer.out_width,
+                   window_queue_depth(layer, params))
 
 
 def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
@@ -245,10 +294,7 @@ def engine_latency(layer: QuantLayer, params: EngineParams) -> int:
     when padded) to handing out the first output pixel, with no stalls: the arrival of the first
     window, ⌈Cout/P⌉·⌈c·n²/T⌉ MAC steps, the sum-pool's pipeline, the MAC adder tree's
     stages and PIPELINE_LATENCY."""
-    first_window = _window_times(
-        layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding,
-        layer.dilation * (layer.spatial_window - 1) + 1, layer.dilation * (layer.n - 1) + 1,
-        layer.stride, engine_steps(layer, params), 1)[0]
+    first_window = _window_times(*_schedule_args(layer, params), 1)[0]
     sumpool = 0
     if not layer.is_dense:
         from .sumpool import SumPool

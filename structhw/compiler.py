@@ -413,14 +413,20 @@ def needs_flatten(qnet: QuantNet, index: int) -> bool:
     return prev.out_height * prev.out_width > 1
 
 
-def fifo_depth_after(layer: QuantLayer, next_flattens: bool) -> int:
-    """FIFO depth after ``layer``'s engine: one output row (the burst a raster-order consumer may
-    not take at once while its line buffer waits for a row), between 3 and 64; 3 in front of a
-    Flatten, which takes a beat every cycle. (Three, not two: a ``SyncFIFOBuffered`` of depth 2
-    has zero-width pointers, which Verilator lints as ASCRANGE.)"""
+def fifo_depth_after(layer: QuantLayer, next_layer: QuantLayer, next_flattens: bool) -> int:
+    """FIFO depth after ``layer``'s engine: ``next_layer``'s stride times one output row of
+    ``layer``, between 3 and 64; 3 in front of a Flatten, which takes a beat every cycle.
+
+    A consumer of stride s needs s new input rows per row of windows; while its MAC array works
+    through a row of windows it takes them in a burst, faster than a producer as fast as itself
+    delivers them, so the FIFO holds the s rows the producer makes meanwhile (one row is not
+    enough for the demo's stride-2 layer: benchmarks/bench_pipeline_busy.py then measures 136
+    cycles per image against the planned 128).
+    (Three, not two: a ``SyncFIFOBuffered`` of depth 2 has zero-width pointers, which Verilator
+    lints as ASCRANGE.)"""
     if next_flattens:
         return MIN_FIFO_DEPTH
-    return min(max(layer.out_width, MIN_FIFO_DEPTH), MAX_FIFO_DEPTH)
+    return min(max(next_layer.stride * layer.out_width, MIN_FIFO_DEPTH), MAX_FIFO_DEPTH)
 
 
 def _steps(total: int) -> list:
@@ -622,7 +628,8 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
                               f"window {layer.window}) exceeds the target's {budget.dsp_width}-bit "
                               f"signed multipliers; use a smaller window (larger c or n)")
     archs = [model.sumpool_arch(layer) for layer in layers]
-    depths = [0 if i == len(layers) - 1 else fifo_depth_after(layer, needs_flatten(qnet, i + 1))
+    depths = [0 if i == len(layers) - 1 else
+              fifo_depth_after(layer, layers[i + 1], needs_flatten(qnet, i + 1))
               for i, layer in enumerate(layers)]
     overhead = _overhead(qnet, depths)
 

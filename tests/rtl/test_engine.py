@@ -145,6 +145,7 @@ def test_structured_engine_matches_golden(config, arch, seed):
     (dict(C=4, N=3, c=4, n=3, Cout=5, H=7, W=6, stride=2, pad=2), 2, 4),
     (dict(C=4, N=3, c=1, n=3, Cout=4, H=5, W=5, stride=1, pad=1, groups=4), 3, 2),
     (dict(C=10, N=1, c=10, n=1, Cout=3, H=1, W=1, stride=1, pad=0, kind="linear"), 1, 3),
+    (dict(C=8, N=3, c=8, n=3, Cout=16, H=8, W=8, stride=2, pad=1), 1, 72),  # demo layer 2, queued
 ])
 def test_dense_cycles_per_image_match_model(kw, lanes, mults):
     layer = random_quant_layer(seed=7, **kw)
@@ -191,6 +192,7 @@ def test_engine_rejects_params_beyond_layer():
     (dict(C=4, N=3, c=2, n=2, Cout=5, H=6, W=5, stride=1, pad=1), 2, 3),        # MAC-bound
     (dict(C=4, N=3, c=2, n=2, Cout=3, H=6, W=7, stride=1, pad=1), 3, 8),        # input-bound
     (dict(C=4, N=3, c=3, n=2, Cout=4, H=7, W=6, stride=2, pad=2, dilation=2), 2, 5),
+    (dict(C=8, N=3, c=4, n=3, Cout=16, H=8, W=8, stride=2, pad=1), 2, 36),     # demo layer 2
 ])
 def test_structured_cycles_per_image_match_model(kw, lanes, mults, arch):
     layer = random_quant_layer(seed=5, **kw)
