@@ -57,7 +57,8 @@ MAX_SUMPOOL_BITS = 32
 two slices; beyond 32 bits the layer is not realisable by this generator."""
 
 LEVELS_PER_STAGE = 2
-"""Adder-tree levels between two pipeline registers in the "tree" arch."""
+"""Adder-tree levels between two pipeline registers (the "tree" arch, and the trees of the
+separable arch's channel sums)."""
 
 SLIDES_PER_STAGE = 4
 """Sliding channel-sum steps (chained adds) between two pipeline registers in the "separable" arch."""
@@ -203,7 +204,8 @@ class SumPool(wiring.Component):
         row_taps = [cs1] + _line_taps(m, pipe, sums_layout, cs1, self.width, sw, d)
         vertical = Signal(data.ArrayLayout(signed(vertical_bits), outs))
         for index in range(outs):
-            m.d.comb += vertical[index].eq(sum(tap[index] for tap in row_taps))
+            m.d.comb += vertical[index].eq(
+                _kept_tree(m, [tap[index] for tap in row_taps], cw, f"vsum{index}"))
         pipe.stage(emit=1)
         v2 = pipe.register(vertical, "vertical2")
         col2 = pipe.register(pipe.col1, "col2")
@@ -215,7 +217,8 @@ class SumPool(wiring.Component):
             delayed = _delay_line(m, v2, (sw - 1) * d, shift2, "vdelay")
             taps = [v2] + [delayed[t * d - 1] for t in range(1, sw)]
             for index in range(outs):
-                m.d.comb += horizontal[index].eq(sum(tap[index] for tap in taps))
+                m.d.comb += horizontal[index].eq(
+                    _kept_tree(m, [tap[index] for tap in taps], cw * sw, f"hsum{index}"))
         else:
             delayed = _delay_line(m, v2, sw * d, shift2, "vdelay")
             running = _delay_line(m, horizontal, d, shift2, "hdelay")
@@ -224,7 +227,9 @@ class SumPool(wiring.Component):
             for index in range(outs):
                 previous = Mux(entering_only, 0, running[d - 1][index])
                 leaving = Mux(nothing_leaves, 0, delayed[sw * d - 1][index])
-                m.d.comb += horizontal[index].eq(v2[index] + previous - leaving)
+                kept = Signal(signed(self.sum_bits), name=f"hrun{index}", attrs={"keep": 1})
+                m.d.comb += [kept.eq((v2[index] - leaving)[:self.sum_bits].as_signed()),
+                             horizontal[index].eq(kept + previous)]
         pipe.stage(emit=emit2)
         out = pipe.register(horizontal, "out")
         pipe.finish()
@@ -320,12 +325,39 @@ def _delay_line(m: Module, value, length: int, shift, name: str) -> list:
     return regs
 
 
-def _tree_sum(terms: list):
-    """Balanced sum of Amaranth values (pairwise levels)."""
-    while len(terms) > 1:
-        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0]
+def _kept_tree(m: Module, terms: list, unit: int, name: str):
+    """Balanced pairwise sum of ``terms`` (each a sum of ``unit`` int8 values), every add a
+    ``keep``-marked signal of its exact width so that synthesis keeps two-operand carry chains
+    instead of carry-save rows."""
+    level = [(term, 1) for term in terms]
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), 2):
+            if i + 1 == len(level):
+                nxt.append(level[i])
+                continue
+            (a, na), (b, nb) = level[i], level[i + 1]
+            bits = _range_width(unit * (na + nb))
+            total = Signal(signed(bits), name=f"{name}_{len(level)}_{i}", attrs={"keep": 1})
+            m.d.comb += total.eq(a + b)
+            nxt.append((total, na + nb))
+        level = nxt
+    return level[0][0]
+
+
+def _kept_tree_adds(count: int, unit: int) -> list:
+    """Widths of the adds of :func:`_kept_tree` over ``count`` terms of ``unit`` int8 values."""
+    level, widths = [1] * count, []
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), 2):
+            if i + 1 == len(level):
+                nxt.append(level[i])
+            else:
+                nxt.append(level[i] + level[i + 1])
+                widths.append(_range_width(unit * nxt[-1]))
+        level = nxt
+    return widths
 
 
 class _ChannelSums:
@@ -522,21 +554,13 @@ def _control_ff(layer, stages: int, pre_stages: int = 0) -> int:
     return (2 + pre_stages) * position + stages + pre_stages
 
 
-def _multi_operand_lut4(operands: int, width: int) -> int:
-    """LUT4s of one combinational sum of ``operands`` values of about ``width`` bits as
-    ``synth_ecp5`` builds it: a carry-save tree of full adders (2 LUT4 per bit and row,
-    operands − 2 rows) and one carry-chain adder (1 LUT4 per bit)."""
-    if operands < 2:
-        return 0
-    return width * (2 * (operands - 2) + 1)
-
-
 def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
     """Analytic resource estimate of ``SumPool(layer, arch)`` on ECP5.
 
     Model (G = groups, c, cw = channel window, sw = spatial window, d = dilation, C = channels,
     Wp = padded width, L = (sw−1)·d buffered rows, E = sum width, w(k) = bits of a sum of k int8,
-    M(k, b) = b·(2(k−2)+1) LUT4s for a k-operand b-bit sum built as carry-save + carry chain):
+    A(b) = 2·⌈b/2⌉ LUT4-equivalents of a b-bit two-operand add (⌈b/2⌉ CCU2C),
+    T(k, u) = Σ A over the balanced pairwise tree of k values of u int8 each, every add w(·) wide):
 
     ``tree`` (the paper's count: no sharing between the trees of overlapping windows)
         lut4 = G·c · (adder bits of a balanced tree of cw·sw² 8-bit values)
@@ -545,11 +569,10 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         + L·C·8 (memory read register) + control
         bram_bits = Wp · L · C · 8
     ``separable``
-        lut4 = channel sums (2·⌈b/2⌉ per b-bit add of the plan ``_ChannelSums`` builds: sliding,
-        about G·(cw − 1) tree adds + (c − 1)·(a 9-bit and a w(cw)-bit add), or the shared
-        power-of-two window DAG, about C·⌈log2 cw⌉ adds of ≤ w(cw) bits) + vertical
-        G·c·M(sw, w(cw·sw)) + horizontal G·c·M(sw, E) (taps) or G·c·2·(2·E) (running: 2 adds,
-        2 muxes)
+        lut4 = channel sums (Σ A over the adds of the plan ``_ChannelSums`` builds: sliding,
+        G·(T(cw, 1) + (c − 1)·(A(9) + A(w(cw)))), or the shared power-of-two window DAG, about
+        C·⌈log2 cw⌉ adds of ≤ w(cw) bits) + vertical G·c·T(sw, cw) + horizontal G·c·T(sw, cw·sw)
+        (taps) or G·c·2·(A(E) + E) (running: 2 adds, 2 muxes)
         ff = G·c·(w(cw) + w(cw·sw)·(1 + delay) + E·(1 + running)) + L·G·c·w(cw) (memory read
         register) + channel-sum pipeline registers + control; delay = (sw−1)·d (taps) or sw·d
         (running), running = d for the running horizontal sum else 0; with sw = 1 only
@@ -557,8 +580,8 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         bram_bits = Wp · L · G·c · w(cw)
 
     dsp is 0 (adds only). Checked against synth_ecp5 by benchmarks/bench_sumpool_synth.py (14
-    windows, C = 16…64): separable 0.87–1.22× of measured LUT4-equivalents (LUT4 + 2·CCU2C) and
-    0.94–1.00× of FFs; the tree count ignores the partial sums that synthesis merges between
+    windows, C = 16…64): measured separable LUT4-equivalents (LUT4 + 2·CCU2C) are 1.00–1.06× of
+    the model and FFs 0.99–1.00×; the tree count ignores the partial sums that synthesis merges between
     overlapping windows and the carry-save mapping, measured LUT4-equivalents 0.24–1.54× and FFs
     0.43–1.00× of it (it over-estimates large windows). Every measured choice between the two
     archs agreed with :func:`choose_sumpool_arch`. Memories this small land in LUT RAM
@@ -585,13 +608,13 @@ def sumpool_cost(layer: QuantLayer, arch: str) -> dict:
         cw_bits, v_bits = _range_width(cw), _range_width(cw * sw)
         plan = _ChannelSums(layer)
         channel = plan.lut4()
-        vertical = outs * _multi_operand_lut4(sw, v_bits)
+        vertical = outs * sum(_add_lut4(bits) for bits in _kept_tree_adds(sw, cw))
         running = sw >= RUNNING_HORIZONTAL_MIN_WINDOW
         if running:
-            horizontal = outs * 2 * (e_bits * LUT4_PER_ADDER_BIT + e_bits * LUT4_PER_MUX_BIT)
+            horizontal = outs * 2 * (_add_lut4(e_bits) + e_bits * LUT4_PER_MUX_BIT)
             delay, h_regs = sw * d, d
         else:
-            horizontal = outs * _multi_operand_lut4(sw, e_bits)
+            horizontal = outs * sum(_add_lut4(bits) for bits in _kept_tree_adds(sw, cw * sw))
             delay, h_regs = rows, 0
         lut4 = channel + vertical + horizontal
         if sw == 1:
