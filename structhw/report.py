@@ -1,19 +1,32 @@
 """The comparative report: the structured and the dense accelerator of one model, measured side by
 side on one board.
 
+Three accelerators are planned, built and simulated (:data:`VARIANTS`):
+
+- ``structured``: the structured model at the highest throughput the board's budget allows;
+- ``structured_equal``: the structured model at the dense accelerator's throughput — planned under
+  the smallest DSP budget whose plan reaches the dense plan's cycles per image (the board's LUT4,
+  FF and EBR budget unchanged, see :func:`plan_at_cycles`). The DSP target compares this build
+  with the dense one, whose simulated cycles per image it must match or beat;
+- ``dense``: the dense baseline of the same checkpoint at the highest throughput the board allows.
+
 :func:`collect_report` gathers every figure into one JSON-able dict:
 
 - ``accuracy``: dense float, structured float, decomposed float, int8 golden and the hardware
   (simulated RTL, compared logit by logit with the golden model) — fractions of the test images;
-- ``variants.structured`` / ``variants.dense``: the plan, nextpnr's utilisation and Fmax of the
-  board build (cached, see :func:`cached_build`), the simulation (measured cycles per image) and
-  the throughput figures derived from them;
-- ``dense_equal_throughput``: the dense model re-planned under the smallest DSP budget that gives
-  it the structured plan's cycles per image;
+- ``variants.<variant>``: the plan (``planned_for``: the cycles per image it was planned to reach
+  and the DSP budget found, ``structured_equal`` only), nextpnr's utilisation and Fmax of the
+  board build (cached, see :func:`cached_build`), the simulation (measured cycles per image,
+  logits compared with the golden model) and the throughput figures derived from them;
+- ``dense_equal_throughput``: plan level only, never built: the dense model re-planned under the
+  smallest DSP budget that gives it the structured plan's cycles per image (it may exceed the
+  board);
 - ``sumpool``: the structured network synthesized with the adder-tree and with the separable
   sum-pool in every layer (yosys ``synth_ecp5``, network only, lanes and multipliers unchanged);
 - ``complexity``: the paper's per-layer counts (params, mults, adds) structured vs dense;
 - ``targets``: the issue's acceptance targets, each PASS, FAIL or MISSING;
+- ``info``: further comparisons that are not targets (max-throughput structured vs dense, the
+  plan-level dense re-plan), each ``{"name", "value", "basis"}``;
 - ``missing``: for every figure that could not be measured, why.
 
 :func:`render_markdown`, :func:`render_readme_fragment` and :func:`write_plots` turn that dict into
@@ -39,7 +52,15 @@ from .yosys_stat import parse_stat
 
 BUILD_KEY = "build-key.json"
 SYNTH_STAT = "synth-stat.json"
-VARIANTS = ("structured", "dense")
+VARIANTS = ("structured", "structured_equal", "dense")
+"""The accelerators the report builds: see the module docstring."""
+MODELS = ("structured", "dense")
+"""The quantized models behind them (``structured_equal`` is the structured model)."""
+VARIANT_LABELS = {"structured": "structured (max throughput)",
+                  "structured_equal": "structured (dense's throughput)", "dense": "dense"}
+EQUAL_DSP_NAME = "structured DSPs / dense DSPs at equal throughput"
+EQUAL_OPS_NAME = "dense-equivalent ops/DSP/cycle, structured ÷ dense (equal throughput)"
+MAX_DSP_SEARCH = 4096
 RESOURCE_KEYS = ("lut4", "ff", "dsp", "ebr")
 DSP_RATIO_LIMIT = 0.55
 OPS_GAIN_LIMIT = 1.8
@@ -189,15 +210,28 @@ def synth_network(plan, out_dir) -> dict:
 # Planning
 
 
-def dense_plan_at_cycles(qnet, budget, cycles: int, *, compile_plan=None):
-    """The dense plan with the fewest DSPs whose cycles per image are ≤ ``cycles``.
+def plan_at_cycles(qnet, budget, cycles: float, *, dense: bool, max_dsp: int = MAX_DSP_SEARCH,
+                   target: str | None = None, compile_plan=None):
+    """The plan of ``qnet`` under the smallest DSP budget whose predicted cycles per image are
+    ≤ ``cycles``.
 
-    Bisects the DSP count of ``budget`` (other resources unchanged, the DSP count allowed to
-    exceed the device: the point is how many a dense engine needs, not whether they fit).
+    Only the DSP count of ``budget`` changes; its LUT4, FF and EBR counts still bound the plan. The
+    DSP count is bisected between 1 and ``max_dsp`` (the board's DSPs for a design that is to be
+    built; larger for the plan-level question of how many DSPs a dense engine would need),
+    assuming, as the balancer's plans do, that more DSPs never cost cycles.
+
+    Parameters
+    ----------
+    dense : bool
+        Plan the dense baseline (``compile_plan(..., dense=True)``).
+    target : str, optional
+        Board name recorded in the plan.
+    compile_plan : callable, optional
+        The planner (default :func:`structhw.compiler.compile_plan`); tests substitute their own.
 
     Returns
     -------
-    (plan, dsp_budget) or (None, None) when even a 4096-DSP budget does not reach ``cycles``.
+    (plan, dsp_budget) or (None, None) when no budget up to ``max_dsp`` DSPs reaches ``cycles``.
     """
     from structhw.compiler import compile_plan as default_compile
     from structhw.errors import ResourceError
@@ -206,16 +240,19 @@ def dense_plan_at_cycles(qnet, budget, cycles: int, *, compile_plan=None):
 
     def plan_with(dsp):
         try:
-            return compile_plan(qnet, dataclasses.replace(budget, dsp=dsp), dense=True)
+            return compile_plan(qnet, dataclasses.replace(budget, dsp=dsp), dense=dense,
+                                target=target)
         except ResourceError:
             return None
 
-    high = max(1, budget.dsp)
+    if max_dsp < 1:
+        return None, None
+    high = min(max(1, budget.dsp), max_dsp)
     best = plan_with(high)
     while best is None or best.cycles_per_image > cycles:
-        if high >= 4096:
+        if high >= max_dsp:
             return None, None
-        high *= 2
+        high = min(2 * high, max_dsp)
         best = plan_with(high)
     low = 0
     while high - low > 1:
@@ -320,7 +357,7 @@ def _complexity(source: dict, input_shape) -> dict:
     structure = plan_from_config(ckpt["config"]["plan"])
     counts = {"dense": count_model(dense_model, input_shape).as_dict(),
               "structured": count_model(dense_model, input_shape, plan=structure).as_dict()}
-    for name in VARIANTS:
+    for name in MODELS:
         counts[name]["layers"] = [layer for layer in counts[name]["layers"]
                                   if layer["kind"] in ("conv", "linear")]
     return counts
@@ -389,7 +426,8 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
                    images: int | None = None, build: bool = True, target_mhz: float = 100.0,
                    sumpool_synth: bool = True, builder=board_build, simulate=None,
                    synthesize=synth_network) -> dict:
-    """Measure the structured and the dense accelerator of ``model`` on ``board``.
+    """Measure the structured accelerator (at maximum and at the dense one's throughput) and the
+    dense accelerator of ``model`` on ``board``.
 
     Parameters
     ----------
@@ -399,7 +437,7 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
     board : str
         Board name (:mod:`structhw.boards.registry`).
     out_dir : path
-        Builds go to ``out_dir/builds/{structured,dense}``, the sum-pool syntheses to
+        Builds go to ``out_dir/builds/<variant>`` (:data:`VARIANTS`), the sum-pool syntheses to
         ``out_dir/synth/{tree,separable}``.
     images : int, optional
         Test images to simulate (default all 360 of the digits test split).
@@ -427,8 +465,9 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
         from structhw.sim.network import simulate_network as simulate
     report = {"structhw": __version__, "board": board, "target_mhz": float(target_mhz),
               "images": images, "accuracy": {}, "variants": {}, "dense_equal_throughput": None,
-              "sumpool": {}, "complexity": None, "targets": [], "missing": missing.reasons}
-    steps = tqdm(total=8, desc="report", unit="step", file=sys.stderr, leave=False, disable=None)
+              "sumpool": {}, "complexity": None, "targets": [], "info": [],
+              "missing": missing.reasons}
+    steps = tqdm(total=10, desc="report", unit="step", file=sys.stderr, leave=False, disable=None)
 
     def step(name):
         steps.set_postfix_str(name)
@@ -441,8 +480,9 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
         report["board"] = board_info.name
     step("quantize")
     quantized = {v: missing.attempt(f"{v}.model", _quantized, source, v == "dense")
-                 for v in VARIANTS}
+                 for v in MODELS}
     qnets = {v: q[0] if q else None for v, q in quantized.items()}
+    qnets["structured_equal"] = qnets["structured"]
     metrics = (quantized["structured"] or (None, {}))[1]
     dense_metrics = (quantized["dense"] or (None, {}))[1]
     acc = report["accuracy"]
@@ -467,26 +507,34 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
 
     step("plan")
     plans = {}
-    for v in VARIANTS:
+    for v in MODELS:
         if qnets[v] is not None and board_info is not None:
             plans[v] = missing.attempt(f"{v}.plan", plan_for_board, qnets[v], board_info,
                                        v == "dense")
         else:
             plans[v] = None
             missing.reasons.setdefault(f"{v}.plan", "no model or no board to plan for")
+    step("plan at the dense throughput")
+    plans["structured_equal"], planned_for = _plan_structured_equal(
+        qnets["structured"], plans["dense"], board_info, missing)
     if plans["structured"] is not None and qnets["dense"] is not None:
-        equal, dsp_budget = dense_plan_at_cycles(qnets["dense"], board_info.budget,
-                                                 plans["structured"].cycles_per_image)
-        if equal is None:
-            missing.reasons["dense_equal_throughput"] = "no dense plan reaches the cycles"
-        else:
+        equal, dsp_budget = missing.attempt(
+            "dense_equal_throughput", plan_at_cycles, qnets["dense"], board_info.budget,
+            plans["structured"].cycles_per_image, dense=True) or (None, None)
+        if equal is not None:
             report["dense_equal_throughput"] = {"dsp_budget": dsp_budget, **plan_summary(equal)}
+        else:
+            missing.reasons.setdefault("dense_equal_throughput",
+                                       f"no dense plan up to {MAX_DSP_SEARCH} DSPs reaches "
+                                       f"{plans['structured'].cycles_per_image} cycles/image")
     else:
         missing.reasons["dense_equal_throughput"] = "needs the structured plan and the dense model"
 
     for v in VARIANTS:
         entry = report["variants"][v] = {"plan": plan_summary(plans[v]) if plans[v] else None,
                                          "build": None, "build_reused": None, "sim": None}
+        if v == "structured_equal":
+            entry["planned_for"] = planned_for
         step(f"build {v}")
         if plans[v] is not None:
             result = missing.attempt(f"{v}.build", cached_board_build, report["board"], plans[v],
@@ -505,7 +553,7 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
             entry["sim"] = _sim_summary(sim) if sim is not None else None
         else:
             missing.reasons.setdefault(f"{v}.sim", "no plan to simulate")
-        mults = counts.get(v, {}).get("mults")
+        mults = counts.get("dense" if v == "dense" else "structured", {}).get("mults")
         entry["throughput"] = throughput(entry["build"], entry["sim"], mults, dense_mults)
     struct_sim = report["variants"]["structured"]["sim"]
     dense_sim = report["variants"]["dense"]["sim"]
@@ -535,7 +583,36 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
                                    else "sum-pool synthesis not requested")
     steps.close()
     report["targets"] = check_targets(report)
+    report["info"] = info_rows(report)
     return report
+
+
+def _plan_structured_equal(qnet, dense_plan, board_info, missing: _Missing):
+    """``(plan, planned_for)``: the structured plan under the smallest DSP budget (≤ the board's)
+    that reaches ``dense_plan``'s predicted cycles per image, and
+    ``{"cycles_per_image", "dsp_budget", "reachable", "reason"}``: ``reachable`` False when no
+    budget within the board reaches the cycles, None when planning failed for another reason
+    (then the plan is None and ``reason`` is also recorded as missing)."""
+    if qnet is None or dense_plan is None or board_info is None:
+        missing.reasons.setdefault("structured_equal.plan",
+                                   "needs the structured model, the dense plan and the board")
+        return None, None
+    cycles = int(dense_plan.cycles_per_image)
+    planned_for = {"cycles_per_image": cycles, "dsp_budget": None, "reachable": None,
+                   "reason": None}
+    found = missing.attempt("structured_equal.plan", plan_at_cycles, qnet, board_info.budget,
+                            cycles, dense=False, max_dsp=board_info.budget.dsp,
+                            target=board_info.name)
+    if found is None:
+        planned_for["reason"] = missing.reasons["structured_equal.plan"]
+        return None, planned_for
+    plan, planned_for["dsp_budget"] = found
+    planned_for["reachable"] = plan is not None
+    if plan is None:
+        planned_for["reason"] = (f"no structured plan within the board's {board_info.budget.dsp} "
+                                 f"DSPs reaches the dense plan's {cycles} cycles/image")
+        missing.reasons["structured_equal.plan"] = planned_for["reason"]
+    return plan, planned_for
 
 
 def _board_info(name: str):
@@ -552,48 +629,64 @@ def _target(name: str, value, limit: str, ok, basis: str) -> dict:
     return {"name": name, "value": value, "limit": limit, "status": status, "basis": basis}
 
 
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
 def check_targets(report: dict) -> list:
     """The issue's targets, each ``{"name", "value", "limit", "status", "basis"}`` with status
-    PASS, FAIL or MISSING (a figure it needs was not measured)."""
-    s, d = report["variants"].get("structured", {}), report["variants"].get("dense", {})
-    st, dt = s.get("throughput") or {}, d.get("throughput") or {}
+    PASS, FAIL or MISSING (a figure it needs was not measured).
+
+    The two DSP targets compare the ``structured_equal`` build with the ``dense`` build: nextpnr
+    DSPs and simulated cycles per image. Equal throughput means the structured build's simulated
+    cycles per image are ≤ the dense build's; otherwise the DSP target fails, saying so."""
+    variants = report["variants"]
+    e, d = variants.get("structured_equal") or {}, variants.get("dense") or {}
+    et, dt = e.get("throughput") or {}, d.get("throughput") or {}
+    eb, db = e.get("build") or {}, d.get("build") or {}
+    planned_for = e.get("planned_for") or {}
     targets = []
 
-    equal = report.get("dense_equal_throughput")
-    s_plan = s.get("plan")
-    ratio = None
-    if equal and s_plan:
-        ratio = s_plan["estimate"]["dsp"] / equal["estimate"]["dsp"]
-    targets.append(_target(
-        "structured DSPs / dense DSPs at equal throughput", ratio, f"≤ {DSP_RATIO_LIMIT}",
-        None if ratio is None else ratio <= DSP_RATIO_LIMIT,
-        "compiler DSP counts: structured plan vs the dense model re-planned under the smallest "
-        "DSP budget that reaches the structured plan's cycles/image (not built: it exceeds the "
-        "board)"))
-    norm = None
-    if st.get("dsp_cycles_per_image") and dt.get("dsp_cycles_per_image"):
-        norm = st["dsp_cycles_per_image"] / dt["dsp_cycles_per_image"]
-    targets.append(_target(
-        "structured DSP·cycles / dense DSP·cycles per image", norm, f"≤ {DSP_RATIO_LIMIT}",
-        None if norm is None else norm <= DSP_RATIO_LIMIT,
-        "measured: nextpnr DSPs × simulated cycles/image of the two board builds (DSPs "
-        "normalised to equal throughput, assuming they scale linearly with it)"))
-    gain = None
-    if st.get("dense_ops_per_dsp_cycle") and dt.get("dense_ops_per_dsp_cycle"):
-        gain = st["dense_ops_per_dsp_cycle"] / dt["dense_ops_per_dsp_cycle"]
-    targets.append(_target(
-        "dense-equivalent ops/DSP/cycle, structured ÷ dense", gain, f"≥ {OPS_GAIN_LIMIT}",
-        None if gain is None else gain >= OPS_GAIN_LIMIT,
-        "dense mults per image ÷ (nextpnr DSPs × simulated cycles/image), both builds"))
+    e_cycles, d_cycles = et.get("cycles_per_image"), dt.get("cycles_per_image")
+    ratio = _ratio(eb.get("dsp"), db.get("dsp"))
+    ok = None if ratio is None or not (e_cycles and d_cycles) else ratio <= DSP_RATIO_LIMIT
+    basis = (f"nextpnr DSPs ÷: structured build planned for the dense plan's "
+             f"{_fmt(planned_for.get('cycles_per_image'))} cycles/image (DSP budget "
+             f"{_fmt(planned_for.get('dsp_budget'))}) {_fmt(eb.get('dsp'))} DSPs, simulated "
+             f"{_fmt(e_cycles, '.1f')} cycles/image; dense build {_fmt(db.get('dsp'))} DSPs, "
+             f"simulated {_fmt(d_cycles, '.1f')} cycles/image")
+    if planned_for.get("reachable") is False:
+        ratio, ok, basis = "no plan", False, planned_for["reason"]
+    elif e_cycles and d_cycles and e_cycles > d_cycles:
+        ok = False
+        basis = (f"not equal throughput: the structured build's simulated {e_cycles:.1f} "
+                 f"cycles/image exceed the dense build's {d_cycles:.1f}; " + basis)
+    targets.append(_target(EQUAL_DSP_NAME, ratio, f"≤ {DSP_RATIO_LIMIT}", ok, basis))
 
-    sim = s.get("sim")
-    exact = None if sim is None else sim["mismatches"] == 0 and (
-        sim["accuracy_hw"] == sim["accuracy_golden"])
+    gain = _ratio(et.get("dense_ops_per_dsp_cycle"), dt.get("dense_ops_per_dsp_cycle"))
+    targets.append(_target(
+        EQUAL_OPS_NAME, gain, f"≥ {OPS_GAIN_LIMIT}",
+        None if gain is None else gain >= OPS_GAIN_LIMIT,
+        "dense mults per image ÷ (nextpnr DSPs × simulated cycles/image): the structured build "
+        f"at the dense throughput ({_fmt(et.get('dense_ops_per_dsp_cycle'), '.3f')}) ÷ the dense "
+        f"build ({_fmt(dt.get('dense_ops_per_dsp_cycle'), '.3f')})"))
+
+    sims = {v: (variants.get(v) or {}).get("sim") for v in VARIANTS}
+    measured = {v: sim for v, sim in sims.items() if sim}
+    exact = None
+    if measured:
+        exact = all(sim["mismatches"] == 0 and sim["accuracy_hw"] == sim["accuracy_golden"]
+                    for sim in measured.values())
+        if exact and len(measured) < len(sims):
+            exact = None
+    differ = sum(sim["mismatches"] for sim in measured.values())
+    logits = sum(sim["logits"] for sim in measured.values())
     targets.append(_target(
         "hardware logits == golden model (bit-exact)",
-        None if sim is None else f"{sim['mismatches']} of {sim['logits']} logits differ",
-        "0 differ", exact, f"RTL simulation of {sim['images'] if sim else '-'} test images, every "
-        "logit compared"))
+        f"{differ} of {logits} logits differ" if measured else None, "0 differ", exact,
+        "RTL simulation, every logit compared: " + "; ".join(
+            f"{v} {sim['mismatches']} of {sim['logits']} ({sim['images']} images)" if sim
+            else f"{v} not simulated" for v, sim in sims.items())))
     acc = report["accuracy"]
     gap = None
     if acc.get("hardware") is not None and acc.get("dense_float_same_images") is not None:
@@ -604,6 +697,36 @@ def check_targets(report: dict) -> list:
         f"both on the {acc.get('hardware_images') or '-'} simulated test images (negative: the "
         "hardware is more accurate)"))
     return targets
+
+
+def info_rows(report: dict) -> list:
+    """Comparisons shown for information, not targets: ``{"name", "value", "basis"}`` each
+    (value None when a figure is missing)."""
+    variants = report["variants"]
+    s, d = variants.get("structured") or {}, variants.get("dense") or {}
+    st, dt = s.get("throughput") or {}, d.get("throughput") or {}
+    rows = [{"name": "dense-equivalent ops/DSP/cycle, structured (max throughput) ÷ dense",
+             "value": _ratio(st.get("dense_ops_per_dsp_cycle"), dt.get("dense_ops_per_dsp_cycle")),
+             "basis": f"the two max-throughput builds: {_fmt(st.get('dsp'))} DSPs at "
+                      f"{_fmt(st.get('cycles_per_image'), '.1f')} cycles/image vs "
+                      f"{_fmt(dt.get('dsp'))} at {_fmt(dt.get('cycles_per_image'), '.1f')} "
+                      "(different throughputs)"},
+            {"name": "DSP·cycles per image, structured (max throughput) ÷ dense",
+             "value": _ratio(st.get("dsp_cycles_per_image"), dt.get("dsp_cycles_per_image")),
+             "basis": "nextpnr DSPs × simulated cycles/image of the two max-throughput builds "
+                      "(a linear normalisation to equal throughput)"}]
+    equal, s_plan = report.get("dense_equal_throughput"), s.get("plan")
+    rows.append({"name": "plan level: structured plan DSPs ÷ dense re-planned at its cycles/image",
+                 "value": _ratio(s_plan["estimate"]["dsp"], equal["estimate"]["dsp"])
+                 if equal and s_plan else None,
+                 "basis": "compiler DSP counts: " + (
+                     f"structured plan {s_plan['estimate']['dsp']} DSPs at "
+                     f"{s_plan['predicted_cycles_per_image']} cycles/image; dense model "
+                     f"re-planned under a {equal['dsp_budget']}-DSP budget: "
+                     f"{equal['estimate']['dsp']} DSPs at {equal['predicted_cycles_per_image']} "
+                     "cycles/image (never built: it may exceed the board)"
+                     if equal and s_plan else "missing")})
+    return rows
 
 
 def exit_code(report: dict) -> int:
@@ -628,6 +751,11 @@ def _pct(value) -> str:
     return _fmt(None if value is None else 100 * value, ".2f") + ("" if value is None else " %")
 
 
+def _variant(report: dict, name: str) -> dict:
+    """The report's entry for variant ``name`` ({} when absent, e.g. a report from before it)."""
+    return report["variants"].get(name) or {}
+
+
 def accuracy_rows(report: dict) -> list:
     """(label, fraction or None) for the accuracy table, in the issue's order."""
     acc = report["accuracy"]
@@ -640,8 +768,8 @@ def accuracy_rows(report: dict) -> list:
 
 
 def resource_rows(report: dict) -> list:
-    """(label, structured, dense) rows: nextpnr resources and Fmax of the two builds."""
-    builds = {v: report["variants"][v].get("build") or {} for v in VARIANTS}
+    """(label, one value per :data:`VARIANTS`) rows: nextpnr resources and Fmax of the builds."""
+    builds = {v: _variant(report, v).get("build") or {} for v in VARIANTS}
     rows = []
     for key, label in zip(RESOURCE_KEYS, ("LUT4", "FF", "DSP (MULT18X18D)", "EBR (DP16KD)")):
         rows.append((label, *[builds[v].get(key) for v in VARIANTS]))
@@ -650,7 +778,8 @@ def resource_rows(report: dict) -> list:
 
 
 def throughput_rows(report: dict) -> list:
-    t = {v: report["variants"][v].get("throughput") or {} for v in VARIANTS}
+    """(label, one formatted value per :data:`VARIANTS`) rows of the throughput table."""
+    t = {v: _variant(report, v).get("throughput") or {} for v in VARIANTS}
     spec = [("cycles / image (simulated)", "cycles_per_image", ".1f"),
             ("images / s at Fmax", "images_per_s", ",.0f"),
             ("DSP-bound ideal images / s", "ideal_images_per_s", ",.0f"),
@@ -674,9 +803,45 @@ def _target_lines(report: dict) -> list:
     return _table(("", "target", "measured", "limit", "how"), rows)
 
 
+def _info_lines(report: dict) -> list:
+    rows = [(i["name"], _fmt(i["value"], ".3f"), i["basis"])
+            for i in report.get("info") or info_rows(report)]
+    return _table(("for information (not a target)", "value", "how"), rows)
+
+
+VARIANT_HEAD = tuple(VARIANT_LABELS[v] for v in VARIANTS)
+
+
+def _equal_throughput_lines(report: dict) -> list:
+    """What ``structured_equal`` was planned for, and the plan-level dense re-plan."""
+    e = report["variants"].get("structured_equal") or {}
+    planned_for, plan = e.get("planned_for") or {}, e.get("plan")
+    lines = []
+    if planned_for and plan:
+        lines.append(f"Equal throughput: *{VARIANT_LABELS['structured_equal']}* is the structured "
+                     f"model planned under the smallest DSP budget whose plan reaches the dense "
+                     f"plan's {planned_for['cycles_per_image']} cycles/image: a "
+                     f"{planned_for['dsp_budget']}-DSP budget (board's LUT4/FF/EBR unchanged), "
+                     f"{plan['estimate']['dsp']} DSPs and {plan['predicted_cycles_per_image']} "
+                     "cycles/image by the compiler's count; the table gives its build and "
+                     "simulation.")
+    elif planned_for.get("reason"):
+        lines.append(f"Equal throughput: no structured plan at the dense throughput — "
+                     f"{planned_for['reason']}.")
+    equal, s_plan = report.get("dense_equal_throughput"), _variant(report, "structured").get("plan")
+    if equal and s_plan:
+        lines.append(f"Plan level only: the dense model re-planned for ≤ "
+                     f"{s_plan['predicted_cycles_per_image']} cycles/image (the max-throughput "
+                     f"structured plan's) needs {equal['estimate']['dsp']} DSPs (compiler count, "
+                     f"{equal['predicted_cycles_per_image']} cycles/image; not built), the "
+                     f"structured plan {s_plan['estimate']['dsp']}.")
+    return [line for text in lines for line in ("", text)]
+
+
 def render_markdown(report: dict, plot_dir: str = ".") -> str:
-    """``report.md``: every table of the report, the targets, the missing figures and the
-    plots (linked relative to ``plot_dir``)."""
+    """``report.md``: every table of the report (one column per :data:`VARIANTS`), the targets,
+    the comparisons for information, the missing figures and the plots (linked relative to
+    ``plot_dir``)."""
     lines = [f"# structhw report: {report.get('model', '?')} on {report['board']}", "",
              f"structhw {report['structhw']}; board builds at a {report['target_mhz']:g} MHz target; "
              "resources and Fmax from nextpnr, cycles per image and hardware accuracy from RTL "
@@ -688,35 +853,34 @@ def render_markdown(report: dict, plot_dir: str = ".") -> str:
         lines.append("")
     lines += ["## Accuracy (digits test split)", ""]
     lines += _table(("model", "top-1"), [(k, _pct(v)) for k, v in accuracy_rows(report)])
-    sim = report["variants"]["structured"].get("sim")
+    sim = _variant(report, "structured").get("sim")
     if sim:
         lines += ["", f"Hardware: {sim['images']} test images simulated, {sim['mismatches']} of "
                   f"{sim['logits']} logits differ from the golden model (golden accuracy on the "
                   f"same images {_pct(sim['accuracy_golden'])})."]
-    dense_sim = report["variants"]["dense"].get("sim")
+    equal_sim = (report["variants"].get("structured_equal") or {}).get("sim")
+    if equal_sim:
+        lines += [f"Structured at the dense throughput: hardware {_pct(equal_sim['accuracy_hw'])} "
+                  f"({equal_sim['mismatches']} of {equal_sim['logits']} logits differ)."]
+    dense_sim = _variant(report, "dense").get("sim")
     if dense_sim:
         lines += [f"Dense engine: int8 golden {_pct(report['accuracy'].get('dense_int8_golden'))}, "
                   f"hardware {_pct(dense_sim['accuracy_hw'])} ({dense_sim['mismatches']} logits "
                   "differ)."]
     lines += ["", f"![accuracy]({plot_dir}/accuracy.png)", "", "## Resources (nextpnr)", ""]
-    lines += _table(("", "structured", "dense"),
+    lines += _table(("", *VARIANT_HEAD),
                     [(r[0], *[_fmt(c, ",.1f" if r[0].startswith("Fmax") else ",") for c in r[1:]])
                      for r in resource_rows(report)])
-    reused = {v: report["variants"][v].get("build_reused") for v in VARIANTS}
+    reused = {v: _variant(report, v).get("build_reused") for v in VARIANTS}
     lines += ["", "Builds: " + ", ".join(f"{v} {'cached' if reused[v] else 'built now'}"
                                          if reused[v] is not None else f"{v} missing"
                                          for v in VARIANTS) + "."]
     lines += ["", f"![resources]({plot_dir}/resources.png)", ""]
     lines += _sumpool_lines(report)
     lines += ["## Throughput", ""]
-    lines += _table(("", "structured", "dense"), throughput_rows(report))
-    equal = report.get("dense_equal_throughput")
-    if equal:
-        s_plan = report["variants"]["structured"]["plan"]
-        lines += ["", f"At equal throughput: the dense model re-planned for ≤ "
-                  f"{s_plan['predicted_cycles_per_image']} cycles/image needs "
-                  f"{equal['estimate']['dsp']} DSPs (compiler count; {equal['predicted_cycles_per_image']} "
-                  f"cycles/image), the structured plan {s_plan['estimate']['dsp']}."]
+    lines += _table(("", *VARIANT_HEAD), throughput_rows(report))
+    lines += _equal_throughput_lines(report)
+    lines += ["", *_info_lines(report)]
     lines += ["", f"![throughput]({plot_dir}/throughput.png)", ""]
     lines += _complexity_lines(report, plot_dir)
     return "\n".join(lines) + "\n"
@@ -762,30 +926,35 @@ def _complexity_lines(report: dict, plot_dir: str) -> list:
 def render_readme_fragment(report: dict, plot_dir: str = "docs/results") -> str:
     """The README's results section body (between the markers): targets, the key figures and the
     plots under ``plot_dir``. Generated; do not edit by hand."""
-    s, d = report["variants"]["structured"], report["variants"]["dense"]
-    st, dt = s.get("throughput") or {}, d.get("throughput") or {}
-    sb, db = s.get("build") or {}, d.get("build") or {}
+    t = {v: _variant(report, v).get("throughput") or {} for v in VARIANTS}
+    b = {v: _variant(report, v).get("build") or {} for v in VARIANTS}
     acc = report["accuracy"]
     lines = [f"<!-- generated by benchmarks/update_readme.py from report.json "
              f"(structhw {report['structhw']}); do not edit by hand -->", "",
              f"`structhw report` on {report.get('model', '?')}, board {report['board']}, "
-             f"{report['target_mhz']:g} MHz target (full report: `{plot_dir}/report.md`).", ""]
-    rows = [("DSP (nextpnr)", _fmt(sb.get("dsp")), _fmt(db.get("dsp"))),
-            ("LUT4 (nextpnr)", _fmt(sb.get("lut4"), ","), _fmt(db.get("lut4"), ",")),
-            ("Fmax (MHz)", _fmt(sb.get("fmax_mhz"), ".1f"), _fmt(db.get("fmax_mhz"), ".1f")),
-            ("cycles / image (simulated)", _fmt(st.get("cycles_per_image"), ".1f"),
-             _fmt(dt.get("cycles_per_image"), ".1f")),
-            ("images / s at Fmax", _fmt(st.get("images_per_s"), ",.0f"),
-             _fmt(dt.get("images_per_s"), ",.0f")),
-            ("dense-equivalent ops / DSP / cycle", _fmt(st.get("dense_ops_per_dsp_cycle"), ".3f"),
-             _fmt(dt.get("dense_ops_per_dsp_cycle"), ".3f")),
-            ("accuracy: float", _pct(acc.get("decomposed_float")), _pct(acc.get("dense_float"))),
-            ("accuracy: int8 golden", _pct(acc.get("int8_golden")),
+             f"{report['target_mhz']:g} MHz target (full report: `{plot_dir}/report.md`). "
+             f"*{VARIANT_LABELS['structured_equal']}* is the structured model planned under the "
+             "smallest DSP budget that reaches the dense plan's cycles/image: the DSP targets "
+             "compare it with the dense build.", ""]
+
+    def row(label, source, key, spec):
+        return (label, *[_fmt(source[v].get(key), spec) for v in VARIANTS])
+
+    rows = [row("DSP (nextpnr)", b, "dsp", ""), row("LUT4 (nextpnr)", b, "lut4", ","),
+            row("Fmax (MHz)", b, "fmax_mhz", ".1f"),
+            row("cycles / image (simulated)", t, "cycles_per_image", ".1f"),
+            row("images / s at Fmax", t, "images_per_s", ",.0f"),
+            row("dense-equivalent ops / DSP / cycle", t, "dense_ops_per_dsp_cycle", ".3f"),
+            ("accuracy: float", _pct(acc.get("decomposed_float")), _pct(acc.get("decomposed_float")),
+             _pct(acc.get("dense_float"))),
+            ("accuracy: int8 golden", _pct(acc.get("int8_golden")), _pct(acc.get("int8_golden")),
              _pct(acc.get("dense_int8_golden"))),
             ("accuracy: hardware (simulated)", _pct(acc.get("hardware")),
+             _pct((_variant(report, "structured_equal").get("sim") or {}).get("accuracy_hw")),
              _pct(acc.get("dense_hardware")))]
-    lines += _table(("", "structured", "dense"), rows) + [""]
+    lines += _table(("", *VARIANT_HEAD), rows) + [""]
     lines += _target_lines(report) + [""]
+    lines += _info_lines(report) + [""]
     if report["missing"]:
         lines += ["Not measured: " + "; ".join(f"{k} ({v})" for k, v in
                                                 sorted(report["missing"].items())), ""]
@@ -819,12 +988,16 @@ def replace_results_section(readme: str, fragment: str) -> str:
 
 
 PLOTS = ("accuracy.png", "resources.png", "throughput.png", "complexity.png")
-COLOURS = {"structured": "#2b8cbe", "dense": "#999999", "tree": "#fdae6b", "separable": "#2b8cbe"}
+COLOURS = {"structured": "#2b8cbe", "structured_equal": "#7bccc4", "dense": "#999999",
+           "tree": "#fdae6b", "separable": "#2b8cbe"}
+SHORT_LABELS = {"structured": "structured (max)", "structured_equal": "structured (= dense)",
+                "dense": "dense"}
 
 
 def write_plots(report: dict, out_dir) -> list:
-    """Write :data:`PLOTS` into ``out_dir`` (matplotlib Agg, atomically); missing figures are
-    drawn as absent bars labelled "missing". Returns the paths written."""
+    """Write :data:`PLOTS` into ``out_dir`` (matplotlib Agg, atomically); the resource and
+    throughput plots have one bar per :data:`VARIANTS`, missing figures are drawn as absent bars
+    labelled "missing". Returns the paths written."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -863,22 +1036,28 @@ def write_plots(report: dict, out_dir) -> list:
     ax.set_title("Accuracy on the digits test split")
     save(fig, PLOTS[0])
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [3, 2]})
-    builds = {v: report["variants"][v].get("build") or {} for v in VARIANTS}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    builds = {v: _variant(report, v).get("build") or {} for v in VARIANTS}
     width = 0.38
+    vwidth = 0.8 / len(VARIANTS)
+
+    def offset(k):
+        return (k - (len(VARIANTS) - 1) / 2) * vwidth
+
     for k, v in enumerate(VARIANTS):
         b = builds[v]
         shares = [100 * b[key] / b[f"{key}_total"] if b.get(key) is not None and b.get(f"{key}_total")
                   else 0 for key in RESOURCE_KEYS]
-        xs = [i + (k - 0.5) * width for i in range(len(RESOURCE_KEYS))]
-        left.bar(xs, shares, width, label=v, color=COLOURS[v])
+        xs = [i + offset(k) for i in range(len(RESOURCE_KEYS))]
+        left.bar(xs, shares, vwidth, label=SHORT_LABELS[v], color=COLOURS[v])
         for x, key, share in zip(xs, RESOURCE_KEYS, shares):
             left.text(x, share, _fmt(b.get(key), ",", "missing"), ha="center", va="bottom",
                       fontsize=7)
     left.set_xticks(range(len(RESOURCE_KEYS)), ["LUT4", "FF", "DSP", "EBR"])
     left.set_ylabel(f"% of {report['board']}")
     left.set_title("nextpnr utilisation; Fmax (MHz): " + ", ".join(
-        f"{v} {_fmt(builds[v].get('fmax_mhz'), '.1f', 'missing')}" for v in VARIANTS), fontsize=9)
+        f"{_fmt(builds[v].get('fmax_mhz'), '.1f', 'missing')}" for v in VARIANTS)
+        + " (" + ", ".join(SHORT_LABELS[v] for v in VARIANTS) + ")", fontsize=8)
     left.set_ylim(bottom=0)
     left.legend(fontsize=8)
     sp = report.get("sumpool") or {}
@@ -897,12 +1076,13 @@ def write_plots(report: dict, out_dir) -> list:
     right.legend(fontsize=8)
     save(fig, PLOTS[1])
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
-    t = {v: report["variants"][v].get("throughput") or {} for v in VARIANTS}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    t = {v: _variant(report, v).get("throughput") or {} for v in VARIANTS}
     for k, v in enumerate(VARIANTS):
         vals = [t[v].get("images_per_s"), t[v].get("ideal_images_per_s")]
-        xs = [i + (k - 0.5) * width for i in range(2)]
-        left.bar(xs, [0 if x is None else x / 1e3 for x in vals], width, label=v, color=COLOURS[v])
+        xs = [i + offset(k) for i in range(2)]
+        left.bar(xs, [0 if x is None else x / 1e3 for x in vals], vwidth, label=SHORT_LABELS[v],
+                 color=COLOURS[v])
         for x, val in zip(xs, vals):
             left.text(x, 0 if val is None else val / 1e3, _fmt(None if val is None else val / 1e3,
                       ",.0f", "missing"), ha="center", va="bottom", fontsize=7)
@@ -911,7 +1091,8 @@ def write_plots(report: dict, out_dir) -> list:
     left.set_ylim(bottom=0)
     left.legend(fontsize=8)
     left.set_title("Throughput", fontsize=9)
-    bars(right, list(VARIANTS), [t[v].get("dense_ops_per_dsp_cycle") for v in VARIANTS],
+    bars(right, [SHORT_LABELS[v] for v in VARIANTS],
+         [t[v].get("dense_ops_per_dsp_cycle") for v in VARIANTS],
          [COLOURS[v] for v in VARIANTS], ".3f")
     right.set_ylabel("dense-equivalent mults / DSP / cycle")
     right.set_title("DSP efficiency", fontsize=9)
@@ -922,7 +1103,7 @@ def write_plots(report: dict, out_dir) -> list:
     for ax, key in zip(axes, ("params", "mults", "adds")):
         if counts:
             names = [layer["name"] for layer in counts["dense"]["layers"]]
-            for k, v in enumerate(VARIANTS):
+            for k, v in enumerate(MODELS):
                 vals = [layer[key] for layer in counts[v]["layers"]]
                 ax.bar([i + (k - 0.5) * width for i in range(len(names))], vals, width, label=v,
                        color=COLOURS[v])
