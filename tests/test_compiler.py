@@ -145,6 +145,18 @@ def test_balancing_spends_dsps_on_the_slow_layer():
     assert conv_stage.fifo_depth == 3 and fc_stage.fifo_depth == 0
 
 
+def test_fifo_holds_as_many_rows_as_the_next_layer_strides():
+    """One output row of the producer per row of the consumer's stride (a stride-2 consumer takes
+    two rows per row of windows in a burst), at least 3, at most 64."""
+    rng = np.random.default_rng(2)
+    convs = [random_layer(rng, "a", "conv", 1, 10, 10, 4, 3, 1, 3, 1, 1),
+             random_layer(rng, "b", "conv", 4, 10, 10, 4, 3, 4, 3, 2, 1),
+             random_layer(rng, "c", "conv", 4, 5, 5, 4, 3, 4, 3, 1, 1)]
+    fc = random_layer(rng, "fc", "linear", 4 * 25, 1, 1, 2, 1, 100, 1, relu=False)
+    plan = compile_plan(QuantNet(1, 10, 10, 1.0, convs + [fc]), budget(40), model=AnalyticModel())
+    assert [s.fifo_depth for s in plan.stages] == [2 * 10, 5, 3, 0]
+
+
 # ----- errors ---------------------------------------------------------------------------------
 def test_too_small_budget_names_resource_and_shortfall():
     qnet = random_qnet(np.random.default_rng(1), n_conv=2)
