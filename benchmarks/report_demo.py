@@ -1,11 +1,12 @@
 """The comparative report for the shipped demo model on the ULX3S (ECP5-85F) at 100 MHz: runs
-``structhw report`` (structured and dense builds cached in ``build/report-demo/builds``), prints
-the key figures, and with ``--update-readme`` regenerates the README's results section.
+``structhw report`` (the structured, structured-at-dense-throughput and dense builds cached in
+``build/report-demo/builds/<variant>``), prints the key figures, and with ``--update-readme``
+regenerates the README's results section.
 
 Usage: ``python benchmarks/report_demo.py [--out build/report-demo] [--images N] [--no-build]
-[--update-readme]``. The first run builds two bitstreams (tens of minutes on a loaded 2-core
-machine); later runs reuse them while the plans, board, target and structhw version are unchanged.
-The figures are in ``OUT/report.json``; exit code as ``structhw report``.
+[--update-readme]``. The first run builds three bitstreams (tens of minutes each on a loaded
+2-core machine); later runs reuse them while the plans, board, target and structhw version are
+unchanged. The figures are in ``OUT/report.json``; exit code as ``structhw report``.
 """
 
 from __future__ import annotations
@@ -16,18 +17,23 @@ import sys
 from pathlib import Path
 
 from structhw.cli import main as structhw_main
+from structhw.report import VARIANTS
 
 
 def key_figures(report: dict) -> list:
     """One line per headline figure of a report."""
     lines = []
-    for variant in ("structured", "dense"):
-        build = report["variants"][variant].get("build") or {}
-        t = report["variants"][variant].get("throughput") or {}
-        lines.append(f"{variant:>10}: DSP {build.get('dsp')}, LUT4 {build.get('lut4')}, "
+    for variant in VARIANTS:
+        entry = report["variants"].get(variant) or {}
+        build, t = entry.get("build") or {}, entry.get("throughput") or {}
+        lines.append(f"{variant:>16}: DSP {build.get('dsp')}, LUT4 {build.get('lut4')}, "
                      f"FF {build.get('ff')}, EBR {build.get('ebr')}, Fmax {build.get('fmax_mhz')} MHz, "
                      f"{t.get('cycles_per_image')} cycles/image, {t.get('images_per_s')} images/s, "
                      f"{t.get('dense_ops_per_dsp_cycle')} dense ops/DSP/cycle")
+    for target in report["targets"]:
+        value = target["value"]
+        shown = value if isinstance(value, str) or value is None else f"{value:.3f}"
+        lines.append(f"  {target['status']:<8}{target['name']}: {shown} (limit {target['limit']})")
     acc = report["accuracy"]
     lines.append(f"  accuracy: dense float {acc.get('dense_float')}, structured float "
                  f"{acc.get('structured_float')}, decomposed {acc.get('decomposed_float')}, int8 "

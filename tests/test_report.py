@@ -191,8 +191,8 @@ def test_report_files_from_a_complete_fake_measurement(tmp_path):
     targets = {t["name"]: t for t in report["targets"]}
     assert targets[rp.EQUAL_DSP_NAME]["value"] == pytest.approx(68 / 147)
     assert targets[rp.EQUAL_DSP_NAME]["status"] == "PASS"
-    assert "270.0 cycles/image" in targets[rp.EQUAL_DSP_NAME]["basis"]
-    assert "274.0 cycles/image" in targets[rp.EQUAL_DSP_NAME]["basis"]
+    assert "270.0 simulated cycles/image" in targets[rp.EQUAL_DSP_NAME]["basis"]
+    assert "274.0 simulated cycles/image" in targets[rp.EQUAL_DSP_NAME]["basis"]
     gain = (147 * 274) / (68 * 270)
     assert targets[rp.EQUAL_OPS_NAME]["value"] == pytest.approx(gain)
     assert targets[rp.EQUAL_OPS_NAME]["status"] == "PASS"
@@ -242,7 +242,8 @@ def test_structured_build_slower_than_dense_fails_the_dsp_target_saying_why():
 
 def test_unreachable_dense_throughput_fails_the_dsp_target():
     report = synthetic_report()
-    reason = "no structured plan within the board's 28 DSPs reaches the dense plan's 274 cycles/image"
+    reason = ("no structured plan within the board's 28 DSPs reaches the dense plan's 274 "
+              "cycles/image")
     report["variants"]["structured_equal"] = {
         "plan": None, "build": None, "build_reused": None, "sim": None, "throughput": None,
         "planned_for": {"cycles_per_image": 274, "dsp_budget": None, "reachable": False,
@@ -296,7 +297,8 @@ def test_tiny_network_simulated_dense_side_missing(tiny_qnet_path, tmp_path):
     assert synth_calls == [{"tree"}, {"separable"}]
     assert report["variants"]["dense"]["build"] is None
     assert report["variants"]["structured_equal"]["build"] is None
-    assert "needs the structured model, the dense plan" in report["missing"]["structured_equal.plan"]
+    assert report["missing"]["structured_equal.plan"].startswith(
+        "needs the structured model, the dense plan")
     assert {t["name"]: t["status"] for t in report["targets"]}[rp.EQUAL_DSP_NAME] == "MISSING"
     assert "no dense baseline" in report["missing"]["dense.model"]
     assert "no float model" in report["missing"]["accuracy.structured_float"]
@@ -387,6 +389,9 @@ def test_cli_unknown_board_writes_what_it_could_and_exits_nonzero(tiny_qnet_path
     assert "structured.build" in report["missing"]
     assert "no-such-board" in (tmp_path / "report.md").read_text()
     assert "MISSING board" in captured.err
+    assert "MISSING structured_equal.plan" in captured.err
+    assert f"MISSING {rp.EQUAL_DSP_NAME}" in captured.out
+    assert "INFO    plan level:" in captured.out
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -420,6 +425,17 @@ def test_readme_results_section_replaced_between_markers_only(tmp_path):
     update_readme.main(["--report", str(report_dir), "--readme", str(readme),
                         "--results", str(results)])
     assert readme.read_text() == text, "regenerating from the same report changes nothing"
+
+
+def test_readme_fragment_and_demo_figures_cover_the_three_variants():
+    report = synthetic_report()
+    fragment = rp.render_readme_fragment(report)
+    assert "| DSP (nextpnr) | 130 | 68 | 147 |" in fragment
+    assert "| cycles / image (simulated) | 172.0 | 270.0 | 274.0 |" in fragment
+    assert rp.EQUAL_DSP_NAME in fragment and "for information (not a target)" in fragment
+    lines = _load_script("report_demo").key_figures(report)
+    assert any(line.strip().startswith("structured_equal: DSP 68,") for line in lines)
+    assert any(rp.EQUAL_OPS_NAME in line and "PASS" in line for line in lines)
 
 
 def test_readme_without_markers_gets_a_results_section():
