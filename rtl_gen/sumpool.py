@@ -17,8 +17,8 @@ Two microarchitectures behind one interface (``arch``):
 ``"separable"``
     1. channel sums inside the pixel (``_ChannelSums``): per group one anchor output by a tree,
        the others by sliding from it one channel at a time in both directions (2 adds per
-       output whatever the window, registered every SLIDES_PER_STAGE slides so that no chain
-       of more than a few adds lies between registers), or for small windows where that is
+       output whatever the window, with a register after at most ADDS_PER_STAGE chained adds
+       so that no long carry path lies between registers), or for small windows where that is
        cheaper a DAG of shared power-of-two channel windows; every add ``keep``-marked so that
        synthesis builds it as one carry chain rather than carry-save rows of LUT4s,
     2. vertical sums of sw taps from line buffers that store the *channel sums* (groups·c values
@@ -57,11 +57,11 @@ MAX_SUMPOOL_BITS = 32
 two slices; beyond 32 bits the layer is not realisable by this generator."""
 
 LEVELS_PER_STAGE = 2
-"""Adder-tree levels between two pipeline registers (the "tree" arch, and the trees of the
-separable arch's channel sums)."""
+"""Adder-tree levels between two pipeline registers in the "tree" arch."""
 
-SLIDES_PER_STAGE = 4
-"""Sliding channel-sum steps (chained adds) between two pipeline registers in the "separable" arch."""
+ADDS_PER_STAGE = 4
+"""Most chained two-operand adds between two pipeline registers in the "separable" arch's
+channel sums (tree levels and slides alike)."""
 
 CHANNEL_PLANS = ("dag", "sliding")
 
@@ -378,26 +378,29 @@ class _ChannelSums:
         the one leaving: 2 adds per further output, whatever the window. Sums are computed
         modulo 2^w(cw) (w(cw) = bits of a sum of cw int8), exact because every output fits.
 
-    Tree levels get a register stage every LEVELS_PER_STAGE levels, slides every
-    SLIDES_PER_STAGE steps; ``pre_stages`` of them lie before the stage-1 register ``cs1``.
+    Registers are placed as late as possible going forward: an add joins the stage of its
+    latest operand unless that puts more than ADDS_PER_STAGE chained adds between two
+    registers, then it starts the next stage; ``pre_stages`` stages lie before the stage-1
+    register ``cs1``.
     """
 
     def __init__(self, layer: QuantLayer):
         self.layer = layer
         plans = [self._plan(layer, kind) for kind in CHANNEL_PLANS]
         self.kind, self.nodes, self.outputs = min(
-            plans, key=lambda plan: sum(_add_lut4(self._bits(plan[1], key))
-                                        for key, node in plan[1].items() if node[0] != "in"))
+            plans, key=lambda plan: sum(_add_lut4(node[3]) for node in plan[1].values()
+                                        if node[0] != "in"))
         self.pre_stages = max(self.nodes[key][4] for key in self.outputs)
 
     # A node is (op, a, b, bits, stage): op "in" (a = input channel, 8 bits, stage 0), "add" or
-    # "sub" (a ± b on operand values at the node's stage, wrapped to ``bits``).
+    # "sub" (a ± b on operand values at the node's stage, wrapped to ``bits``). Operands precede
+    # their users in the dict.
     @classmethod
     def _plan(cls, layer, kind: str) -> tuple:
         nodes, outputs = {}, []
         cg, cw, c = layer.group_channels, layer.channel_window, layer.c
         for ch in range(layer.in_channels):
-            nodes["in", ch] = ("in", ch, None, 8, 0)
+            nodes["in", ch] = ("in", ch, None, 8)
         for g in range(layer.groups):
             base = g * cg
             if kind == "dag":
@@ -406,19 +409,34 @@ class _ChannelSums:
             anchor = c // 2
             outs = {anchor: cls._window(nodes, base + anchor, cw)}
             width = _range_width(cw)
-            start = nodes[outs[anchor]][4] + 1
-            for step, k in enumerate(range(anchor + 1, c)):
+            for k in range(anchor + 1, c):
                 d = ("d", base + k - 1)
-                nodes[d] = ("sub", ("in", base + k - 1 + cw), ("in", base + k - 1), 9, 0)
-                nodes["out", base + k] = ("add", outs[k - 1], d, width, start + step // SLIDES_PER_STAGE)
+                nodes[d] = ("sub", ("in", base + k - 1 + cw), ("in", base + k - 1), 9)
+                nodes["out", base + k] = ("add", outs[k - 1], d, width)
                 outs[k] = ("out", base + k)
-            for step, k in enumerate(range(anchor - 1, -1, -1)):
+            for k in range(anchor - 1, -1, -1):
                 d = ("d", base + k)
-                nodes[d] = ("sub", ("in", base + k), ("in", base + k + cw), 9, 0)
-                nodes["out", base + k] = ("add", outs[k + 1], d, width, start + step // SLIDES_PER_STAGE)
+                nodes[d] = ("sub", ("in", base + k), ("in", base + k + cw), 9)
+                nodes["out", base + k] = ("add", outs[k + 1], d, width)
                 outs[k] = ("out", base + k)
             outputs += [outs[k] for k in range(c)]
-        return kind, nodes, outputs
+        return kind, cls._schedule(nodes), outputs
+
+    @staticmethod
+    def _schedule(nodes: dict) -> dict:
+        """The nodes with their stage appended (see the class docstring)."""
+        stage, chained, scheduled = {}, {}, {}
+        for key, (op, a, b, bits) in nodes.items():
+            if op == "in":
+                stage[key], chained[key] = 0, 0
+            else:
+                at = max(stage[a], stage[b])
+                depth = 1 + max(chained[x] if stage[x] == at else 0 for x in (a, b))
+                if depth > ADDS_PER_STAGE:
+                    at, depth = at + 1, 1
+                stage[key], chained[key] = at, depth
+            scheduled[key] = (op, a, b, bits, stage[key])
+        return scheduled
 
     @staticmethod
     def _window(nodes: dict, start: int, width: int) -> tuple:
@@ -430,19 +448,8 @@ class _ChannelSums:
             half = 1 << (width - 1).bit_length() - 1
             lo = _ChannelSums._window(nodes, start, half)
             hi = _ChannelSums._window(nodes, start + half, width - half)
-            depth = 1 + max(_ChannelSums._depth(nodes, lo), _ChannelSums._depth(nodes, hi))
-            nodes[key] = ("add", lo, hi, _range_width(width), max(0, depth - 1) // LEVELS_PER_STAGE,
-                          depth)
+            nodes[key] = ("add", lo, hi, _range_width(width))
         return key
-
-    @staticmethod
-    def _depth(nodes: dict, key) -> int:
-        node = nodes[key]
-        return node[5] if len(node) > 5 else 0
-
-    @staticmethod
-    def _bits(nodes: dict, key) -> int:
-        return nodes[key][3]
 
     def adds(self) -> list:
         """Widths in bits of every two-operand add (or subtract) of the built plan."""
