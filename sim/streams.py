@@ -16,6 +16,8 @@ what cocotb's handle writes need.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 import cocotb
@@ -43,19 +45,21 @@ def unpack_int8(values, channels: int) -> np.ndarray:
 
 
 class _Coins:
-    """Biased coin flips drawn from numpy in blocks: ``next()`` is True with probability p."""
+    """Biased coin flips drawn from numpy in blocks: ``next()`` is True with probability p.
+    ``flips`` is the same sequence as an iterator (``next(coins.flips)``, no Python frame per
+    flip)."""
 
     def __init__(self, p: float, rng: np.random.Generator):
         self.p, self.rng = float(p), rng
-        self.block, self.pos = np.zeros(0, dtype=bool), 0
+        self.flips = (itertools.repeat(False) if self.p <= 0.0
+                      else itertools.chain.from_iterable(self._blocks()))
+
+    def _blocks(self):
+        while True:
+            yield (self.rng.random(_BLOCK) < self.p).tolist()
 
     def next(self) -> bool:
-        if self.p <= 0.0:
-            return False
-        if self.pos >= len(self.block):
-            self.block, self.pos = (self.rng.random(_BLOCK) < self.p).tolist(), 0
-        self.pos += 1
-        return self.block[self.pos - 1]
+        return next(self.flips)
 
 
 class TB:
@@ -99,6 +103,7 @@ class StreamSource:
         self.coins = _Coins(idle, rng if rng is not None else np.random.default_rng(0))
         self.sent = 0
         self.accept_cycles = []
+        self._idle = self.coins.flips
         self._presenting = False
         self._wire_valid = False
         self.valid.value = 0
@@ -109,19 +114,27 @@ class StreamSource:
 
     def drive(self) -> None:
         """Falling edge: keep presenting an unaccepted beat, else present the next one or idle."""
-        if not self._presenting and not self.done and not self.coins.next():
+        if self._presenting:
+            return
+        if self.sent < len(self.beats) and not next(self._idle):
             self.payload.value = self.beats[self.sent]
             self._presenting = True
-        if self._presenting != self._wire_valid:
-            self.valid.value = int(self._presenting)
-            self._wire_valid = self._presenting
+            if not self._wire_valid:
+                self.valid.value = 1
+                self._wire_valid = True
+        elif self._wire_valid:
+            self.valid.value = 0
+            self._wire_valid = False
 
-    def observe(self, cycle: int) -> None:
-        """ReadOnly phase: the beat on the wires is taken at the next rising edge if ready."""
+    def observe(self, cycle: int) -> bool:
+        """ReadOnly phase: the beat on the wires is taken at the next rising edge if ready.
+        Returns True when that was the last beat."""
         if self._presenting and self.ready.value:
             self.sent += 1
             self.accept_cycles.append(cycle)
             self._presenting = False
+            return self.sent >= len(self.beats)
+        return False
 
 
 class StreamSink:
@@ -143,6 +156,7 @@ class StreamSink:
         self.count = count
         self.coins = _Coins(stall, rng if rng is not None else np.random.default_rng(1))
         self.values, self.cycles = [], []
+        self._stalls = self.coins.flips
         self._ready = False
         self.ready.value = 0
 
@@ -152,16 +166,19 @@ class StreamSink:
 
     def drive(self) -> None:
         """Falling edge: raise or drop ready for the coming rising edge."""
-        want = not self.done and not self.coins.next()
-        if want != self._ready:
+        want = len(self.values) < self.count and not next(self._stalls)
+        if want is not self._ready:
             self.ready.value = int(want)
             self._ready = want
 
-    def observe(self, cycle: int) -> None:
-        """ReadOnly phase: a valid beat is taken at the next rising edge if ready is high."""
+    def observe(self, cycle: int) -> bool:
+        """ReadOnly phase: a valid beat is taken at the next rising edge if ready is high.
+        Returns True when that was the last beat."""
         if self._ready and self.valid.value:
             self.values.append(self.payload.value.to_unsigned())
             self.cycles.append(cycle)
+            return len(self.values) >= self.count
+        return False
 
 
 class StreamBench:
@@ -178,25 +195,30 @@ class StreamBench:
     async def run(self, max_cycles: int) -> int:
         """Run until every source has sent and every sink has received everything, or raise
         ``TimeoutError`` after ``max_cycles`` cycles (a hung design). Returns the cycles used."""
-        clk = self.tb.clk
         ports = self.sources + self.sinks
-        falling, read_only = FallingEdge(clk), ReadOnly()
-        start = self.cycle
-        while not self.done:
-            if self.cycle - start >= max_cycles:
+        drives = [p.drive for p in ports]
+        observes = [p.observe for p in ports]
+        falling, read_only = FallingEdge(self.tb.clk), ReadOnly()
+        start = cycle = self.cycle
+        limit = start + max_cycles
+        unfinished = sum(not p.done for p in ports)
+        while unfinished:
+            if cycle >= limit:
                 sent = [s.sent for s in self.sources]
                 got = [len(s.values) for s in self.sinks]
                 raise TimeoutError(f"stream bench stuck after {max_cycles} cycles: sources sent "
                                    f"{sent} of {[len(s.beats) for s in self.sources]}, sinks got "
                                    f"{got} of {[s.count for s in self.sinks]}")
             await falling
-            for p in ports:
-                p.drive()
+            for drive in drives:
+                drive()
             await read_only
-            self.cycle += 1
-            for p in ports:
-                p.observe(self.cycle)
+            cycle += 1
+            self.cycle = cycle
+            for observe in observes:
+                if observe(cycle):
+                    unfinished -= 1
         await falling
-        for p in ports:
-            p.drive()
-        return self.cycle - start
+        for drive in drives:
+            drive()
+        return cycle - start
