@@ -79,6 +79,19 @@ def test_wrong_expectation_is_a_mismatch(tiny, tmp_path):
 
 
 @needs_verilator
+def test_changed_design_gets_its_own_build(tiny, tmp_path):
+    """The build cache is keyed by the design: another adder builds anew, the first one is
+    still reused untouched."""
+    sources, cache = tiny
+    first, _ = build(sources, "stream_adder", build_root=cache)
+    other, _ = build([write_tiny_verilog(tmp_path, channels=4, addend=5)], "stream_adder",
+                     build_root=cache)
+    assert other != first and (other / "stream_adder").is_file()
+    again, seconds = build(sources, "stream_adder", build_root=cache)
+    assert again == first and seconds == 0.0
+
+
+@needs_verilator
 def test_broken_verilog_is_a_build_error(tmp_path):
     bad = tmp_path / "broken.v"
     bad.write_text("module broken(input clk); wire x = ; endmodule\n")
