@@ -134,6 +134,7 @@ class HostLink(wiring.Component):
         code = Signal(8)
         discard_after = Signal()
         logits = Signal(8 * K)
+        to_scan = Signal(8 * K)
         best = Signal(signed(8))
         best_idx = Signal(8)
         scan = Signal(range(K + 1))
@@ -210,17 +211,21 @@ class HostLink(wiring.Component):
             with m.State("RESULT"):
                 m.d.comb += self.logits.ready.eq(1)
                 with m.If(self.logits.valid):
-                    m.d.sync += [logits.eq(self.logits.payload), best.eq(self.logits.payload[0]),
-                                 best_idx.eq(0), scan.eq(1), index.eq(0), discard_after.eq(0)]
+                    payload = self.logits.payload.as_value()
+                    m.d.sync += [logits.eq(payload), to_scan.eq(payload >> 8),
+                                 best.eq(self.logits.payload[0]), best_idx.eq(0), scan.eq(1),
+                                 index.eq(0), discard_after.eq(0)]
                     m.next = "ARGMAX"
             with m.State("ARGMAX"):
+                # The logits still to compare shift past a fixed 8-bit window: no K-way mux
+                # stands between the register and the comparison (it cost the 100 MHz build).
                 with m.If(scan == K):
                     m.next = "SEND"
                 with m.Else():
-                    candidate = logits.word_select(scan, 8).as_signed()
+                    candidate = to_scan[:8].as_signed()
                     with m.If(candidate > best):
                         m.d.sync += [best.eq(candidate), best_idx.eq(scan)]
-                    m.d.sync += scan.eq(scan + 1)
+                    m.d.sync += [scan.eq(scan + 1), to_scan.eq(to_scan >> 8)]
             with m.State("SEND"):
                 is_error = code != 0
                 last = Signal()
@@ -242,7 +247,7 @@ class HostLink(wiring.Component):
                         with m.Elif(index == K + 3):
                             m.d.comb += next_byte.eq(best_idx)
                         with m.Else():
-                            m.d.comb += next_byte.eq(logits.word_select((index - 3)[:len(scan)], 8))
+                            m.d.comb += next_byte.eq(logits[:8])
                 m.d.sync += [tx_byte.eq(next_byte), tx_last.eq(last)]
                 m.next = "SEND_BYTE"
             with m.State("SEND_BYTE"):
@@ -253,6 +258,8 @@ class HostLink(wiring.Component):
                         m.d.sync += crc.eq(0)
                     with m.Else():
                         m.d.sync += crc.eq(crc8_step(crc, tx_byte))
+                    with m.If((index >= 3) & (index < K + 3)):
+                        m.d.sync += logits.eq(logits >> 8)
                     with m.If(tx_last):
                         m.d.sync += [self.error.eq(code != 0),
                                      self.predicted.eq(Mux(code != 0, self.predicted, best_idx))]
