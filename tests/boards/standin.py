@@ -35,7 +35,8 @@ def standin_logits(image: np.ndarray, num_classes: int) -> list:
 
 class StandInAccelerator(wiring.Component):
     """Hardware of :func:`standin_logits`: a three-stage pipeline (capture, multiply,
-    accumulate) with backpressure on ``i`` while the logits wait on ``o``."""
+    accumulate), the clamped logits registered before ``o``, with backpressure on ``i`` while
+    they wait there."""
 
     def __init__(self, channels: int, pixels: int, num_classes: int):
         self.channels, self.num_pixels, self.num_classes = channels, pixels, num_classes
@@ -76,13 +77,15 @@ class StandInAccelerator(wiring.Component):
                         m.next = "DRAIN"
             with m.State("DRAIN"):
                 with m.If(~in_valid & ~prod_valid):
-                    m.next = "OUT"
-            with m.State("OUT"):
-                m.d.comb += self.o.valid.eq(1)
+                    m.next = "CLAMP"
+            with m.State("CLAMP"):
                 for k in range(K):
                     shifted = acc[k] >> SHIFT
-                    m.d.comb += self.o.payload[k].eq(
+                    m.d.sync += self.o.payload[k].eq(
                         Mux(shifted > 127, 127, Mux(shifted < -128, -128, shifted)))
+                m.next = "OUT"
+            with m.State("OUT"):
+                m.d.comb += self.o.valid.eq(1)
                 with m.If(self.o.ready):
                     m.d.sync += [a.eq(0) for a in acc] + [x.eq(0) for x in w]
                     m.next = "COLLECT"
