@@ -1,20 +1,16 @@
 # amaranth: UnusedElaboratable=no
 """Flatten against torch's (C, H, W) flatten, images back to back, under random idle/backpressure."""
 
-import random
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amaranth import ClockDomain, Module
-from amaranth.sim import Simulator
-
 from structhw.errors import ConfigError
 from structhw.rtl_gen.flatten import Flatten
 
-from .streams import stream_get, stream_put
+from .streams import run_stream_dut
 
 
 def _pixels(image: torch.Tensor) -> list:
@@ -24,33 +20,8 @@ def _pixels(image: torch.Tensor) -> list:
 
 def _simulate(dut: Flatten, images: list, *, seed: int, idle: float, stall: float):
     """Returns (output beats as lists of ints, cycle of every accepted output beat)."""
-    got, out_cycles = [], []
-    top = Module()
-    top.domains.sync = ClockDomain()
-    top.submodules.dut = dut
-
-    async def producer(ctx):
-        beats = [px for image in images for px in _pixels(image)]
-        await stream_put(ctx, dut.i, beats, rng=random.Random(seed), idle=idle)
-
-    async def consumer(ctx):
-        got.extend(await stream_get(ctx, dut.o, len(images), rng=random.Random(seed + 1),
-                                    stall=stall))
-
-    async def output_cycles(ctx):
-        cycle = 0
-        async for _clk, _rst, valid, ready in ctx.tick().sample(dut.o.valid, dut.o.ready):
-            cycle += 1
-            if valid and ready:
-                out_cycles.append(cycle)
-
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.add_testbench(output_cycles, background=True)
-    sim.run()
-    return [[int(v) for v in beat] for beat in got], out_cycles
+    beats = [px for image in images for px in _pixels(image)]
+    return run_stream_dut(dut, beats, len(images), seed=seed, idle=idle, stall=stall)
 
 
 @settings(max_examples=12)

@@ -7,7 +7,6 @@ and simulated with several images back to back: every logit must equal
 cycles between consecutive logits must match the plan's prediction within 5%.
 """
 
-import random
 
 import numpy as np
 import pytest
@@ -15,8 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amaranth import ClockDomain, Fragment, Module
-from amaranth.sim import Simulator
+from amaranth import Fragment
 
 from structhw import golden
 from structhw.budget import Budget
@@ -25,7 +23,7 @@ from structhw.qnet import QuantNet
 from structhw.rtl_gen.network import Network
 from structhw.rtl_gen.random_layer import random_quant_layer
 
-from .streams import stream_get, stream_put
+from .streams import run_stream_dut
 
 
 def random_net(seed: int, *, structured: bool) -> QuantNet:
@@ -49,34 +47,9 @@ SMALL = Budget(lut4=12000, ff=12000, dsp=12, ebr=8)
 def simulate(net: Network, images: torch.Tensor, *, seed: int, idle: float, stall: float):
     """Stream ``images`` ([B, C, H, W]) through ``net``; returns (logits [B, classes] as lists,
     cycle at which each logits beat was accepted)."""
-    got, out_cycles = [], []
-    top = Module()
-    top.domains.sync = ClockDomain()
-    top.submodules.net = net
     beats = [[int(v) for v in img[:, y, x]] for img in images
              for y in range(img.shape[1]) for x in range(img.shape[2])]
-
-    async def producer(ctx):
-        await stream_put(ctx, net.i, beats, rng=random.Random(seed), idle=idle)
-
-    async def consumer(ctx):
-        got.extend(await stream_get(ctx, net.o, len(images), rng=random.Random(seed + 1),
-                                    stall=stall))
-
-    async def output_cycles(ctx):
-        cycle = 0
-        async for _clk, _rst, valid, ready in ctx.tick().sample(net.o.valid, net.o.ready):
-            cycle += 1
-            if valid and ready:
-                out_cycles.append(cycle)
-
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.add_testbench(output_cycles, background=True)
-    sim.run()
-    return [[int(v) for v in beat] for beat in got], out_cycles
+    return run_stream_dut(net, beats, len(images), seed=seed, idle=idle, stall=stall)
 
 
 def random_images(seed: int, count: int, shape) -> torch.Tensor:
