@@ -23,7 +23,7 @@ from structhw.qnet import QuantLayer
 from structhw.rtl_gen.engine import LayerEngine, engine_cycles
 from structhw.rtl_gen.params import EngineParams
 
-from .runner import SimulationError, default_build_root, run
+from .runner import default_build_root, run_stream_bench
 
 LAYER_TOP = "structhw_layer_bench"
 DEFAULT_IDLE = 0.25
@@ -174,14 +174,9 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
     params = {"streams": streams, "seed": seed, "idle": idle, "stall": stall,
               "timing_images": max(counts) if max(counts) >= 2 else 0,
               "max_cycles": _cycle_allowance(cases, counts, idle, stall)}
-    try:
-        result = run("structhw.sim.layer_bench", sources, LAYER_TOP, params=params,
-                     simulator=simulator, waves=waves, seed=seed, build_root=root,
-                     work_dir=work / "run", quiet=quiet)
-    except SimulationError as exc:
-        result = exc.result
-        if check or result is None or "streams" not in result.data:
-            raise
+    result = run_stream_bench("structhw.sim.layer_bench", sources, LAYER_TOP, check=check, params=params,
+                              simulator=simulator, waves=waves, seed=seed, build_root=root,
+                              work_dir=work / "run", quiet=quiet)
     report = result.data
     out = []
     for k, ((layer, lp), x, y, entry) in enumerate(zip(cases, inputs, refs, report["streams"])):

@@ -19,7 +19,7 @@ import torch
 from structhw import golden
 
 from .layer import DEFAULT_IDLE, DEFAULT_STALL, map_to_beats
-from .runner import SimulationError, default_build_root, run
+from .runner import default_build_root, run_stream_bench
 
 NETWORK_TOP = "structhw_network"
 DEFAULT_TIMING_IMAGES = 16
@@ -179,14 +179,9 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
                            "beats_in": beats_in, "beats_out": 1}],
               "seed": seed, "idle": idle, "stall": stall, "timing_images": timing,
               "max_cycles": max_cycles}
-    try:
-        result = run("structhw.sim.network_bench", sources, NETWORK_TOP, params=params,
-                     simulator=simulator, waves=waves, seed=seed, build_root=root,
-                     work_dir=work / "run", quiet=quiet)
-    except SimulationError as exc:
-        result = exc.result
-        if check or result is None or "streams" not in result.data:
-            raise
+    result = run_stream_bench("structhw.sim.network_bench", sources, NETWORK_TOP, check=check, params=params,
+                              simulator=simulator, waves=waves, seed=seed, build_root=root,
+                              work_dir=work / "run", quiet=quiet)
     report = result.data
     entry = report["streams"][0]
     with np.load(work / "result.npz") as f:
