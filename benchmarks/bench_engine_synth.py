@@ -17,8 +17,6 @@ engines. Usage: ``python benchmarks/bench_engine_synth.py [--out benchmarks/resu
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,7 @@ from structhw.rtl_gen.params import EngineParams
 from structhw.rtl_gen.random_layer import random_quant_layer
 from structhw.rtl_gen.sumpool import SumPool
 from structhw.toolchain import eda_env
+from structhw.jsonfile import write_json
 
 CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D", "ALU54B",
          "PFUMX", "L6MUX21")
@@ -57,18 +56,6 @@ def synthesize(component, top: str, yosys: str, workdir: Path) -> dict:
     if result.returncode:
         raise RuntimeError(f"yosys failed on {source}:\n{result.stderr[-2000:]}")
     return parse_stat((workdir / stat).read_text(), CELLS)
-
-
-def write_json_atomically(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def configurations(channels, lanes=LANES):
@@ -128,7 +115,7 @@ def main(argv=None) -> int:
               f"{r['cycles_per_image']:>8} {cl['MULT18X18D']:>5} {cl['LUT4']:>7} {cl['CCU2C']:>6} "
               f"{r['lut4_equivalent']:>7} {cl['TRELLIS_FF']:>7} {dsp_ratio:>9.3f} {sp_share} | "
               f"{mo['dsp']:>5} {mo['lut4']:>7} {mo['ff']:>7}")
-    write_json_atomically({"lanes": args.lanes, "mults_dense": MULTS_DENSE, "rows": rows}, args.out)
+    write_json(args.out, {"lanes": args.lanes, "mults_dense": MULTS_DENSE, "rows": rows}, indent=1)
     print(f"\nwrote {args.out}")
     return 0
 

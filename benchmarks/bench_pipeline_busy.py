@@ -14,25 +14,16 @@ prediction, and writes the figures as JSON.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from structhw.jsonfile import write_json
 
 def steady_images(plan) -> int:
     """Images in flight at once, at most: ⌈plan latency / cycles per image⌉ + 1. Intervals
     between logits closer than this to the first or the last image are not steady (the pipeline
     is filling or draining) and are skipped."""
     return -(-plan.latency_cycles // plan.cycles_per_image) + 1
-
-
-def write_json_atomically(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _statement_lhs(stmts):
@@ -203,7 +194,7 @@ def main() -> int:
             print(f"  {s['index']:5d} {s['layer']:>5}  {s['lanes']:<2} {s['mults']:>3} "
                   f"{s['window_queue_depth']:>6} {s['issue_cycles_per_image']:>10.1f} "
                   f"{s['planned_cycles_per_image']:>8} {100 * s['busy_fraction']:>7.1f}")
-    write_json_atomically(report, args.out)
+    write_json(args.out, report, indent=1)
     print(f"wrote {args.out}")
     return 0
 

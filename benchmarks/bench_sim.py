@@ -15,7 +15,6 @@ depends on what else runs, the CPU figure much less.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -23,13 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def write_json_atomically(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+from structhw.jsonfile import write_json
 
 
 def cpu_seconds() -> float:
@@ -51,21 +44,17 @@ def main() -> int:
 
     from structhw.commands.compile import load_model, resolve_budget
     from structhw.compiler import compile_plan
-    from structhw.data import digits_split
-    from structhw.quant import quantize_input
+    from structhw.quant import quantized_test_split
     from structhw.sim.network import cached_network_verilog, simulate_network
     from structhw.sim.runner import build
 
     load_start = os.getloadavg()
-    t0, c0 = time.perf_counter(), cpu_seconds()
+    t0 = time.perf_counter()
     qnet = load_model(None, dense=False)
     budget, target = resolve_budget(args.board, None)
     plan = compile_plan(qnet, budget, target=target)
-    _, test_ds = digits_split()
-    test_x, test_y = test_ds.tensors
-    count = len(test_x) if args.images is None else min(args.images, len(test_x))
-    images = quantize_input(test_x[:count], qnet).numpy()
-    labels = test_y[:count].numpy()
+    images, labels = quantized_test_split(qnet, args.images)
+    count = len(images)
     prep_s = time.perf_counter() - t0
 
     root = Path(tempfile.mkdtemp(prefix="structhw-bench-sim-"))
@@ -145,7 +134,7 @@ def main() -> int:
     print(f"  DSP-bound ideal           {ideal_board:.1f} cycles/image with all {budget.dsp} DSPs "
           f"of the board, {ideal_plan:.1f} with the plan's {plan.totals.dsp}; "
           f"input floor {input_floor} (one pixel per beat)")
-    write_json_atomically(report, args.out)
+    write_json(args.out, report, indent=1)
     print(f"wrote {args.out}")
     shutil.rmtree(root, ignore_errors=True)
     return 0 if report["mismatches"] == 0 and within else 1

@@ -18,17 +18,15 @@ Usage: ``python benchmarks/bench_sr_overhead.py [--batch 8] [--size 64] [--round
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from structhw.jsonfile import write_json
 from structhw.regularization import make_plan, sr_loss, sr_loss_naive
 from structhw.structure import project
 from structhw.zoo import build_model
@@ -118,10 +116,7 @@ def main(argv=None) -> int:
         ratio = f"{med / base:.3f}" if base else "-"
         print(f"{v:<10} {med:>9.4f} {ratio:>8}")
 
-    folder = os.path.dirname(os.path.abspath(args.out))
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
-        json.dump(result, f, indent=2)
-    os.replace(f.name, args.out)
+    write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

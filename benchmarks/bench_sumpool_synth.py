@@ -9,8 +9,6 @@ Usage: ``python benchmarks/bench_sumpool_synth.py [--out benchmarks/results/sump
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,7 @@ from structhw.qnet import QuantLayer
 from structhw.rtl_gen.sumpool import ARCHS, SumPool, choose_sumpool_arch, sumpool_area, sumpool_cost
 from structhw.yosys_stat import parse_stat
 from structhw.toolchain import eda_env
+from structhw.jsonfile import write_json
 
 SYNTH_FLOW = ("synth_ecp5 -top {top} -run begin:map_luts; abc -lut 4; clean; "
               "synth_ecp5 -top {top} -run map_cells:")
@@ -83,18 +82,6 @@ def _ratio(measured: int, model: int) -> str:
     return f"{measured / model:.2f}" if model else "-"
 
 
-def write_json_atomically(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sumpool_synth.json"))
@@ -142,7 +129,7 @@ def main(argv=None) -> int:
         print(f"  {tree['layer']:18} window {tree['channel_window']}×{tree['spatial_window']}²: "
               f"tree {measured['tree']}, separable {measured['separable']} → {winner} "
               f"[{tree['model_choice']}]")
-    write_json_atomically({"rows": rows, "summary": summary}, args.out)
+    write_json(args.out, {"rows": rows, "summary": summary}, indent=1)
     print(f"\nwrote {args.out}")
     return 0
 

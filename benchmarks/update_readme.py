@@ -18,8 +18,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from structhw.report import (PLOTS, render_markdown, render_readme_fragment,
-                             replace_results_section, write_json, write_text)
+from structhw.jsonfile import write_json, write_text
+from structhw.report import PLOTS, render_markdown, render_readme_fragment, replace_results_section
 
 
 def copy_atomically(source: Path, target: Path) -> None:

@@ -18,12 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from structhw.errors import ConfigError
+from structhw.jsonfile import write_json
 from structhw.toolchain import eda_env
 
 from .registry import RESOURCES, BoardInfo, get_board, shortfall, smallest_fitting
@@ -191,12 +192,6 @@ def _remove_outputs(out_dir: Path, name: str, family: str) -> None:
     for stale in (out_dir / f"{name}{BITSTREAM_SUFFIX[family]}", out_dir / REPORT,
                   out_dir / NEXTPNR_REPORT):
         stale.unlink(missing_ok=True)
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Path) -> dict:
@@ -392,10 +387,10 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
             check_fit(board, used, totals)
             check_timing(report)
         except ConfigError as exc:
-            _write_json(out_dir / REPORT, {**report.to_json(), "error": str(exc)})
+            write_json(out_dir / REPORT, {**report.to_json(), "error": str(exc)})
             raise
         bitstream = out_dir / f"{name}{BITSTREAM_SUFFIX[family]}"
         os.replace(build_dir / bitstream.name, bitstream)
         report.bitstream = str(bitstream)
-        _write_json(out_dir / REPORT, report.to_json())
+        write_json(out_dir / REPORT, report.to_json())
     return report

@@ -1,7 +1,9 @@
-"""Reading the project's JSON files (``*.qnet.json``, ``plan.json``): one place that turns every
-way a file can fail to be JSON into a :class:`ConfigError` naming the file."""
+"""The project's JSON files (``*.qnet.json``, ``plan.json``, reports, benchmark results): one
+reader that turns every way a file can fail to be JSON into a :class:`ConfigError` naming the
+file, and atomic writers, so an interrupted run never leaves half a file."""
 
 import json
+import os
 from pathlib import Path
 
 from .errors import ConfigError
@@ -18,3 +20,22 @@ def read_json(path):
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text (JSON) file") from None
+
+
+def write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file in the same folder + ``os.replace``),
+    creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, obj, *, indent: int = 2, sort_keys: bool = False) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (:func:`write_text`)."""
+    write_text(path, json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n")

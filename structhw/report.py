@@ -41,13 +41,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
 from . import __version__
 from .errors import ConfigError
+from .jsonfile import write_json, write_text
 from .yosys_stat import parse_stat
 
 BUILD_KEY = "build-key.json"
@@ -76,20 +76,6 @@ SYNTH_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT
 
 # ----------------------------------------------------------------------------------------------
 # Files and the build cache
-
-
-def write_json(path, obj) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically (temp file + ``os.replace``)."""
-    write_text(path, json.dumps(obj, indent=2) + "\n")
-
-
-def write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def synth_overrides() -> dict:
@@ -363,15 +349,6 @@ def _complexity(source: dict, input_shape) -> dict:
     return counts
 
 
-def _test_images(qnet, count: int | None):
-    from .data import digits_split
-    from .quant import quantize_input
-    _, test_ds = digits_split()
-    x, y = test_ds.tensors
-    count = len(x) if count is None else min(count, len(x))
-    return quantize_input(x[:count], qnet).numpy(), y[:count].numpy()
-
-
 def _sim_summary(result) -> dict:
     return {"images": int(result.images), "mismatches": int(result.mismatches),
             "logits": int(result.logits_ref.size),
@@ -548,7 +525,8 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
             missing.reasons.setdefault(f"{v}.build", "no plan to build")
         step(f"simulate {v}")
         if plans[v] is not None:
-            x, y = _test_images(qnets[v], images)
+            from .quant import quantized_test_split
+            x, y = quantized_test_split(qnets[v], images)
             sim = missing.attempt(f"{v}.sim", simulate, plans[v], x, y)
             entry["sim"] = _sim_summary(sim) if sim is not None else None
         else:

@@ -5,15 +5,13 @@ as JSON, for inspection, lint and synthesis experiments."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..errors import ConfigError
+from ..jsonfile import write_json
 
 LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
 DEFAULT_MULTS = 18
@@ -87,18 +85,6 @@ def build_layer_and_params(args):
     return layer, EngineParams(args.lanes, mults, arch)
 
 
-def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def run(args) -> int:
     from ..rtl_gen.engine import check_engine, engine_cycles
     from ..rtl_gen.verilog import generate_layer_verilog, lint
@@ -110,7 +96,8 @@ def run(args) -> int:
     with tqdm(total=len(steps), desc="rtl", file=sys.stderr, leave=False) as bar:
         bar.set_postfix_str(steps[0])
         path = generate_layer_verilog(layer, params, args.out, args.name)
-        _write_json(path.with_name(f"{args.name}.layer.json"), layer.to_json())
+        write_json(path.with_name(f"{args.name}.layer.json"), layer.to_json(), indent=1,
+                   sort_keys=True)
         bar.update()
         if args.lint:
             bar.set_postfix_str("lint")

@@ -181,8 +181,7 @@ def format_network_report(result, model_name: str, target: str, simulator: str) 
 def run_network(args) -> int:
     from structhw.commands.compile import load_model, resolve_budget
     from structhw.compiler import compile_plan
-    from structhw.data import digits_split
-    from structhw.quant import quantize_input
+    from structhw.quant import quantized_test_split
     from structhw.sim.network import simulate_network
     from structhw.sim.runner import require_simulator
 
@@ -200,13 +199,10 @@ def run_network(args) -> int:
         bar.set_postfix_str("compile")
         budget, target = resolve_budget(args.board, None)
         plan = compile_plan(qnet, budget, target=target)
-        _, test_ds = digits_split()
-        test_x, test_y = test_ds.tensors
-        count = len(test_x) if args.images is None else min(args.images, len(test_x))
-        images = quantize_input(test_x[:count], qnet).numpy()
+        images, labels = quantized_test_split(qnet, args.images)
         bar.update()
-        bar.set_postfix_str(f"simulate {count} images")
-        result = simulate_network(plan, images, test_y[:count].numpy(), seed=args.seed,
+        bar.set_postfix_str(f"simulate {len(images)} images")
+        result = simulate_network(plan, images, labels, seed=args.seed,
                                   idle=args.idle, stall=args.stall, simulator=args.simulator,
                                   waves=args.waves, work_dir=args.work)
         bar.update()

@@ -75,3 +75,13 @@ def int8_accuracy(qnet: QuantNet, images, labels: torch.Tensor) -> float:
     (argmax of the int8 logits, the lowest index on ties)."""
     logits = golden.logits(qnet, quantize_input(images, qnet))
     return float((logits.argmax(dim=1) == labels).double().mean())
+
+
+def quantized_test_split(qnet: QuantNet, count: int | None = None):
+    """The first ``count`` images of the digits test split (all 360 by default) as the golden
+    model's int8 input: (images int64 numpy [B, C, H, W] with int8 values, labels int64 [B])."""
+    from ..data import digits_split
+    _, test_ds = digits_split()
+    x, y = test_ds.tensors
+    count = len(x) if count is None else min(count, len(x))
+    return quantize_input(x[:count], qnet).numpy(), y[:count].numpy()
