@@ -17,8 +17,8 @@ Two microarchitectures behind one interface (``arch``):
 ``"separable"``
     1. channel sums inside the pixel (``_ChannelSums``): per group one anchor output by a tree,
        the others by sliding from it one channel at a time in both directions (2 adds per
-       output whatever the window, with a register after at most ADDS_PER_STAGE chained adds
-       so that no long carry path lies between registers), or for small windows where that is
+       output whatever the window, with the input pixel registered and a register after at most
+       ADDS_PER_STAGE chained adds so that no long carry path lies between registers), or for small windows where that is
        cheaper a DAG of shared power-of-two channel windows; every add ``keep``-marked so that
        synthesis builds it as one carry chain rather than carry-save rows of LUT4s,
     2. vertical sums of sw taps from line buffers that store the *channel sums* (groups·c values
@@ -59,9 +59,10 @@ two slices; beyond 32 bits the layer is not realisable by this generator."""
 LEVELS_PER_STAGE = 2
 """Adder-tree levels between two pipeline registers in the "tree" arch."""
 
-ADDS_PER_STAGE = 4
+ADDS_PER_STAGE = 2
 """Most chained two-operand adds between two pipeline registers in the "separable" arch's
-channel sums (tree levels and slides alike)."""
+channel sums (tree levels and slides alike). On ECP5 one add of ~12 bits with the route to the
+next is about 2 ns, so 2 per stage leave room for 100 MHz; 4 held the demo at 70 MHz."""
 
 CHANNEL_PLANS = ("dag", "sliding")
 
@@ -381,7 +382,9 @@ class _ChannelSums:
     Registers are placed as late as possible going forward: an add joins the stage of its
     latest operand unless that puts more than ADDS_PER_STAGE chained adds between two
     registers, then it starts the next stage; ``pre_stages`` stages lie before the stage-1
-    register ``cs1``.
+    register ``cs1``. The input pixel is registered before the first add: it arrives through
+    the engine's skid-buffer mux (whose select fans out to all 8·C bits), and that mux plus
+    the first adds was the demo network's critical path.
     """
 
     def __init__(self, layer: QuantLayer):
@@ -428,7 +431,7 @@ class _ChannelSums:
         stage, chained, scheduled = {}, {}, {}
         for key, (op, a, b, bits) in nodes.items():
             if op == "in":
-                stage[key], chained[key] = 0, 0
+                stage[key], chained[key] = 0, ADDS_PER_STAGE
             else:
                 at = max(stage[a], stage[b])
                 depth = 1 + max(chained[x] if stage[x] == at else 0 for x in (a, b))
