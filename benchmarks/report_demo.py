@@ -1,11 +1,11 @@
-"""The comparative report for the shipped demo model on the ULX3S (ECP5-85F) at 100 MHz: runs
+"""The comparative report for the shipped demo model on the ULX3S (ECP5-85F): runs
 ``structhw report`` (the structured, structured-at-dense-throughput and dense builds cached in
 ``build/report-demo/builds/<variant>``), prints the key figures, and with ``--update-readme``
 regenerates the README's results section.
 
 Usage: ``python benchmarks/report_demo.py [--out build/report-demo] [--images N] [--no-build]
-[--update-readme]``. The first run builds three bitstreams (tens of minutes each on a loaded
-2-core machine); later runs reuse them while the plans, board, target and structhw version are
+[--target-mhz F] [--update-readme]``. The first run builds three bitstreams (10–20 minutes each
+on a 2-core machine); later runs reuse them while the designs (the tools' input files) are
 unchanged. The figures are in ``OUT/report.json``; exit code as ``structhw report``.
 """
 
@@ -45,10 +45,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/report-demo"))
     parser.add_argument("--images", type=int, default=None)
+    parser.add_argument("--target-mhz", type=float, default=None,
+                        help="clock target of the builds (default: the board's 25 MHz, as "
+                        "`structhw build`)")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args(argv)
-    argv = ["report", "--board", "ulx3s", "--target-mhz", "100", "--out", str(args.out)]
+    argv = ["report", "--board", "ulx3s", "--out", str(args.out)]
+    argv += ["--target-mhz", str(args.target_mhz)] if args.target_mhz is not None else []
     argv += ["--images", str(args.images)] if args.images is not None else []
     argv += ["--no-build"] if args.no_build else []
     code = structhw_main(argv)

@@ -18,7 +18,6 @@ from pathlib import Path
 from ..errors import ConfigError
 
 DEFAULT_BOARD = "ulx3s"
-DEFAULT_TARGET_MHZ = 100.0
 
 
 def register(subparsers) -> None:
@@ -39,8 +38,9 @@ def register(subparsers) -> None:
                         help="test images to simulate (default all 360)")
     parser.add_argument("--no-build", action="store_true",
                         help="use cached builds and syntheses only; what is not cached is missing")
-    parser.add_argument("--target-mhz", type=float, default=DEFAULT_TARGET_MHZ, metavar="F",
-                        help=f"clock target of the builds (default {DEFAULT_TARGET_MHZ:g})")
+    parser.add_argument("--target-mhz", type=float, default=None, metavar="F",
+                        help="clock target of the builds; ECP5 boards reach it with a PLL "
+                        "(default: the board's oscillator, as structhw build)")
     parser.add_argument("--no-sumpool-synth", action="store_true",
                         help="skip the adder-tree vs separable synthesis")
     parser.set_defaults(func=run)
@@ -52,7 +52,7 @@ def run(args) -> int:
     if args.images is not None and args.images < 2:
         raise ConfigError(f"--images must be ≥ 2 (cycles per image are measured on back-to-back "
                           f"images), got {args.images}")
-    if args.target_mhz <= 0:
+    if args.target_mhz is not None and args.target_mhz <= 0:
         raise ConfigError(f"--target-mhz must be > 0, got {args.target_mhz:g}")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {str(args.out)!r} exists and is not a folder")
