@@ -131,9 +131,9 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost
     tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
     return Cost(
         lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 2 * steps,
-        ff=(window + 2 * len(muxes) * w + P * T * 8 + P * T * (w + 8)
+        ff=(window + 3 * len(muxes) * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
             + P * tree_register_bits(T, w + 8)
-            + 2 * P * A + steps + 6 + G.bit_length() + (3 + G.bit_length()) * tree_stages(T)),
+            + 2 * P * A + steps + 6 + G.bit_length() + (3 + G.bit_length()) * (tree_stages(T) + 2)),
         dsp=P * T,
         bram_bits=G * K * P * T * 8 + G * P * A,
     )

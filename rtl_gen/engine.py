@@ -282,10 +282,10 @@ def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))
 
 
-PIPELINE_LATENCY = 5 + REQUANT_STAGES
+PIPELINE_LATENCY = 7 + REQUANT_STAGES
 """Cycles the dense engine adds after the MAC array's last step of a pixel, besides the
-:func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: α/operand, product and
-accumulate registers, MAC output register, the requantiser's stages, collector register (measured by
+:func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: two α/operand, two product
+and the accumulate registers, MAC output register, the requantiser's stages, collector register (measured by
 tests/rtl/test_engine.py)."""
 
 

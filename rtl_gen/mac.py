@@ -149,7 +149,7 @@ class MacArray(wiring.Component):
         ⌈Cout/P⌉ beats per window: lane group ``group`` and its P exact accumulators
         (``values[p]`` belongs to output channel group·P + p; lanes past Cout carry 0).
 
-    Pipeline: issue (operand mux, ROM address) → ROM word and operand registers → multiply → :func:`tree_stages`
+    Pipeline: issue (operand mux, ROM address) → ROM word and operand registers (two) → multiply → product registers (two) → :func:`tree_stages`
     adder-tree stages → accumulate → output register; the whole pipeline advances when the output register is free or being read.
     """
 
@@ -240,27 +240,45 @@ class MacArray(wiring.Component):
             m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
 
         # Block-RAM clock-to-output (≈6 ns on ECP5) plus a multiply does not fit 10 ns: the ROM
-        # word and the operands get a register of their own before the multipliers.
-        alpha = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), T), P), name="alpha")
+        # word and the operands get a register of their own before the multipliers, and one
+        # more next to them: the MULT18X18D sites lie in rows across the whole die, and with
+        # most of them in use the route from one register to a multiplier took 5 ns.
+        alpha_layout = data.ArrayLayout(data.ArrayLayout(signed(8), T), P)
+        alpha_r = Signal(alpha_layout, name="alpha_r")
+        alpha = Signal(alpha_layout, name="alpha")
         r_valid, r_first, r_last = Signal(), Signal(), Signal()
         r_group = Signal.like(g)
-        r_ops = {key: Signal.like(op, name=f"{op.name}_rr") for key, op in s1_ops.items()}
+        rr_ops = {key: Signal.like(op, name=f"{op.name}_rr") for key, op in s1_ops.items()}
+        q_valid, q_first, q_last = Signal(), Signal(), Signal()
+        q_group = Signal.like(g)
+        r_ops = {key: Signal.like(op, name=f"{op.name}_rrr") for key, op in s1_ops.items()}
         with m.If(advance):
             m.d.sync += [r_valid.eq(s1_valid), r_first.eq(s1_first), r_last.eq(s1_last),
-                         r_group.eq(s1_group), alpha.eq(rom.data)]
-            m.d.sync += [r_ops[key].eq(op) for key, op in s1_ops.items()]
+                         r_group.eq(s1_group), alpha_r.eq(rom.data)]
+            m.d.sync += [rr_ops[key].eq(op) for key, op in s1_ops.items()]
+            m.d.sync += [q_valid.eq(r_valid), q_first.eq(r_first), q_last.eq(r_last),
+                         q_group.eq(r_group), alpha.eq(alpha_r)]
+            m.d.sync += [r_ops[key].eq(op) for key, op in rr_ops.items()]
 
+        # The product is registered twice for the same reason: out of the DSP row, then on.
+        p_valid, p_first, p_last = Signal(), Signal(), Signal()
+        p_group = Signal.like(g)
+        prod_bits = self.operand_bits + 8
+        raw_products = [[Signal(signed(prod_bits), name=f"prod_p{p}_t{t}") for t in range(T)]
+                        for p in range(P)]
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_group = Signal.like(g)
-        prod_bits = self.operand_bits + 8
-        products = [[Signal(signed(prod_bits), name=f"prod_p{p}_t{t}") for t in range(T)]
+        products = [[Signal(signed(prod_bits), name=f"prod_r_p{p}_t{t}") for t in range(T)]
                     for p in range(P)]
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(r_valid), s2_first.eq(r_first), s2_last.eq(r_last),
-                         s2_group.eq(r_group)]
+            m.d.sync += [p_valid.eq(q_valid), p_first.eq(q_first), p_last.eq(q_last),
+                         p_group.eq(q_group)]
+            m.d.sync += [s2_valid.eq(p_valid), s2_first.eq(p_first), s2_last.eq(p_last),
+                         s2_group.eq(p_group)]
             for p in range(P):
                 for t in range(T):
-                    m.d.sync += products[p][t].eq(r_ops[id(operands[p][t])] * alpha[p][t])
+                    m.d.sync += raw_products[p][t].eq(r_ops[id(operands[p][t])] * alpha[p][t])
+                    m.d.sync += products[p][t].eq(raw_products[p][t])
 
         # ---- adder tree over the T products, registered every TREE_LEVELS_PER_STAGE levels ----
         sums = []

@@ -12,7 +12,7 @@ import torch
 from amaranth.hdl import Fragment
 
 from structhw.compiler import compile_plan
-from structhw.rtl_gen.engine import LayerEngine, engine_cycles, engine_steps
+from structhw.rtl_gen.engine import LayerEngine, engine_cycles, engine_latency, engine_steps
 from structhw.rtl_gen.params import EngineParams
 from structhw.rtl_gen.random_layer import random_quant_layer
 
@@ -29,8 +29,13 @@ def bench():
     return module
 
 
-def engine_intervals(layer, params, images: int):
+def engine_intervals(layer, params, intervals: int):
+    """``intervals`` steady-state image intervals of the engine: as many images either side are
+    left out as are in flight at once (⌈latency / period⌉ + 1), so no interval holds the
+    pipeline filling or draining."""
     b = bench()
+    skip = -(-engine_latency(layer, params) // engine_cycles(layer, params)) + 1
+    images = 2 * skip + intervals + 1
     dut = LayerEngine(layer, params)
     fragment = Fragment.get(dut, None)
     issues = b.find_signals(fragment, "issue")
@@ -40,7 +45,7 @@ def engine_intervals(layer, params, images: int):
     beats = [[int(v) for v in rng.integers(-128, 128, layer.in_channels)] for _ in range(pixels)]
     per_image = layer.out_height * layer.out_width
     result = b.count_busy(fragment, dut, beats, images * per_image, {"mac": issues[("mac",)]})
-    return b.busy_per_interval(result["out_cycles"], result["high"]["mac"], per_image, 1)
+    return b.busy_per_interval(result["out_cycles"], result["high"]["mac"], per_image, skip)
 
 
 @pytest.mark.parametrize("kw, lanes, mults, issues, period", [
@@ -53,7 +58,7 @@ def test_engine_busy_counts_are_exact(kw, lanes, mults, issues, period):
     layer = random_quant_layer(seed=3, **kw)
     params = EngineParams(lanes, mults)
     assert engine_cycles(layer, params) == period
-    intervals = engine_intervals(layer, params, images=6)
+    intervals = engine_intervals(layer, params, intervals=3)
     assert intervals == [(period, issues)] * 3
 
 
