@@ -303,3 +303,10 @@ def engine_latency(layer: QuantLayer, params: EngineParams) -> int:
         sumpool = unit.latency
     return (first_window + engine_steps(layer, params) + sumpool + tree_stages(params.mults)
             + PIPELINE_LATENCY)
+
+
+def images_in_flight(latency_cycles: int, cycles_per_image: float) -> int:
+    """Images a pipeline of this latency and period holds at once, at most:
+    ⌈latency / period⌉ + 1. The first this many images of a back-to-back run meet a pipeline
+    still filling, so their spacing is not yet the steady-state period."""
+    return -(-int(latency_cycles) // max(1, int(cycles_per_image))) + 1

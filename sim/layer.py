@@ -20,7 +20,7 @@ from amaranth.lib import wiring
 
 from structhw import golden
 from structhw.qnet import QuantLayer
-from structhw.rtl_gen.engine import LayerEngine, engine_cycles
+from structhw.rtl_gen.engine import LayerEngine, engine_cycles, engine_latency, images_in_flight
 from structhw.rtl_gen.params import EngineParams
 
 from .runner import default_build_root, run_stream_bench
@@ -112,6 +112,10 @@ def golden_layer(layer: QuantLayer, x: np.ndarray) -> np.ndarray:
     return y.numpy().astype(np.int8)
 
 
+STEADY_INTERVALS = 2
+"""Image intervals the back-to-back phase times after the pipeline has filled."""
+
+
 def _cycle_allowance(cases, images: list, idle: float, stall: float) -> int:
     """A hang bound: generous multiple of the predicted cycles under the given stall rates."""
     worst = 0
@@ -171,9 +175,12 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
                         "beats_in": layer.in_height * layer.in_width,
                         "beats_out": layer.out_height * layer.out_width})
     counts = [len(x) for x in inputs]
+    skip = max(images_in_flight(engine_latency(layer, lp), engine_cycles(layer, lp))
+               for layer, lp in cases)
+    timing = skip + STEADY_INTERVALS + 1 if max(counts) >= 2 else 0
     params = {"streams": streams, "seed": seed, "idle": idle, "stall": stall,
-              "timing_images": max(counts) if max(counts) >= 2 else 0,
-              "max_cycles": _cycle_allowance(cases, counts, idle, stall)}
+              "timing_images": timing, "timing_skip": skip,
+              "max_cycles": _cycle_allowance(cases, [c + timing for c in counts], idle, stall)}
     result = run_stream_bench("structhw.sim.layer_bench", sources, LAYER_TOP, check=check, params=params,
                               simulator=simulator, waves=waves, seed=seed, build_root=root,
                               work_dir=work / "run", quiet=quiet)

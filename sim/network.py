@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from structhw import golden
+from structhw.rtl_gen.engine import images_in_flight
 
 from .layer import DEFAULT_IDLE, DEFAULT_STALL, map_to_beats
 from .runner import default_build_root, run_stream_bench
@@ -143,7 +144,9 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
     idle, stall : float
         Probability of an idle input cycle / a cycle of output backpressure (verification phase).
     timing_images : int
-        Images re-sent back to back without stalls to measure cycles per image (≥ 2, ≤ B).
+        Images re-sent back to back without stalls (the B images in order, repeated as needed)
+        to measure cycles per image; at least enough for 2 intervals after the pipeline has
+        filled (:func:`~structhw.rtl_gen.engine.images_in_flight` images are left out).
     check : bool
         Raise :class:`SimulationError` on a mismatch; by default mismatches are returned.
     work_dir : path-like, optional
@@ -171,14 +174,15 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
     data = work / "stream.npz"
     np.savez(data, x=map_to_beats(x.astype(np.int8)), y=ref)
     beats_in = qnet.input_height * qnet.input_width
-    timing = min(int(timing_images), len(x)) if len(x) >= 2 else 0
+    skip = images_in_flight(plan.latency_cycles, plan.cycles_per_image)
+    timing = max(int(timing_images), skip + 3) if len(x) >= 2 else 0
     slow = 1.0 / max(1e-3, (1.0 - idle) * (1.0 - stall))
     per_image = max(plan.cycles_per_image, beats_in)
-    max_cycles = int(4 * slow * per_image * (len(x) + 4) + 4 * plan.latency_cycles) + 20_000
+    max_cycles = int(4 * slow * per_image * (len(x) + timing + 4) + 4 * plan.latency_cycles) + 20_000
     params = {"streams": [{"in": "i", "out": "o", "data": str(data), "result": str(work / "result.npz"),
                            "beats_in": beats_in, "beats_out": 1}],
               "seed": seed, "idle": idle, "stall": stall, "timing_images": timing,
-              "max_cycles": max_cycles}
+              "timing_skip": skip, "max_cycles": max_cycles}
     result = run_stream_bench("structhw.sim.network_bench", sources, NETWORK_TOP, check=check, params=params,
                               simulator=simulator, waves=waves, seed=seed, build_root=root,
                               work_dir=work / "run", quiet=quiet)

@@ -4,7 +4,7 @@ more stream ports of a DUT, compare every output element with the expected one, 
 Parameters (the JSON the runner hands over, see :mod:`structhw.sim.runner`)::
 
     {"seed": int, "idle": float, "stall": float, "max_cycles": int, "timing_images": int,
-     "streams": [{"in": "i", "out": "o", "data": "x.npz", "result": "y.npz",
+     "timing_skip": int, "streams": [{"in": "i", "out": "o", "data": "x.npz", "result": "y.npz",
                   "beats_in": int, "beats_out": int}, ...]}
 
 ``data`` holds ``x`` [images·beats_in, C] int8 and ``y`` [images·beats_out, Cout] int8 (the
@@ -12,10 +12,13 @@ golden model's output); ``beats_in``/``beats_out`` are beats per image. The benc
 received ``y_hw`` (same shape as ``y``) to ``result``.
 
 Two phases: first every image with random idle cycles on the input (probability ``idle``) and
-random backpressure on the output (probability ``stall``); then the first ``timing_images``
-images again, back to back with no idle and no backpressure, to measure the steady-state cycles
-per image (the mean spacing of the last output beat of consecutive images) that the plan
-predicts. Both phases are checked element by element.
+random backpressure on the output (probability ``stall``); then ``timing_images`` images again
+(the stream's images in order, repeated as often as needed), back to back with no idle and no
+backpressure, to measure the steady-state cycles per image that the plan predicts: the mean
+spacing of the last output beats of consecutive images after the first ``timing_skip`` images
+(those that meet a pipeline still filling; see
+:func:`structhw.rtl_gen.engine.images_in_flight`). Both phases are
+checked element by element.
 """
 
 from __future__ import annotations
@@ -39,9 +42,17 @@ def _mismatches(got: np.ndarray, want: np.ndarray, beats_out: int, phase: str) -
     return int(len(bad)), notes
 
 
-def _steady_cycles(out_cycles: list, beats_out: int) -> float | None:
-    """Mean cycles between the last output beats of consecutive images (None if < 2 images)."""
-    ends = np.asarray(out_cycles[beats_out - 1::beats_out], dtype=np.float64)
+def _cycled(rows: np.ndarray, images: int, beats: int) -> np.ndarray:
+    """The first ``images`` images of ``rows`` (``beats`` rows each), repeated in order."""
+    have = len(rows) // beats
+    reps = -(-images // have)
+    return np.concatenate([rows[:have * beats]] * reps)[:images * beats]
+
+
+def _steady_cycles(out_cycles: list, beats_out: int, skip: int = 0) -> float | None:
+    """Mean cycles between the last output beats of consecutive images, leaving out the first
+    ``skip`` images (None if fewer than 2 images remain)."""
+    ends = np.asarray(out_cycles[beats_out - 1::beats_out], dtype=np.float64)[skip:]
     if len(ends) < 2:
         return None
     return float(np.mean(np.diff(ends)))
@@ -53,7 +64,7 @@ async def _phase(tb, dut, streams, datas, counts, idle, stall, rng, max_cycles):
     sources, sinks = [], []
     for spec, (x, _y) in zip(streams, datas):
         count = None if counts is None else counts[spec["in"]]
-        xs = x if count is None else x[:count * spec["beats_in"]]
+        xs = x if count is None else _cycled(x, count, spec["beats_in"])
         sources.append(StreamSource(dut, spec["in"], pack_int8(xs), idle=idle, rng=rng))
         n_out = (len(xs) // spec["beats_in"]) * spec["beats_out"]
         sinks.append(StreamSink(dut, spec["out"], n_out, stall=stall, rng=rng))
@@ -78,10 +89,10 @@ async def check_streams(dut, params: dict) -> dict:
     verify = await _phase(tb, dut, streams, datas, None, float(params.get("idle", 0.0)),
                           float(params.get("stall", 0.0)), rng, int(params["max_cycles"]))
     timing_images = int(params.get("timing_images", 0))
+    timing_skip = int(params.get("timing_skip", 0))
     timing = None
     if timing_images >= 2:
-        counts = {spec["in"]: min(timing_images, len(x) // spec["beats_in"])
-                  for spec, (x, _y) in zip(streams, datas)}
+        counts = {spec["in"]: timing_images for spec in streams}
         timing = await _phase(tb, dut, streams, datas, counts, 0.0, 0.0, rng,
                               int(params["max_cycles"]))
 
@@ -95,12 +106,14 @@ async def check_streams(dut, params: dict) -> dict:
                  "mismatches": count}
         if timing is not None:
             t_got = unpack_int8(timing[1][k].values, c_out)
-            t_count, t_notes = _mismatches(t_got, y[:len(t_got)], spec["beats_out"],
+            t_ref = _cycled(y, timing_images, spec["beats_out"])
+            t_count, t_notes = _mismatches(t_got, t_ref, spec["beats_out"],
                                            f"{spec['out']} back to back")
             count += t_count
             notes += t_notes
             entry["mismatches"] = count
-            entry["cycles_per_image"] = _steady_cycles(timing[1][k].cycles, spec["beats_out"])
+            entry["cycles_per_image"] = _steady_cycles(timing[1][k].cycles, spec["beats_out"],
+                                                       timing_skip)
             first_out = timing[1][k].cycles[spec["beats_out"] - 1] if timing[1][k].cycles else None
             entry["latency_cycles"] = first_out
             entry["timing_images"] = len(timing[1][k].values) // spec["beats_out"]

@@ -59,3 +59,19 @@ def test_wide_random_layer_sample():
         bank += 1
         print(f"random layer configurations verified: {verified} in {bank} builds", flush=True)
     assert verified >= WIDE
+
+
+@pytest.mark.slow
+def test_cycles_are_timed_after_the_pipeline_has_filled():
+    """A layer whose latency exceeds its period: the first back-to-back interval meets a filling
+    pipeline (27 cycles here, seen in the wide sample), the steady state is the model's 25."""
+    from structhw.rtl_gen.engine import engine_cycles, engine_latency
+    from structhw.rtl_gen.params import EngineParams
+    from structhw.rtl_gen.random_layer import random_quant_layer
+
+    layer = random_quant_layer(2, 2, 2, 2, 4, 1, 1, 2, 2, seed=5, relu=True)
+    params = EngineParams(lanes=2, mults=3)
+    assert engine_latency(layer, params) > engine_cycles(layer, params) == 25
+    result, = simulate_layers([(layer, params)], images=2, seed=1, idle=0.3, stall=0.3)
+    assert result.mismatches == 0 and (result.y_hw == result.y_ref).all()
+    assert result.cycles_per_image == result.predicted_cycles == 25
