@@ -251,14 +251,14 @@ class MacArray(wiring.Component):
         rr_ops = {key: Signal.like(op, name=f"{op.name}_rr") for key, op in s1_ops.items()}
         q_valid, q_first, q_last = Signal(), Signal(), Signal()
         q_group = Signal.like(g)
-        r_ops = {key: Signal.like(op, name=f"{op.name}_rrr") for key, op in s1_ops.items()}
+        mult_ops = {key: Signal.like(op, name=f"{op.name}_rrr") for key, op in s1_ops.items()}
         with m.If(advance):
             m.d.sync += [r_valid.eq(s1_valid), r_first.eq(s1_first), r_last.eq(s1_last),
                          r_group.eq(s1_group), alpha_r.eq(rom.data)]
             m.d.sync += [rr_ops[key].eq(op) for key, op in s1_ops.items()]
             m.d.sync += [q_valid.eq(r_valid), q_first.eq(r_first), q_last.eq(r_last),
                          q_group.eq(r_group), alpha.eq(alpha_r)]
-            m.d.sync += [r_ops[key].eq(op) for key, op in rr_ops.items()]
+            m.d.sync += [mult_ops[key].eq(op) for key, op in rr_ops.items()]
 
         # The product is registered twice for the same reason: out of the DSP row, then on.
         p_valid, p_first, p_last = Signal(), Signal(), Signal()
@@ -277,7 +277,7 @@ class MacArray(wiring.Component):
                          s2_group.eq(p_group)]
             for p in range(P):
                 for t in range(T):
-                    m.d.sync += raw_products[p][t].eq(r_ops[id(operands[p][t])] * alpha[p][t])
+                    m.d.sync += raw_products[p][t].eq(mult_ops[id(operands[p][t])] * alpha[p][t])
                     m.d.sync += products[p][t].eq(raw_products[p][t])
 
         # ---- adder tree over the T products, registered every TREE_LEVELS_PER_STAGE levels ----
