@@ -23,7 +23,9 @@ def steady_images(plan) -> int:
     """Images in flight at once, at most: ⌈plan latency / cycles per image⌉ + 1. Intervals
     between logits closer than this to the first or the last image are not steady (the pipeline
     is filling or draining) and are skipped."""
-    return -(-plan.latency_cycles // plan.cycles_per_image) + 1
+    from structhw.rtl_gen.engine import images_in_flight
+
+    return images_in_flight(plan.latency_cycles, plan.cycles_per_image)
 
 
 def _statement_lhs(stmts):

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from structhw.errors import ConfigError
 from structhw.jsonfile import write_json
-from structhw.toolchain import eda_env
+from structhw.toolchain import distribution_version, eda_env
 
 from .registry import RESOURCES, BoardInfo, get_board, shortfall, smallest_fitting
 
@@ -211,8 +211,6 @@ def _plan_digest(plan, env: dict) -> str:
     """SHA-256 (hex) of a build plan's files (RTLIL without its source-location attributes,
     constraints with the clock, scripts with their options), the tool commands in ``env`` and
     the versions of Amaranth and the YoWASP tools: equal digests, equal tool inputs."""
-    from importlib import metadata
-
     h = hashlib.sha256()
     for fname in sorted(plan.files):
         content = plan.files[fname]
@@ -221,10 +219,7 @@ def _plan_digest(plan, env: dict) -> str:
     for var in TOOL_VARIABLES:
         h.update(f"{var}={env.get(var, '')}\0".encode())
     for dist in TOOL_DISTRIBUTIONS:
-        try:
-            h.update(f"{dist}={metadata.version(dist)}\0".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"{dist}=-\0".encode())
+        h.update(f"{dist}={distribution_version(dist)}\0".encode())
     return h.hexdigest()
 
 

@@ -89,16 +89,13 @@ def write_network_verilog(plan, out_dir: Path) -> list:
 def generator_digest(plan) -> str:
     """SHA-256 (hex) of what the accelerator's Verilog is a function of: the plan's JSON, the
     Python sources of structhw and rtl_gen (the generator), and the Amaranth/Yosys versions."""
-    from importlib import metadata
-
     import structhw
     import structhw.rtl_gen
+    from structhw.toolchain import distribution_version
+
     h = hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True, separators=(",", ":")).encode())
     for dist in _VERILOG_TOOLS:
-        try:
-            h.update(f"\0{dist} {metadata.version(dist)}".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"\0{dist} -".encode())
+        h.update(f"\0{dist} {distribution_version(dist)}".encode())
     for package, pattern in ((structhw, "**/*.py"), (structhw.rtl_gen, "*.py")):
         folder = Path(package.__file__).parent
         for src in sorted(folder.glob(pattern)):

