@@ -19,8 +19,9 @@ Two microarchitectures behind one interface (``arch``):
        the others by sliding from it one channel at a time in both directions (2 adds per
        output whatever the window, with the input pixel registered and a register after at most
        ADDS_PER_STAGE chained adds so that no long carry path lies between registers), or for
-       small windows where that is cheaper a DAG of shared power-of-two channel windows; every add ``keep``-marked so that
-       synthesis builds it as one carry chain rather than carry-save rows of LUT4s,
+       small windows where that is cheaper a DAG of shared power-of-two channel windows; every
+       add ``keep``-marked so that synthesis builds it as one carry chain rather than carry-save
+       rows of LUT4s,
     2. vertical sums of sw taps from line buffers that store the *channel sums* (groups·c values
        of ``8 + ceil(log2 cw)`` bits instead of C int8 values); a running vertical sum would
        need sw·d rows of channel sums plus d rows of vertical sums in memory to save sw−3 adds,
