@@ -150,7 +150,7 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     parts = sum(bits + m_bits + 1 for _, bits, _ in chunks)
     return Cost(
         lut4=P * R * (max(ceil_log2(s_max + 1), 1) + 3 + len(chunks)),
-        ff=(P * (A + m_bits + 2 * R + parts + 2 * s_max + 3 * s_max.bit_length() + 8)
+        ff=(P * (2 * (A + m_bits) + 2 * R + 2 * parts + 4 * s_max + 5 * s_max.bit_length() + 8)
             + (REQUANT_STAGES + 1) * (max(ceil_log2(groups), 1) + 1)),
         dsp=P * len(chunks) * (-(-(m_bits + 1) // 18)),
     )
