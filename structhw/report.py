@@ -21,8 +21,10 @@ Three accelerators are planned, built and simulated (:data:`VARIANTS`):
 - ``dense_equal_throughput``: plan level only, never built: the dense model re-planned under the
   smallest DSP budget that gives it the structured plan's cycles per image (it may exceed the
   board);
-- ``sumpool``: the structured network synthesized with the adder-tree and with the separable
-  sum-pool in every layer (yosys ``synth_ecp5``, network only, lanes and multipliers unchanged);
+- ``sumpool``: the structured plan with every layer's sum-pool forced to the adder tree and to
+  the separable arch (lanes and multipliers unchanged), per arch the board build (nextpnr, as the
+  variants; the arch the compiler chose everywhere is the ``structured`` build itself) and a yosys
+  ``synth_ecp5`` of the network alone;
 - ``complexity``: the paper's per-layer counts (params, mults, adds) structured vs dense;
 - ``targets``: the issue's acceptance targets, each PASS, FAIL or MISSING;
 - ``info``: further comparisons that are not targets (max-throughput structured vs dense, the
@@ -412,8 +414,8 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
     board : str
         Board name (:mod:`structhw.boards.registry`).
     out_dir : path
-        Builds go to ``out_dir/builds/<variant>`` (:data:`VARIANTS`), the sum-pool syntheses to
-        ``out_dir/synth/{tree,separable}``.
+        Builds go to ``out_dir/builds/<variant>`` (:data:`VARIANTS`) and
+        ``out_dir/builds/sumpool_<arch>``, the sum-pool syntheses to ``out_dir/synth/<arch>``.
     images : int, optional
         Test images to simulate (default all 360 of the digits test split).
     build : bool
@@ -422,7 +424,9 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
         Clock target of the board builds; default the board's oscillator, as ``structhw build``
         (no PLL; 25 MHz on the ULX3S).
     sumpool_synth : bool
-        Synthesize the adder-tree and separable variants of the structured network.
+        Compare the sum-pool archs: build the structured plan with every sum-pool forced to the
+        arch the compiler did not choose (``out_dir/builds/sumpool_<arch>``) and synthesize the
+        network with each arch (``out_dir/synth/<arch>``).
     builder, simulate, synthesize : callable
         The board build (:func:`board_build`), network simulation
         (:func:`structhw.sim.network.simulate_network`) and synthesis (:func:`synth_network`);
@@ -444,7 +448,7 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
               "images": images, "accuracy": {}, "variants": {}, "dense_equal_throughput": None,
               "sumpool": {}, "complexity": None, "targets": [], "info": [],
               "missing": missing.reasons}
-    steps = tqdm(total=10, desc="report", unit="step", file=sys.stderr, leave=False, disable=None)
+    steps = tqdm(total=4 + 2 * len(VARIANTS) + 1, desc="report", unit="step", file=sys.stderr, leave=False, disable=None)
 
     def step(name):
         steps.set_postfix_str(name)
@@ -545,26 +549,57 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
     acc["hardware_golden_same_images"] = struct_sim["accuracy_golden"] if struct_sim else None
     acc["dense_hardware"] = dense_sim["accuracy_hw"] if dense_sim else None
 
-    step("sum-pool synthesis")
+    step("sum-pool archs")
     if plans["structured"] is not None and sumpool_synth:
-        from structhw.rtl_gen.sumpool import ARCHS
-        for arch in ARCHS:
-            variant = with_sumpool_arch(plans["structured"], arch)
-            synth_dir = out_dir / "synth" / arch
-            if build or (synth_dir / SYNTH_STAT).exists():
-                report["sumpool"][arch] = missing.attempt(f"sumpool.{arch}", synthesize,
-                                                          variant, synth_dir)
-            else:
-                missing.reasons[f"sumpool.{arch}"] = "not synthesized (--no-build) and no cache"
-        report["sumpool"]["chosen"] = sorted({s["sumpool"] for s in
-                                              plan_summary(plans["structured"])["stages"]})
+        report["sumpool"] = _compare_sumpool_archs(
+            plans["structured"], report["variants"]["structured"], report["board"], out_dir,
+            target_mhz, missing, build=build, builder=builder, synthesize=synthesize)
     else:
         missing.reasons.setdefault("sumpool", "no structured plan" if plans["structured"] is None
-                                   else "sum-pool synthesis not requested")
+                                   else "sum-pool comparison not requested")
     steps.close()
     report["targets"] = check_targets(report)
     report["info"] = info_rows(report)
     return report
+
+
+def _compare_sumpool_archs(plan, structured: dict, board: str, out_dir: Path, target_mhz: float,
+                           missing: _Missing, *, build: bool, builder, synthesize) -> dict:
+    """``{"chosen": [archs], arch: {"build", "build_reused", "build_of", "synth"}}`` for every
+    sum-pool arch: ``plan`` (the structured variant's) with every sum-pool forced to the arch,
+    built on the board (an arch the plan already uses everywhere is the structured build itself,
+    ``build_of`` names which) and synthesized alone (:func:`synth_network`)."""
+    from structhw.rtl_gen.sumpool import ARCHS
+
+    chosen = {s.params.sumpool for s in plan.stages if s.params.sumpool is not None}
+    result = {"chosen": sorted(chosen)}
+    for arch in ARCHS:
+        entry = result[arch] = {"build": None, "build_reused": None, "build_of": None,
+                                "synth": None}
+        variant = with_sumpool_arch(plan, arch)
+        if chosen == {arch}:
+            entry.update(build=structured["build"], build_reused=structured["build_reused"],
+                         build_of="structured")
+            if structured["build"] is None:
+                missing.reasons.setdefault(f"sumpool.{arch}.build",
+                                           "the structured build is missing (its entry says why)")
+        else:
+            name = f"sumpool_{arch}"
+            built = missing.attempt(f"sumpool.{arch}.build", cached_board_build, board, variant,
+                                    out_dir / "builds" / name, target_mhz, build=build,
+                                    builder=builder)
+            if built is not None:
+                entry["build"], entry["build_reused"] = built
+                entry["build_of"] = name
+                if entry["build"].get("error"):
+                    missing.reasons.setdefault(f"sumpool.{arch}.timing", entry["build"]["error"])
+        synth_dir = out_dir / "synth" / arch
+        if build or (synth_dir / SYNTH_STAT).exists():
+            entry["synth"] = missing.attempt(f"sumpool.{arch}.synth", synthesize, variant,
+                                             synth_dir)
+        else:
+            missing.reasons[f"sumpool.{arch}.synth"] = "not synthesized (--no-build) and no cache"
+    return result
 
 
 def _plan_structured_equal(qnet, dense_plan, board_info, missing: _Missing):
@@ -866,20 +901,32 @@ def render_markdown(report: dict, plot_dir: str = ".") -> str:
     return "\n".join(lines) + "\n"
 
 
+SUMPOOL_ARCH_LABELS = {"tree": "adder tree", "separable": "separable"}
+
+
 def _sumpool_lines(report: dict) -> list:
     sp = report.get("sumpool") or {}
-    if not any(k in sp for k in ("tree", "separable")):
+    archs = [a for a in SUMPOOL_ARCH_LABELS if a in sp]
+    if not archs:
         return []
+    head = ("", *[SUMPOOL_ARCH_LABELS[a] for a in archs])
+    builds = {a: sp[a].get("build") or {} for a in archs}
     lines = ["### Sum-pool: adder tree vs separable", "",
-             "The structured network alone (no board top), every layer's sum-pool forced to one "
-             "arch, lanes and multipliers unchanged; yosys `synth_ecp5` (abc instead of abc9) cell "
-             "counts — synthesis, not place and route. LUT4-eq = LUT4 + 2·CCU2C.", ""]
+             "The structured plan with every layer's sum-pool forced to one arch, lanes and "
+             "multipliers unchanged, each built on the board like the variants above (nextpnr):", ""]
+    rows = [(label, *[_fmt(builds[a].get(key), spec) for a in archs])
+            for label, key, spec in (("LUT4", "lut4", ","), ("FF", "ff", ","), ("DSP", "dsp", ","),
+                                     ("EBR", "ebr", ","), ("Fmax (MHz)", "fmax_mhz", ",.1f"))]
+    rows.append(("build", *[sp[a].get("build_of") or "missing" for a in archs]))
+    lines += _table(head, rows)
+    lines += ["", "The same networks synthesized alone (no board top), yosys `synth_ecp5` (abc "
+              "instead of abc9) cell counts; LUT4-eq = LUT4 + 2·CCU2C:", ""]
     rows = []
     for label, key in (("LUT4-eq", "lut4_equivalent"), ("LUT4", "LUT4"), ("CCU2C", "CCU2C"),
                        ("FF", "TRELLIS_FF"), ("DSP", "MULT18X18D"), ("EBR", "DP16KD"),
                        ("LUTRAM (DPR16X4)", "TRELLIS_DPR16X4")):
-        rows.append((label, *[_fmt((sp.get(a) or {}).get(key), ",") for a in ("tree", "separable")]))
-    lines += _table(("", "adder tree", "separable"), rows)
+        rows.append((label, *[_fmt((sp[a].get("synth") or {}).get(key), ",") for a in archs]))
+    lines += _table(head, rows)
     lines += ["", f"The compiler chose: {', '.join(sp.get('chosen') or ['-'])}.", ""]
     return lines
 
@@ -933,6 +980,15 @@ def render_readme_fragment(report: dict, plot_dir: str = "docs/results") -> str:
              _pct((_variant(report, "structured_equal").get("sim") or {}).get("accuracy_hw")),
              _pct(acc.get("dense_hardware")))]
     lines += _table(("", *VARIANT_HEAD), rows) + [""]
+    sp = report.get("sumpool") or {}
+    if any((sp.get(a) or {}).get("build") for a in SUMPOOL_ARCH_LABELS):
+        lines += ["Sum-pool arch (the structured max-throughput plan with every sum-pool forced to "
+                  "one arch, nextpnr): " + "; ".join(
+                      f"{label} {_fmt(b.get('lut4'), ',')} LUT4 / {_fmt(b.get('ff'), ',')} FF / "
+                      f"{_fmt(b.get('fmax_mhz'), '.1f')} MHz"
+                      for label, b in ((SUMPOOL_ARCH_LABELS[a], (sp.get(a) or {}).get("build") or {})
+                                       for a in SUMPOOL_ARCH_LABELS))
+                  + f" (compiler's choice: {', '.join(sp.get('chosen') or ['-'])}).", ""]
     lines += _target_lines(report) + [""]
     lines += _info_lines(report) + [""]
     if report["missing"]:
@@ -1041,17 +1097,19 @@ def write_plots(report: dict, out_dir) -> list:
     left.set_ylim(bottom=0)
     left.legend(fontsize=8)
     sp = report.get("sumpool") or {}
-    keys = (("LUT4-eq", "lut4_equivalent"), ("FF", "TRELLIS_FF"))
-    for k, arch in enumerate(("tree", "separable")):
-        cells = sp.get(arch) or {}
-        vals = [cells.get(key) for _, key in keys]
+    keys = (("LUT4", "lut4"), ("FF", "ff"))
+    for k, arch in enumerate(SUMPOOL_ARCH_LABELS):
+        built = (sp.get(arch) or {}).get("build") or {}
+        vals = [built.get(key) for _, key in keys]
         xs = [i + (k - 0.5) * width for i in range(len(keys))]
-        right.bar(xs, [0 if v is None else v for v in vals], width, label=arch, color=COLOURS[arch])
+        fmax = _fmt(built.get("fmax_mhz"), ".1f", "missing")
+        right.bar(xs, [0 if v is None else v for v in vals], width,
+                  label=f"{SUMPOOL_ARCH_LABELS[arch]} ({fmax} MHz)", color=COLOURS[arch])
         for x, v in zip(xs, vals):
             right.text(x, 0 if v is None else v, _fmt(v, ",", "missing"), ha="center",
                        va="bottom", fontsize=7)
     right.set_xticks(range(len(keys)), [k for k, _ in keys])
-    right.set_title("sum-pool arch (yosys synth, network only)", fontsize=9)
+    right.set_title("sum-pool arch, structured (max) plan (nextpnr)", fontsize=9)
     right.set_ylim(bottom=0)
     right.legend(fontsize=8)
     save(fig, PLOTS[1])

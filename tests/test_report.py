@@ -177,8 +177,12 @@ def synthetic_report() -> dict:
                            "dense": {"plan": plan(274, 147), "build": build(147, 11000, 101.0),
                                      "build_reused": False, "sim": sim(274.0, 0.9667)}},
               "dense_equal_throughput": {"dsp_budget": 260, **plan(172, 256)},
-              "sumpool": {"tree": {"lut4_equivalent": 9000, "TRELLIS_FF": 7000},
-                          "separable": {"lut4_equivalent": 8000, "TRELLIS_FF": 7500},
+              "sumpool": {"tree": {"build": build(130, 15500, 99.0), "build_reused": True,
+                                   "build_of": "sumpool_tree",
+                                   "synth": {"lut4_equivalent": 9000, "TRELLIS_FF": 7000}},
+                          "separable": {"build": build(130, 14000, 104.0), "build_reused": True,
+                                        "build_of": "structured",
+                                        "synth": {"lut4_equivalent": 8000, "TRELLIS_FF": 7500}},
                           "chosen": ["separable"]},
               "complexity": {"structured": {"params": 40, "mults": 2048, "adds": 2291,
                                             "layers": layers(1)},
@@ -223,6 +227,11 @@ def test_report_files_from_a_complete_fake_measurement(tmp_path):
     assert "| structured (max throughput) | structured (dense's throughput) | dense |" in md
     assert "72-DSP budget" in md and "for information (not a target)" in md
     assert "## Missing measurements" not in md
+    assert "| LUT4 | 15,500 | 14,000 |" in md, "sum-pool archs: nextpnr LUT4 of their builds"
+    assert "| LUT4-eq | 9,000 | 8,000 |" in md, "and the network-only synthesis"
+    assert "| build | sumpool_tree | structured |" in md
+    fragment = rp.render_readme_fragment(report)
+    assert "adder tree 15,500 LUT4" in fragment and "separable 14,000 LUT4" in fragment
     assert len(paths) == 2 + len(rp.PLOTS)
     assert rp.exit_code(report) == 0
 
@@ -304,6 +313,16 @@ def test_tiny_network_simulated_dense_side_missing(tiny_qnet_path, tmp_path):
     assert report["accuracy"]["hardware"] == s["sim"]["accuracy_golden"]
     assert s["throughput"]["images_per_s"] == pytest.approx(150e6 / s["sim"]["cycles_per_image"])
     assert synth_calls == [{"tree"}, {"separable"}]
+    sp, chosen = report["sumpool"], set(report["sumpool"]["chosen"])
+    built = [c[1].name for c in builder.calls]
+    for arch in ("tree", "separable"):
+        if chosen == {arch}:
+            assert sp[arch]["build_of"] == "structured" and sp[arch]["build"] == s["build"]
+        else:
+            assert sp[arch]["build_of"] == f"sumpool_{arch}" and f"sumpool_{arch}" in built
+            saved = json.loads((tmp_path / "builds" / f"sumpool_{arch}" / "plan.json").read_text())
+            assert {st["params"]["sumpool"] for st in saved["stages"]
+                    if st["params"]["sumpool"] is not None} == {arch}
     assert report["variants"]["dense"]["build"] is None
     assert report["variants"]["structured_equal"]["build"] is None
     assert report["missing"]["structured_equal.plan"].startswith(
@@ -315,6 +334,53 @@ def test_tiny_network_simulated_dense_side_missing(tiny_qnet_path, tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "## Missing measurements" in md and "no dense baseline" in md
     assert "MISSING" in md
+
+
+def test_sumpool_archs_compared_on_board_builds(tiny_plan, tmp_path):
+    """Each sum-pool arch is a board build of the structured plan with every sum-pool forced to
+    it; the arch the plan uses everywhere is the structured build itself (not built twice); the
+    other is built once, then reused from the cache; a failed build is missing with its reason."""
+    import dataclasses
+
+    separable = rp.with_sumpool_arch(tiny_plan, "separable")
+    builder = FakeBuilder(lut4=1234)
+    structured = {"build": {"lut4": 999, "fmax_mhz": 80.0}, "build_reused": True}
+
+    def synthesize(plan, out_dir):
+        return {"lut4_equivalent": 10, "archs": sorted({s.params.sumpool for s in plan.stages
+                                                        if s.params.sumpool})}
+
+    def compare(builder, build=True):
+        missing = rp._Missing()
+        result = rp._compare_sumpool_archs(separable, structured, "ulx3s-85f", tmp_path, 25.0,
+                                           missing, build=build, builder=builder,
+                                           synthesize=synthesize)
+        return result, missing.reasons
+
+    result, missing = compare(builder)
+    assert missing == {} and result["chosen"] == ["separable"]
+    assert result["separable"]["build"] is structured["build"]
+    assert result["separable"]["build_of"] == "structured"
+    assert [c[1].name for c in builder.calls] == ["sumpool_tree"]
+    assert result["tree"]["build"]["lut4"] == 1234 and result["tree"]["build_reused"] is False
+    assert result["tree"]["synth"]["archs"] == ["tree"]
+    assert result["separable"]["synth"]["archs"] == ["separable"]
+
+    result, _ = compare(builder)
+    assert len(builder.calls) == 1 and result["tree"]["build_reused"] is True
+
+    def fails(board, plan, out_dir, target_mhz):
+        raise ConfigError("design does not fit: LUT4 99999 of 83640")
+
+    stage = separable.stages[0]
+    other = dataclasses.replace(separable, stages=[dataclasses.replace(
+        stage, params=dataclasses.replace(stage.params, lanes=1, mults=1))] + separable.stages[1:])
+    missing = rp._Missing()
+    result = rp._compare_sumpool_archs(other, structured, "ulx3s-85f", tmp_path, 25.0, missing,
+                                       build=True, builder=fails, synthesize=synthesize)
+    assert result["tree"]["build"] is None
+    assert "LUT4 99999 of 83640" in missing.reasons["sumpool.tree.build"]
+    assert "sumpool.separable.build" not in missing.reasons
 
 
 class PlanBuilder(FakeBuilder):

@@ -3,9 +3,9 @@ dense accelerator of the same model, measured side by side.
 
 Builds (or reuses cached builds of) three accelerators on the board — structured at maximum
 throughput, structured planned for the dense plan's cycles/image under the fewest DSPs, and dense
-— simulates them on the test images, synthesizes the structured network with each sum-pool arch,
-and writes ``DIR/report.md``, ``DIR/report.json`` and PNG plots. Prints the targets with
-PASS/FAIL and the comparisons shown for information. Exit code 0 when every figure was measured
+— simulates them on the test images, builds and synthesizes the structured plan with each
+sum-pool arch, and writes ``DIR/report.md``, ``DIR/report.json`` and PNG plots. Prints the
+targets with PASS/FAIL and the comparisons shown for information. Exit code 0 when every figure was measured
 and every target passes; 1 when a figure is missing (the report still holds the rest, and the
 reason) or a target fails; 2 on bad input.
 """
@@ -42,7 +42,8 @@ def register(subparsers) -> None:
                         help="clock target of the builds; ECP5 boards reach it with a PLL "
                         "(default: the board's oscillator, as structhw build)")
     parser.add_argument("--no-sumpool-synth", action="store_true",
-                        help="skip the adder-tree vs separable synthesis")
+                        help="skip the adder-tree vs separable comparison (a board build of "
+                        "the structured plan with the other sum-pool arch, two syntheses)")
     parser.set_defaults(func=run)
 
 
