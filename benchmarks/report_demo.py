@@ -1,10 +1,10 @@
 """The comparative report for the shipped demo model on the ULX3S (ECP5-85F): runs
-``structhw report`` (the structured, structured-at-dense-throughput and dense builds cached in
-``build/report-demo/builds/<variant>``), prints the key figures, and with ``--update-readme``
+``structhw report`` (the structured, structured-at-dense-throughput, dense and adder-tree sum-pool
+builds cached in ``build/report-demo/builds/``), prints the key figures, and with ``--update-readme``
 regenerates the README's results section.
 
 Usage: ``python benchmarks/report_demo.py [--out build/report-demo] [--images N] [--no-build]
-[--target-mhz F] [--update-readme]``. The first run builds three bitstreams (10–20 minutes each
+[--target-mhz F] [--update-readme]``. The first run builds four bitstreams (10–25 minutes each
 on a 2-core machine); later runs reuse them while the designs (the tools' input files) are
 unchanged. The figures are in ``OUT/report.json``; exit code as ``structhw report``.
 """
@@ -30,6 +30,12 @@ def key_figures(report: dict) -> list:
                      f"FF {build.get('ff')}, EBR {build.get('ebr')}, Fmax {build.get('fmax_mhz')} MHz, "
                      f"{t.get('cycles_per_image')} cycles/image, {t.get('images_per_s')} images/s, "
                      f"{t.get('dense_ops_per_dsp_cycle')} dense ops/DSP/cycle")
+    sumpool = report.get("sumpool") or {}
+    for arch in ("tree", "separable"):
+        build = (sumpool.get(arch) or {}).get("build") or {}
+        lines.append(f"  sum-pool {arch:>9}: LUT4 {build.get('lut4')}, FF {build.get('ff')}, "
+                     f"Fmax {build.get('fmax_mhz')} MHz (build "
+                     f"{(sumpool.get(arch) or {}).get('build_of')})")
     for target in report["targets"]:
         value = target["value"]
         shown = value if isinstance(value, str) or value is None else f"{value:.3f}"
