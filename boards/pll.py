@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
-from amaranth.lib.cdc import ResetSynchronizer
 
 from structhw.errors import ConfigError
 
@@ -72,9 +71,13 @@ def ecp5_pll_params(f_in_mhz: float, f_out_mhz: float) -> PLLParams:
 
 class ECP5ClockDomain(Elaboratable):
     """Drives the ``sync`` domain's clock from an EHXPLLL fed by a board clock pin, and holds
-    the domain in reset until the PLL locks. The parent defines the domain
-    (``m.domains.sync = ClockDomain("sync")``). nextpnr derives the output clock's constraint
-    from the board clock's and the dividers, so none is added here.
+    every flip-flop in reset until the PLL locks, through the global set/reset (SGSR, with the
+    lock signal synchronised by two flip-flops outside it) as Amaranth's own ECP5 clock domain
+    does. The parent defines the domain without a reset net
+    (``m.domains.sync = ClockDomain("sync", reset_less=True)``): a synchronous reset would be one
+    net to every flip-flop (≈ 25 000 in the demo), routed through the fabric — at 100 MHz its
+    route alone missed timing and nextpnr's router did not converge. nextpnr derives the output
+    clock's constraint from the board clock's and the dividers, so none is added here.
 
     Parameters
     ----------
@@ -111,5 +114,10 @@ class ECP5ClockDomain(Elaboratable):
             o_CLKOP=clk_out, o_LOCK=self.locked,
         )
         m.d.comb += ClockSignal("sync").eq(clk_out)
-        m.submodules.reset_sync = ResetSynchronizer(~self.locked, domain="sync")
+        locked_0, locked_1 = Signal(), Signal()
+        m.submodules.lock_sync_0 = Instance("FD1S3AX", p_GSR="DISABLED", i_CK=clk_out,
+                                            i_D=self.locked, o_Q=locked_0)
+        m.submodules.lock_sync_1 = Instance("FD1S3AX", p_GSR="DISABLED", i_CK=clk_out,
+                                            i_D=locked_0, o_Q=locked_1)
+        m.submodules.gsr = Instance("SGSR", i_CLK=clk_out, i_GSR=locked_1)
         return m

@@ -87,7 +87,7 @@ class BoardTop(Elaboratable):
         m = Module()
         if self.pll is not None:
             clk_io = platform.request(platform.default_clk, dir="-")
-            m.domains.sync = ClockDomain("sync")
+            m.domains.sync = ClockDomain("sync", reset_less=True)
             m.submodules.clocking = ECP5ClockDomain(clk_io, self.pll)
 
         accelerator = self.accelerator_factory()
