@@ -448,7 +448,8 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
               "images": images, "accuracy": {}, "variants": {}, "dense_equal_throughput": None,
               "sumpool": {}, "complexity": None, "targets": [], "info": [],
               "missing": missing.reasons}
-    steps = tqdm(total=4 + 2 * len(VARIANTS) + 1, desc="report", unit="step", file=sys.stderr, leave=False, disable=None)
+    steps = tqdm(total=4 + 2 * len(VARIANTS) + 1, desc="report", unit="step", file=sys.stderr,
+                 leave=False, disable=None)
 
     def step(name):
         steps.set_postfix_str(name)
@@ -913,7 +914,8 @@ def _sumpool_lines(report: dict) -> list:
     builds = {a: sp[a].get("build") or {} for a in archs}
     lines = ["### Sum-pool: adder tree vs separable", "",
              "The structured plan with every layer's sum-pool forced to one arch, lanes and "
-             "multipliers unchanged, each built on the board like the variants above (nextpnr):", ""]
+             "multipliers unchanged, each built on the board like the variants above (nextpnr):",
+             ""]
     rows = [(label, *[_fmt(builds[a].get(key), spec) for a in archs])
             for label, key, spec in (("LUT4", "lut4", ","), ("FF", "ff", ","), ("DSP", "dsp", ","),
                                      ("EBR", "ebr", ","), ("Fmax (MHz)", "fmax_mhz", ",.1f"))]
@@ -981,14 +983,14 @@ def render_readme_fragment(report: dict, plot_dir: str = "docs/results") -> str:
              _pct(acc.get("dense_hardware")))]
     lines += _table(("", *VARIANT_HEAD), rows) + [""]
     sp = report.get("sumpool") or {}
-    if any((sp.get(a) or {}).get("build") for a in SUMPOOL_ARCH_LABELS):
+    arch_builds = {a: (sp.get(a) or {}).get("build") or {} for a in SUMPOOL_ARCH_LABELS}
+    if any(arch_builds.values()):
+        figures = "; ".join(f"{SUMPOOL_ARCH_LABELS[a]} {_fmt(b.get('lut4'), ',')} LUT4 / "
+                            f"{_fmt(b.get('ff'), ',')} FF / {_fmt(b.get('fmax_mhz'), '.1f')} MHz"
+                            for a, b in arch_builds.items())
         lines += ["Sum-pool arch (the structured max-throughput plan with every sum-pool forced to "
-                  "one arch, nextpnr): " + "; ".join(
-                      f"{label} {_fmt(b.get('lut4'), ',')} LUT4 / {_fmt(b.get('ff'), ',')} FF / "
-                      f"{_fmt(b.get('fmax_mhz'), '.1f')} MHz"
-                      for label, b in ((SUMPOOL_ARCH_LABELS[a], (sp.get(a) or {}).get("build") or {})
-                                       for a in SUMPOOL_ARCH_LABELS))
-                  + f" (compiler's choice: {', '.join(sp.get('chosen') or ['-'])}).", ""]
+                  f"one arch, nextpnr): {figures} (compiler's choice: "
+                  f"{', '.join(sp.get('chosen') or ['-'])}).", ""]
     lines += _target_lines(report) + [""]
     lines += _info_lines(report) + [""]
     if report["missing"]:

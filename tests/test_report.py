@@ -511,7 +511,8 @@ def test_readme_fragment_and_demo_figures_cover_the_three_variants():
     lines = _load_script("report_demo").key_figures(report)
     assert any(line.strip().startswith("structured_equal: DSP 68,") for line in lines)
     assert any(rp.EQUAL_OPS_NAME in line and "PASS" in line for line in lines)
-    assert any("sum-pool      tree: LUT4 15500" in line and "sumpool_tree" in line for line in lines)
+    assert any("sum-pool      tree: LUT4 15500" in line and "sumpool_tree" in line
+               for line in lines)
 
 
 def test_readme_without_markers_gets_a_results_section():

@@ -5,9 +5,9 @@ Builds (or reuses cached builds of) three accelerators on the board — structur
 throughput, structured planned for the dense plan's cycles/image under the fewest DSPs, and dense
 — simulates them on the test images, builds and synthesizes the structured plan with each
 sum-pool arch, and writes ``DIR/report.md``, ``DIR/report.json`` and PNG plots. Prints the
-targets with PASS/FAIL and the comparisons shown for information. Exit code 0 when every figure was measured
-and every target passes; 1 when a figure is missing (the report still holds the rest, and the
-reason) or a target fails; 2 on bad input.
+targets with PASS/FAIL and the comparisons shown for information. Exit code 0 when every figure
+was measured and every target passes; 1 when a figure is missing (the report still holds the
+rest, and the reason) or a target fails; 2 on bad input.
 """
 
 from __future__ import annotations
