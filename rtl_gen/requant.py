@@ -119,18 +119,17 @@ class Requantizer(wiring.Component):
 
         chunks = product_chunks(self.acc_bits)
         part_bits = [bits + self.m_bits + 1 for _, bits, _ in chunks]
-        raw_valid = Signal()
-        raw_group = Signal.like(s0_group)
-        raw_parts = [[Signal(signed(b), name=f"part{j}_raw_p{p}") for j, b in enumerate(part_bits)]
-                     for p in range(P)]
-        raw_rnd = [Signal(coef[p].rnd.shape(), name=f"rnd_raw_p{p}") for p in range(P)]
-        raw_shift = [Signal(coef[p].s.shape(), name=f"shift_raw_p{p}") for p in range(P)]
-        s1_valid = Signal()
-        s1_group = Signal.like(s0_group)
-        s1_parts = [[Signal(signed(b), name=f"part{j}_p{p}") for j, b in enumerate(part_bits)]
-                    for p in range(P)]
-        s1_rnd = [Signal(coef[p].rnd.shape(), name=f"rnd_p{p}") for p in range(P)]
-        s1_shift = [Signal(coef[p].s.shape(), name=f"shift_p{p}") for p in range(P)]
+
+        def product_stage(stage, tag):
+            """(valid, group, parts [P][chunks], rnd [P], shift [P]) registers of one stage."""
+            return (Signal(name=f"{stage}_valid"), Signal.like(s0_group, name=f"{stage}_group"),
+                    [[Signal(signed(b), name=f"part{j}{tag}_p{p}") for j, b in enumerate(part_bits)]
+                     for p in range(P)],
+                    [Signal(coef[p].rnd.shape(), name=f"rnd{tag}_p{p}") for p in range(P)],
+                    [Signal(coef[p].s.shape(), name=f"shift{tag}_p{p}") for p in range(P)])
+
+        raw_valid, raw_group, raw_parts, raw_rnd, raw_shift = product_stage("raw", "_raw")
+        s1_valid, s1_group, s1_parts, s1_rnd, s1_shift = product_stage("s1", "")
         with m.If(advance):
             m.d.sync += [raw_valid.eq(near_valid), raw_group.eq(near_group),
                          s1_valid.eq(raw_valid), s1_group.eq(raw_group)]
