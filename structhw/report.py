@@ -521,13 +521,9 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
             entry["planned_for"] = planned_for
         step(f"build {v}")
         if plans[v] is not None:
-            result = missing.attempt(f"{v}.build", cached_board_build, report["board"], plans[v],
-                                     out_dir / "builds" / v, target_mhz, build=build,
-                                     builder=builder)
-            if result is not None:
-                entry["build"], entry["build_reused"] = result
-                if entry["build"].get("error"):
-                    missing.reasons.setdefault(f"{v}.timing", entry["build"]["error"])
+            entry["build"], entry["build_reused"] = _measured_build(
+                missing, v, report["board"], plans[v], out_dir / "builds" / v, target_mhz,
+                build=build, builder=builder)
         else:
             missing.reasons.setdefault(f"{v}.build", "no plan to build")
         step(f"simulate {v}")
@@ -564,6 +560,20 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
     return report
 
 
+def _measured_build(missing: _Missing, what: str, board: str, plan, out_dir: Path,
+                    target_mhz: float, *, build: bool, builder) -> tuple:
+    """``(nextpnr report, reused)`` of :func:`cached_board_build`, or ``(None, None)`` with the
+    reason under ``<what>.build``; a build that missed timing is kept, its error also recorded
+    under ``<what>.timing``."""
+    result = missing.attempt(f"{what}.build", cached_board_build, board, plan, out_dir,
+                             target_mhz, build=build, builder=builder)
+    if result is None:
+        return None, None
+    if result[0].get("error"):
+        missing.reasons.setdefault(f"{what}.timing", result[0]["error"])
+    return result
+
+
 def _compare_sumpool_archs(plan, structured: dict, board: str, out_dir: Path, target_mhz: float,
                            missing: _Missing, *, build: bool, builder, synthesize) -> dict:
     """``{"chosen": [archs], arch: {"build", "build_reused", "build_of", "synth"}}`` for every
@@ -586,14 +596,11 @@ def _compare_sumpool_archs(plan, structured: dict, board: str, out_dir: Path, ta
                                            "the structured build is missing (its entry says why)")
         else:
             name = f"sumpool_{arch}"
-            built = missing.attempt(f"sumpool.{arch}.build", cached_board_build, board, variant,
-                                    out_dir / "builds" / name, target_mhz, build=build,
-                                    builder=builder)
-            if built is not None:
-                entry["build"], entry["build_reused"] = built
+            entry["build"], entry["build_reused"] = _measured_build(
+                missing, f"sumpool.{arch}", board, variant, out_dir / "builds" / name,
+                target_mhz, build=build, builder=builder)
+            if entry["build"] is not None:
                 entry["build_of"] = name
-                if entry["build"].get("error"):
-                    missing.reasons.setdefault(f"sumpool.{arch}.timing", entry["build"]["error"])
         synth_dir = out_dir / "synth" / arch
         if build or (synth_dir / SYNTH_STAT).exists():
             entry["synth"] = missing.attempt(f"sumpool.{arch}.synth", synthesize, variant,
