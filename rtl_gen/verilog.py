@@ -20,6 +20,8 @@ from amaranth.back import verilog as amaranth_verilog
 from structhw.errors import ConfigError
 from structhw.toolchain import verilator_env, verilator_root
 
+from .dsp import primitive_models
+
 WAIVERS = (
     ("PROCASSINIT", "Yosys writes each register's reset value as an initialiser of the reg and "
                     "assigns it again in its process"),
@@ -55,8 +57,10 @@ def waiver_text() -> str:
 
 
 def write_verilog(component, out_dir, name: str) -> Path:
-    """Write ``out_dir/NAME.v`` (top module ``NAME``) and ``out_dir/NAME.vlt``; return the ``.v``
-    path. The same component and name always give byte-identical files."""
+    """Write ``out_dir/NAME.v`` (top module ``NAME``) and ``out_dir/NAME.vlt``, plus a copy of the
+    behavioural model of each FPGA primitive the design instantiates (see
+    :func:`simulation_sources`); return the ``.v`` path. The same component and name always give
+    byte-identical files."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError(f"Verilog module name {name!r} must be an identifier "
                           f"([A-Za-z_][A-Za-z0-9_]*)")
@@ -64,9 +68,25 @@ def write_verilog(component, out_dir, name: str) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
+    for model in primitive_models(text):
+        _atomic_write(out_dir / model.name, model.read_text())
     _atomic_write(path, text)
     _atomic_write(out_dir / f"{name}.vlt", waiver_text())
     return path
+
+
+def simulation_sources(path) -> list:
+    """What a simulator compiles for the Verilog at ``path`` (written by :func:`write_verilog`):
+    the ``.v``, the behavioural models of the FPGA primitives it instantiates (next to it) and
+    its ``.vlt`` waivers when present."""
+    path = Path(path)
+    models = [path.parent / model.name for model in primitive_models(path.read_text())]
+    missing = [m for m in models if not m.is_file()]
+    if missing:
+        raise ConfigError(f"{path} instantiates FPGA primitives whose models are missing: "
+                          f"{', '.join(str(m) for m in missing)} (write it with write_verilog)")
+    waivers = path.with_suffix(".vlt")
+    return [path, *models] + ([waivers] if waivers.is_file() else [])
 
 
 def lint(path) -> list:
