@@ -6,6 +6,11 @@ are counted as block RAM bits all the same). The sum-pool's share comes from
 :func:`structhw.rtl_gen.sumpool.sumpool_cost`. Checked against ``synth_ecp5`` by
 ``benchmarks/bench_engine_synth.py``.
 
+Flip-flops are counted as inferred multipliers place them: every pipeline register in the fabric.
+With an ECP5 budget (``dsp_primitive = "MULT18X18D"``, see :mod:`structhw.rtl_gen.dsp`) each
+multiplier's operand and product registers sit inside its DSP instead, so the FF figure is an
+upper bound there (the demo on ULX3S-85F: 25 871 estimated, 19 949 used in nextpnr's report).
+
 Notation: C input channels, Ce = groups·c window channels of w bits (8 dense, else the sum-pool
 width), n kernel, span = d·(n−1)+1, Hs×Ws the map the windows slide over, P lanes, T multipliers
 per lane, G = ⌈Cout/P⌉ lane groups, K = ⌈c·n²/T⌉ passes, A accumulator bits, R requant product

@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
+from .dsp import check_primitive
 from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stages
 from .padder import Padder
 from .params import EngineParams
@@ -116,6 +117,10 @@ class LayerEngine(wiring.Component):
         The layer: geometry, α, bias, M, S (all stored in on-chip ROM).
     params : EngineParams
         Lanes P, multipliers per lane T, sum-pool microarchitecture (None for a dense layer).
+    dsp : str or None
+        Hard multiplier the MAC array and requantiser instantiate with its own registers
+        (``"MULT18X18D"``, from the plan's budget), or None to leave the multiplies to synthesis.
+        Same cycles either way.
 
     Attributes
     ----------
@@ -126,13 +131,14 @@ class LayerEngine(wiring.Component):
         :func:`structhw.golden.run_layer`.
     """
 
-    def __init__(self, layer: QuantLayer, params: EngineParams):
+    def __init__(self, layer: QuantLayer, params: EngineParams, dsp: str | None = None):
         try:
             check_engine(layer, params)
+            check_primitive(dsp, signed(MULT_OPERAND_BITS), signed(8))
         except ConfigError:
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise
-        self.layer, self.params = layer, params
+        self.layer, self.params, self.dsp = layer, params, dsp
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(8), layer.in_channels))),
             "o": Out(stream.Signature(data.ArrayLayout(signed(8), layer.out_channels))),
@@ -163,7 +169,7 @@ class LayerEngine(wiring.Component):
         assert (window.out_height, window.out_width) == (layer.out_height, layer.out_width)
         assert not layer.is_dense or (layer.sumpool_height, layer.sumpool_width) == (padded_h, padded_w)
         wiring.connect(m, source, window.i)
-        m.submodules.mac = mac = MacArray(layer, params.lanes, params.mults, operand_bits)
+        m.submodules.mac = mac = MacArray(layer, params.lanes, params.mults, operand_bits, self.dsp)
         depth = window_queue_depth(layer, params)
         if depth:
             m.submodules.window_queue = queue = WindowQueue(window.o.payload.shape(), depth)
@@ -171,7 +177,7 @@ class LayerEngine(wiring.Component):
             wiring.connect(m, queue.o, mac.i)
         else:
             wiring.connect(m, window.o, mac.i)
-        m.submodules.requant = requant = Requantizer(layer, params.lanes)
+        m.submodules.requant = requant = Requantizer(layer, params.lanes, self.dsp)
         m.submodules.mac_skid = mac_skid = SkidBuffer(mac.o.payload.shape())
         wiring.connect(m, mac.o, mac_skid.i)
         wiring.connect(m, mac_skid.o, requant.i)

@@ -16,6 +16,8 @@ from amaranth.lib.wiring import In, Out
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer, ceil_log2
 
+from .dsp import RegisteredMultiplier, check_primitive
+
 MULT_OPERAND_BITS = 18
 """Widest signed operand of one ECP5 MULT18X18D."""
 
@@ -140,6 +142,9 @@ class MacArray(wiring.Component):
     operand_bits : int
         Width of the signed window values (sum-pool output width, or 8 for a dense layer); at
         most 18 so that each multiply maps onto one MULT18X18D.
+    dsp : str or None
+        The hard multiplier to instantiate with its own registers (``"MULT18X18D"``), or None for
+        inferred multiplies (see :class:`~structhw.rtl_gen.dsp.RegisteredMultiplier`).
 
     Attributes
     ----------
@@ -149,17 +154,22 @@ class MacArray(wiring.Component):
         ⌈Cout/P⌉ beats per window: lane group ``group`` and its P exact accumulators
         (``values[p]`` belongs to output channel group·P + p; lanes past Cout carry 0).
 
-    Pipeline: issue (operand mux, ROM address) → ROM word and operand registers (two) → multiply → product registers (two) → :func:`tree_stages`
-    adder-tree stages → accumulate → output register; the whole pipeline advances when the output register is free or being read.
+    Pipeline: issue (operand mux, ROM address) → ROM word and operand registers (two) →
+    multiplier input register → multiplier output register → product register →
+    :func:`tree_stages` adder-tree stages → accumulate → output register; the whole pipeline
+    advances when the output register is free or being read.
     """
 
-    def __init__(self, layer: QuantLayer, lanes: int, mults: int, operand_bits: int):
+    def __init__(self, layer: QuantLayer, lanes: int, mults: int, operand_bits: int,
+                 dsp: str | None = None):
         try:
             check_mac(layer, lanes, mults, operand_bits)
+            check_primitive(dsp, signed(operand_bits), signed(8))
         except ConfigError:
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise
         self.layer, self.lanes, self.mults, self.operand_bits = layer, lanes, mults, operand_bits
+        self.dsp = dsp
         self.schedule = MacSchedule(layer, lanes, mults)
         self.acc_bits = layer.widths().accumulator
         window = layer.n * layer.n * layer.sumpool_channels
@@ -240,32 +250,37 @@ class MacArray(wiring.Component):
             m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
 
         # Block-RAM clock-to-output (≈6 ns on ECP5) plus a multiply does not fit 10 ns: the ROM
-        # word and the operands get a register of their own before the multipliers, and one
-        # more next to them: the MULT18X18D sites lie in rows across the whole die, and with
-        # most of them in use the route from one register to a multiplier took 5 ns.
+        # word and the operands get a register of their own (alpha_r, _rr) before the
+        # multipliers' input registers.
         alpha_layout = data.ArrayLayout(data.ArrayLayout(signed(8), T), P)
         alpha_r = Signal(alpha_layout, name="alpha_r")
-        alpha = Signal(alpha_layout, name="alpha")
         r_valid, r_first, r_last = Signal(), Signal(), Signal()
         r_group = Signal.like(g)
         rr_ops = {key: Signal.like(op, name=f"{op.name}_rr") for key, op in s1_ops.items()}
         q_valid, q_first, q_last = Signal(), Signal(), Signal()
         q_group = Signal.like(g)
-        mult_ops = {key: Signal.like(op, name=f"{op.name}_rrr") for key, op in s1_ops.items()}
         with m.If(advance):
             m.d.sync += [r_valid.eq(s1_valid), r_first.eq(s1_first), r_last.eq(s1_last),
                          r_group.eq(s1_group), alpha_r.eq(rom.data)]
             m.d.sync += [rr_ops[key].eq(op) for key, op in s1_ops.items()]
             m.d.sync += [q_valid.eq(r_valid), q_first.eq(r_first), q_last.eq(r_last),
-                         q_group.eq(r_group), alpha.eq(alpha_r)]
-            m.d.sync += [mult_ops[key].eq(op) for key, op in rr_ops.items()]
+                         q_group.eq(r_group)]
 
-        # The product is registered twice for the same reason: out of the DSP row, then on.
+        # ---- multiply: one RegisteredMultiplier each (operand register, product register) ----
         p_valid, p_first, p_last = Signal(), Signal(), Signal()
         p_group = Signal.like(g)
+        raw_products = []
+        for p in range(P):
+            row = []
+            for t in range(T):
+                mult = RegisteredMultiplier(signed(self.operand_bits), signed(8), self.dsp)
+                m.submodules[f"mult_p{p}_t{t}"] = mult
+                m.d.comb += [mult.a.eq(rr_ops[id(operands[p][t])]), mult.b.eq(alpha_r[p][t]),
+                             mult.en.eq(advance)]
+                row.append(mult.p)
+            raw_products.append(row)
         prod_bits = self.operand_bits + 8
-        raw_products = [[Signal(signed(prod_bits), name=f"prod_p{p}_t{t}") for t in range(T)]
-                        for p in range(P)]
+        # The product is registered once more out of the DSP row.
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_group = Signal.like(g)
         products = [[Signal(signed(prod_bits), name=f"prod_r_p{p}_t{t}") for t in range(T)]
@@ -277,7 +292,6 @@ class MacArray(wiring.Component):
                          s2_group.eq(p_group)]
             for p in range(P):
                 for t in range(T):
-                    m.d.sync += raw_products[p][t].eq(mult_ops[id(operands[p][t])] * alpha[p][t])
                     m.d.sync += products[p][t].eq(raw_products[p][t])
 
         # ---- adder tree over the T products, registered every TREE_LEVELS_PER_STAGE levels ----

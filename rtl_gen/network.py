@@ -56,7 +56,8 @@ class Network(wiring.Component):
 
     Stage k is ``[Flatten →] LayerEngine(layer k, plan params) [→ StreamFIFO(plan depth)]``, with
     the Flatten where the plan says (a linear layer fed a C×H×W map, H·W > 1) and a FIFO after
-    every stage whose ``fifo_depth`` is non-zero (every stage but the last).
+    every stage whose ``fifo_depth`` is non-zero (every stage but the last). The multipliers are
+    the budget's ``dsp_primitive`` instances (ECP5 budgets: MULT18X18D with its own registers).
 
     Parameters
     ----------
@@ -95,7 +96,7 @@ class Network(wiring.Component):
                 m.submodules[f"flatten_{stage.index}"] = flatten
                 wiring.connect(m, source, flatten.i)
                 source = flatten.o
-            engine = LayerEngine(layer, stage.params)
+            engine = LayerEngine(layer, stage.params, self.plan.budget.dsp_primitive)
             m.submodules[f"engine_{stage.index}"] = engine
             wiring.connect(m, source, engine.i)
             source = engine.o

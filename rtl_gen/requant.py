@@ -13,11 +13,15 @@ from amaranth.lib.wiring import In, Out
 
 from structhw.qnet import ACT_MAX, QuantLayer
 
+from .dsp import RegisteredMultiplier, check_primitive
 from .mac import group_layout, rom_memory
 
 
 PRODUCT_CHUNK_BITS = 17
 """Low slices of the accumulator are this wide: unsigned, they fit an 18-bit signed DSP operand."""
+
+MULT_SIGNED_PIECE_BITS = 18
+"""Widest (signed, top) slice of the accumulator: one 18-bit signed DSP operand."""
 
 REQUANT_STAGES = 7
 """Registers from accumulator to int8: operands and ROM word, twice; partial products (one DSP
@@ -32,7 +36,7 @@ def product_chunks(acc_bits: int) -> list:
     (lowest bit, width, signed) per slice; unsigned PRODUCT_CHUNK_BITS-bit slices from bit 0,
     the signed top slice at most 18 bits. One slice when the accumulator fits 18 bits."""
     chunks, low = [], 0
-    while acc_bits - low > 18:
+    while acc_bits - low > MULT_SIGNED_PIECE_BITS:
         chunks.append((low, PRODUCT_CHUNK_BITS, False))
         low += PRODUCT_CHUNK_BITS
     chunks.append((low, acc_bits - low, True))
@@ -48,6 +52,9 @@ class Requantizer(wiring.Component):
         Provides multiplier M, shift S [Cout], ``relu`` and the exact widths.
     lanes : int
         P, accumulators per beat.
+    dsp : str or None
+        The hard multiplier for acc·M (``"MULT18X18D"``) or None for inferred multiplies (see
+        :class:`~structhw.rtl_gen.dsp.RegisteredMultiplier`).
 
     Attributes
     ----------
@@ -57,14 +64,15 @@ class Requantizer(wiring.Component):
         The int8 outputs of that group, REQUANT_STAGES cycles later (lanes past Cout carry 0).
     """
 
-    def __init__(self, layer: QuantLayer, lanes: int):
-        self.layer, self.lanes = layer, lanes
+    def __init__(self, layer: QuantLayer, lanes: int, dsp: str | None = None):
+        self.layer, self.lanes, self.dsp = layer, lanes, dsp
         self.groups = -(-layer.out_channels // lanes)
         widths = layer.widths()
         self.acc_bits = widths.accumulator
         self.product_bits = widths.requant_product
         self.m_bits = max(1, max(int(v) for v in layer.multiplier).bit_length())
         self.s_max = max(int(v) for v in layer.shift)
+        check_primitive(dsp, signed(MULT_SIGNED_PIECE_BITS), unsigned(self.m_bits))
         super().__init__({
             "i": In(stream.Signature(group_layout(signed(self.acc_bits), lanes, self.groups))),
             "o": Out(stream.Signature(group_layout(signed(8), lanes, self.groups))),
@@ -109,13 +117,13 @@ class Requantizer(wiring.Component):
             m.d.sync += [s0_valid.eq(self.i.valid), s0_group.eq(self.i.payload.group),
                          s0_acc.eq(self.i.payload.values), s0_coef.eq(coef)]
 
+        # The multipliers' input registers take the place of a register stage here ("near"):
+        # the round constant and shift travel beside them.
         near_valid = Signal()
         near_group = Signal.like(s0_group)
-        near_acc = Signal.like(s0_acc, name="acc_near")
         near_coef = Signal(layout, name="coef_near")
         with m.If(advance):
-            m.d.sync += [near_valid.eq(s0_valid), near_group.eq(s0_group),
-                         near_acc.eq(s0_acc), near_coef.eq(s0_coef)]
+            m.d.sync += [near_valid.eq(s0_valid), near_group.eq(s0_group), near_coef.eq(s0_coef)]
 
         chunks = product_chunks(self.acc_bits)
         part_bits = [bits + self.m_bits + 1 for _, bits, _ in chunks]
@@ -128,17 +136,22 @@ class Requantizer(wiring.Component):
                     [Signal(coef[p].rnd.shape(), name=f"rnd{tag}_p{p}") for p in range(P)],
                     [Signal(coef[p].s.shape(), name=f"shift{tag}_p{p}") for p in range(P)])
 
-        raw_valid, raw_group, raw_parts, raw_rnd, raw_shift = product_stage("raw", "_raw")
+        raw_valid, raw_group, _, raw_rnd, raw_shift = product_stage("raw", "_raw")
+        raw_parts = [[None] * len(chunks) for _ in range(P)]
+        for p in range(P):
+            for j, (low, bits, is_signed) in enumerate(chunks):
+                piece = s0_acc[p][low:low + bits]
+                piece = piece.as_signed() if is_signed else piece
+                mult = RegisteredMultiplier(piece.shape(), unsigned(self.m_bits), self.dsp)
+                m.submodules[f"mult_p{p}_c{j}"] = mult
+                m.d.comb += [mult.a.eq(piece), mult.b.eq(s0_coef[p].m), mult.en.eq(advance)]
+                raw_parts[p][j] = mult.p
         s1_valid, s1_group, s1_parts, s1_rnd, s1_shift = product_stage("s1", "")
         with m.If(advance):
             m.d.sync += [raw_valid.eq(near_valid), raw_group.eq(near_group),
                          s1_valid.eq(raw_valid), s1_group.eq(raw_group)]
             for p in range(P):
-                for j, (low, bits, is_signed) in enumerate(chunks):
-                    piece = near_acc[p][low:low + bits]
-                    piece = piece.as_signed() if is_signed else piece
-                    m.d.sync += [raw_parts[p][j].eq(piece * near_coef[p].m),
-                                 s1_parts[p][j].eq(raw_parts[p][j])]
+                m.d.sync += [s1_parts[p][j].eq(raw_parts[p][j]) for j in range(len(chunks))]
                 m.d.sync += [raw_rnd[p].eq(near_coef[p].rnd), raw_shift[p].eq(near_coef[p].s),
                              s1_rnd[p].eq(raw_rnd[p]), s1_shift[p].eq(raw_shift[p])]
 

@@ -36,10 +36,12 @@ class EngineBank(wiring.Component):
     Parameters
     ----------
     cases : list of (QuantLayer, EngineParams)
+    dsp : str or None
+        Multiplier primitive of every engine (see :class:`~structhw.rtl_gen.LayerEngine`).
     """
 
-    def __init__(self, cases):
-        self.engines = [LayerEngine(layer, params) for layer, params in cases]
+    def __init__(self, cases, dsp: str | None = None):
+        self.engines = [LayerEngine(layer, params, dsp) for layer, params in cases]
         members = {}
         for k, engine in enumerate(self.engines):
             members[f"i{k}"] = engine.signature.members["i"]
@@ -130,12 +132,15 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
                     idle: float = DEFAULT_IDLE, stall: float = DEFAULT_STALL,
                     simulator: str = "verilator", waves: bool = False,
                     build_root: Path | None = None, work_dir: Path | None = None,
-                    quiet: bool = True, check: bool = True) -> list:
+                    quiet: bool = True, check: bool = True, dsp: str | None = None) -> list:
     """Simulate one or more layer engines in one build.
 
     Parameters
     ----------
     cases : list of (QuantLayer, EngineParams)
+    dsp : str or None
+        Multiplier primitive of the engines (``"MULT18X18D"``: ECP5 instances, simulated with
+        their behavioural model); None: inferred multiplies.
     inputs : list of ndarray int8 [B, C, H, W], optional
         Per case; random images (``images`` of them, from ``seed``) when not given.
     idle, stall : float
@@ -155,16 +160,16 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
         inputs = [random_inputs(layer, images, seed + 7919 * k) for k, (layer, _) in enumerate(cases)]
     inputs = [np.asarray(x).astype(np.int8) for x in inputs]
     refs = [golden_layer(layer, x) for (layer, _), x in zip(cases, inputs)]
-    from structhw.rtl_gen.verilog import write_verilog
+    from structhw.rtl_gen.verilog import simulation_sources, write_verilog
 
     root = Path(build_root) if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="layers-"))
     work.mkdir(parents=True, exist_ok=True)
     single = len(cases) == 1
-    component = LayerEngine(*cases[0]) if single else EngineBank(cases)
+    component = LayerEngine(*cases[0], dsp) if single else EngineBank(cases, dsp)
     verilog = write_verilog(component, work / "rtl", LAYER_TOP)
-    sources = [verilog, verilog.with_suffix(".vlt")]
+    sources = simulation_sources(verilog)
 
     streams = []
     for k, ((layer, _params), x, y) in enumerate(zip(cases, inputs, refs)):

@@ -79,11 +79,11 @@ class NetworkSimResult:
 
 
 def write_network_verilog(plan, out_dir: Path) -> list:
-    """The accelerator's Verilog and waivers in ``out_dir``; returns [``.v``, ``.vlt``]."""
+    """The accelerator's Verilog, primitive models and waivers in ``out_dir``; returns their
+    paths (:func:`~structhw.rtl_gen.verilog.simulation_sources`)."""
     from structhw.rtl_gen.network import Network
-    from structhw.rtl_gen.verilog import write_verilog
-    path = write_verilog(Network(plan), out_dir, NETWORK_TOP)
-    return [path, path.with_suffix(".vlt")]
+    from structhw.rtl_gen.verilog import simulation_sources, write_verilog
+    return simulation_sources(write_verilog(Network(plan), out_dir, NETWORK_TOP))
 
 
 def generator_digest(plan) -> str:
@@ -96,9 +96,9 @@ def generator_digest(plan) -> str:
     h = hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True, separators=(",", ":")).encode())
     for dist in _VERILOG_TOOLS:
         h.update(f"\0{dist} {distribution_version(dist)}".encode())
-    for package, pattern in ((structhw, "**/*.py"), (structhw.rtl_gen, "*.py")):
+    for package, patterns in ((structhw, ("**/*.py",)), (structhw.rtl_gen, ("*.py", "*.v"))):
         folder = Path(package.__file__).parent
-        for src in sorted(folder.glob(pattern)):
+        for src in sorted(p for pattern in patterns for p in folder.glob(pattern)):
             h.update(str(src.relative_to(folder)).encode() + b"\0" + src.read_bytes() + b"\0")
     return h.hexdigest()
 
@@ -106,12 +106,15 @@ def generator_digest(plan) -> str:
 def cached_network_verilog(plan, root: Path) -> list:
     """Like :func:`write_network_verilog`, but generated once per :func:`generator_digest` into
     ``root/verilog/`` (Verilog generation takes seconds; a changed plan or generator source
-    generates anew). Returns [``.v``, ``.vlt``] in the cache."""
+    generates anew). Returns the simulation sources in the cache (``.v``, primitive models,
+    ``.vlt``)."""
+    from structhw.rtl_gen.verilog import simulation_sources
+
     root = Path(root)
     final = root / "verilog" / f"{NETWORK_TOP}-{generator_digest(plan)[:16]}"
-    sources = [final / f"{NETWORK_TOP}.v", final / f"{NETWORK_TOP}.vlt"]
-    if all(s.is_file() for s in sources):
-        return sources
+    verilog = final / f"{NETWORK_TOP}.v"
+    if verilog.is_file():
+        return simulation_sources(verilog)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
     try:
@@ -119,12 +122,12 @@ def cached_network_verilog(plan, root: Path) -> list:
         os.replace(staging, final)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
-        if not all(s.is_file() for s in sources):
+        if not verilog.is_file():
             raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return sources
+    return simulation_sources(verilog)
 
 
 def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = DEFAULT_IDLE,

@@ -22,6 +22,10 @@ class Budget:
     ebr: int
     ebr_bits: int = 18432
     dsp_width: int = 18
+    dsp_primitive: str | None = None
+    """The hard multiplier the generator instantiates itself, with the primitive's own input and
+    output registers (``"MULT18X18D"`` on ECP5: yosys never moves registers into it); None leaves
+    the multiplies to synthesis (iCE40's yosys packs registers into SB_MAC16 itself)."""
 
     @property
     def bram_bits(self) -> int:
@@ -47,12 +51,16 @@ class Budget:
         return cls(**fields)
 
 
+def _ecp5(**counts) -> Budget:
+    return Budget(**counts, dsp_primitive="MULT18X18D")
+
+
 DEVICES = {
     # Lattice ECP5 data sheet (FPGA-DS-02012), table 1.1.
-    "LFE5U-12F": Budget(lut4=12288, ff=12288, dsp=28, ebr=32),
-    "LFE5U-25F": Budget(lut4=24288, ff=24288, dsp=28, ebr=56),
-    "LFE5U-45F": Budget(lut4=43848, ff=43848, dsp=72, ebr=108),
-    "LFE5U-85F": Budget(lut4=83640, ff=83640, dsp=156, ebr=208),
+    "LFE5U-12F": _ecp5(lut4=12288, ff=12288, dsp=28, ebr=32),
+    "LFE5U-25F": _ecp5(lut4=24288, ff=24288, dsp=28, ebr=56),
+    "LFE5U-45F": _ecp5(lut4=43848, ff=43848, dsp=72, ebr=108),
+    "LFE5U-85F": _ecp5(lut4=83640, ff=83640, dsp=156, ebr=208),
     # Lattice iCE40 UltraPlus data sheet (FPGA-DS-02008): UP5K.
     "iCE40UP5K": Budget(lut4=5280, ff=5280, dsp=8, ebr=30, ebr_bits=4096, dsp_width=16),
 }

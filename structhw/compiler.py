@@ -321,6 +321,15 @@ def _int(v, what: str) -> int:
     return v
 
 
+def _dsp_primitive(value):
+    from structhw.rtl_gen.dsp import DSP_PRIMITIVES
+
+    if value is not None and value not in DSP_PRIMITIVES:
+        raise ConfigError(f"plan budget.dsp_primitive must be one of {DSP_PRIMITIVES} or null, "
+                          f"got {value!r}")
+    return value
+
+
 def plan_from_json(obj) -> HardwarePlan:
     """Rebuild a :class:`HardwarePlan` from its JSON object, validating every field; the embedded
     network must match its recorded hash and every stage's parameters must fit its layer."""
@@ -344,7 +353,8 @@ def plan_from_json(obj) -> HardwarePlan:
         raise ConfigError("plan 'budget' must be an object")
     try:
         budget = Budget(**{k: _int(b[k], f"budget.{k}")
-                           for k in ("lut4", "ff", "dsp", "ebr", "ebr_bits", "dsp_width")})
+                           for k in ("lut4", "ff", "dsp", "ebr", "ebr_bits", "dsp_width")},
+                        dsp_primitive=_dsp_primitive(b.get("dsp_primitive")))
     except KeyError as exc:
         raise ConfigError(f"plan budget lacks {exc.args[0]!r}") from None
     stages_json = obj["stages"]

@@ -118,9 +118,9 @@ def run(args) -> int:
         if not args.no_verilog:
             bar.set_postfix_str("verilog")
             from structhw.rtl_gen.network import Network
-            from structhw.rtl_gen.verilog import write_verilog
+            from structhw.rtl_gen.verilog import simulation_sources, write_verilog
             verilog = Path(write_verilog(Network(plan), out, TOP_NAME))
-            written += [p for p in (verilog, verilog.with_suffix(".vlt")) if p.exists()]
+            written += simulation_sources(verilog)
             bar.update()
         bar.set_postfix_str("save")
         written.insert(0, plan.save(out / "plan.json"))

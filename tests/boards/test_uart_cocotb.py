@@ -23,7 +23,7 @@ def test_demo_network_over_uart_in_verilator(tmp_path):
     from structhw.data import digits_arrays, normalise, split_indices
     from structhw.quant import quantize_checkpoint, quantize_input
     from structhw.rtl_gen.network import Network
-    from structhw.rtl_gen.verilog import write_verilog
+    from structhw.rtl_gen.verilog import simulation_sources, write_verilog
 
     qnet, _ = quantize_checkpoint()
     network = Network(compile_plan(qnet, DEVICES["LFE5U-85F"]))
@@ -47,7 +47,9 @@ def test_demo_network_over_uart_in_verilator(tmp_path):
         {"send": requests[3].hex()},
     ]
     frame_cycles = 10 * DIVISOR * (len(requests[0]) + 20)
-    result = run("tests.boards.uart_bench", [verilog, verilog.with_suffix(".vlt")], "serial_top",
+    sources = simulation_sources(verilog)
+    assert any(s.name == "mult18x18d_model.v" for s in sources), "ECP5 budget: MULT18X18D expected"
+    result = run("tests.boards.uart_bench", sources, "serial_top",
                  params={"divisor": DIVISOR, "classes": qnet.num_classes, "steps": steps,
                          "max_cycles": 20 * frame_cycles},
                  build_root=tmp_path / "cache", work_dir=tmp_path / "run")

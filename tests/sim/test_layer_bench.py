@@ -4,7 +4,8 @@ cycle model.
 
 Cases are drawn by hypothesis (:func:`tests.sim.cases.sample_cases`) and share one Verilator
 build per bank. CI runs one bank; ``STRUCTHW_RANDOM_LAYERS=1000`` runs a wide sample in banks of
-``STRUCTHW_RANDOM_LAYERS_BANK`` and prints how many configurations were verified."""
+``STRUCTHW_RANDOM_LAYERS_BANK`` and prints how many configurations were verified. Every bank
+runs with inferred multipliers or with ECP5 MULT18X18D instances (their behavioural model)."""
 
 import json
 import os
@@ -24,12 +25,18 @@ WIDE = int(os.environ.get("STRUCTHW_RANDOM_LAYERS", "0"))
 WIDE_BANK = int(os.environ.get("STRUCTHW_RANDOM_LAYERS_BANK", "20"))
 
 
-def check_bank(cases, seed: int) -> int:
-    """Simulate ``cases`` in one build; assert every element and the cycle model. Failing
-    cases are saved as layer JSON (path in the message) so they can be re-run."""
+DSP_FORMS = (None, "MULT18X18D")
+"""Both multiplier forms: inferred, and ECP5 MULT18X18D instances (the board builds' netlist)."""
+
+
+def check_bank(cases, seed: int, dsp=None) -> int:
+    """Simulate ``cases`` in one build with multipliers ``dsp``; assert every element and the
+    cycle model. Failing cases are saved as layer JSON (path in the message) so they can be
+    re-run."""
     for k, (layer, _) in enumerate(cases):
         layer.name = f"case{k}"
-    results = simulate_layers(cases, images=2, seed=seed, idle=0.3, stall=0.3, check=False)
+    results = simulate_layers(cases, images=2, seed=seed, idle=0.3, stall=0.3, check=False,
+                              dsp=dsp)
     failed = [r for r in results if r.mismatches or not (r.y_hw == r.y_ref).all()
               or r.cycles_per_image != r.predicted_cycles]
     if failed:
@@ -39,14 +46,16 @@ def check_bank(cases, seed: int) -> int:
                         "mults": r.params.mults, "sumpool": r.params.sumpool} for r in failed], f)
         lines = [f"{describe(r.layer, r.params)}: {r.mismatches} mismatches, cycles/image "
                  f"{r.cycles_per_image} vs model {r.predicted_cycles} {r.notes[:2]}" for r in failed]
-        pytest.fail(f"{len(failed)} of {len(results)} cases failed (saved in {path}):\n"
+        pytest.fail(f"{len(failed)} of {len(results)} cases failed with dsp={dsp} (saved in "
+                    f"{path}):\n"
                     + "\n".join(lines))
     return len(results)
 
 
 @pytest.mark.slow
-def test_random_layers_bit_exact():
-    assert check_bank(sample_cases(CI_BANK), seed=1) == CI_BANK
+@pytest.mark.parametrize("dsp", DSP_FORMS)
+def test_random_layers_bit_exact(dsp):
+    assert check_bank(sample_cases(CI_BANK), seed=1 + DSP_FORMS.index(dsp), dsp=dsp) == CI_BANK
 
 
 @pytest.mark.slow
@@ -55,9 +64,12 @@ def test_wide_random_layer_sample():
     verified = 0
     bank = 0
     while verified < WIDE:
-        verified += check_bank(sample_cases(min(WIDE_BANK, WIDE - verified)), seed=100 + bank)
+        dsp = DSP_FORMS[bank % len(DSP_FORMS)]
+        verified += check_bank(sample_cases(min(WIDE_BANK, WIDE - verified)), seed=100 + bank,
+                               dsp=dsp)
         bank += 1
-        print(f"random layer configurations verified: {verified} in {bank} builds", flush=True)
+        print(f"random layer configurations verified: {verified} in {bank} builds "
+              f"(alternating multipliers: inferred, MULT18X18D)", flush=True)
     assert verified >= WIDE
 
 
