@@ -4,6 +4,7 @@ The planner logic is tested against :class:`AnalyticModel`, a small cycle/cost m
 can be reasoned about by hand; the last tests plan with the engine generator's own models.
 """
 
+import dataclasses
 import json
 import math
 
@@ -227,6 +228,7 @@ def saved_plan(tmp_path):
     (lambda o: o.__setitem__("dense", "no"), "'dense' must be true or false"),
     (lambda o: o.__setitem__("dense", True), "structured layers"),
     (lambda o: o["budget"].pop("dsp"), "budget lacks 'dsp'"),
+    (lambda o: o["budget"].__setitem__("dsp_primitive", "DSP48E1"), "dsp_primitive must be one of"),
 ])
 def test_load_plan_rejects_malformed_files(saved_plan, edit, message):
     obj = json.loads(saved_plan.read_text())
@@ -234,6 +236,17 @@ def test_load_plan_rejects_malformed_files(saved_plan, edit, message):
     saved_plan.write_text(json.dumps(obj))
     with pytest.raises(ConfigError, match=message):
         load_plan(saved_plan)
+
+
+def test_plan_keeps_the_budget_dsp_primitive(tmp_path):
+    from structhw.budget import DEVICES
+
+    qnet = random_qnet(np.random.default_rng(4))
+    ecp5 = dataclasses.replace(DEVICES["LFE5U-85F"], dsp=20)
+    plan = compile_plan(qnet, ecp5, model=AnalyticModel())
+    assert load_plan(plan.save(tmp_path / "ecp5.json")).budget.dsp_primitive == "MULT18X18D"
+    plain = compile_plan(qnet, budget(20), model=AnalyticModel())
+    assert load_plan(plain.save(tmp_path / "plain.json")).budget.dsp_primitive is None
 
 
 def test_load_plan_rejects_non_json(tmp_path):
