@@ -52,8 +52,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/report-demo"))
     parser.add_argument("--images", type=int, default=None)
     parser.add_argument("--target-mhz", type=float, default=None,
-                        help="clock target of the builds (default: the board's 25 MHz, as "
-                        "`structhw build`)")
+                        help="clock target of the builds (default: the board's default_mhz, "
+                        "100 MHz on ULX3S, as `structhw build`)")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args(argv)

@@ -347,7 +347,8 @@ def check_timing(report: BuildReport) -> None:
     short = report.target_mhz - report.fmax_mhz
     raise ConfigError(f"timing missed on {report.board}: clock {slowest!r} reaches "
                       f"{report.fmax_mhz:.1f} MHz, target {report.target_mhz:g} MHz "
-                      f"(short by {short:.1f} MHz, {100 * short / report.target_mhz:.0f}%){where}")
+                      f"(short by {short:.1f} MHz, {100 * short / report.target_mhz:.0f}%){where}; "
+                      f"a lower --target-mhz may pass")
 
 
 def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top",

@@ -30,6 +30,10 @@ class BoardInfo:
         Resources of that FPGA.
     clock_mhz : float
         Frequency of the board's oscillator in MHz (the PLL's input).
+    default_mhz : float
+        The clock ``structhw build`` and ``structhw report`` target when not told: on the ULX3S
+        100 MHz from the PLL (the demo network reaches 106 MHz on the 85F in nextpnr's report),
+        elsewhere the oscillator.
     family : str
         ``"ecp5"`` or ``"ice40"``.
     uart_note : str
@@ -49,6 +53,7 @@ class BoardInfo:
     uart_note: str
     programmer: str
     openfpgaloader_board: str
+    default_mhz: float
 
     def platform(self):
         """A new amaranth-boards platform instance for this board."""
@@ -64,7 +69,7 @@ def _ulx3s(variant: str) -> BoardInfo:
         budget=DEVICES[f"LFE5U-{variant}"], clock_mhz=25.0, family="ecp5",
         uart_note="the on-board FTDI FT231X (US1 USB port), /dev/ttyUSB0 on Linux",
         programmer="openFPGALoader -b ulx3s (JTAG through the on-board FTDI)",
-        openfpgaloader_board="ulx3s",
+        openfpgaloader_board="ulx3s", default_mhz=100.0,
     )
 
 
@@ -84,7 +89,7 @@ def _orangecrab_85f() -> BoardInfo:
                   "and 1 (TX)",
         programmer="DFU bootloader: hold the button while plugging in, then "
                    "dfu-util -a 0 -D top.bit (openFPGALoader -b orangecrab also works over DFU)",
-        openfpgaloader_board="orangecrab",
+        openfpgaloader_board="orangecrab", default_mhz=48.0,
     )
 
 
@@ -99,7 +104,7 @@ def _icebreaker() -> BoardInfo:
         budget=DEVICES["iCE40UP5K"], clock_mhz=12.0, family="ice40",
         uart_note="the on-board FT2232H's second channel, /dev/ttyUSB1 on Linux",
         programmer="openFPGALoader -b ice40_generic (or iceprog) writes the SPI flash",
-        openfpgaloader_board="ice40_generic",
+        openfpgaloader_board="ice40_generic", default_mhz=12.0,
     )
 
 

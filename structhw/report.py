@@ -421,8 +421,8 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
     build : bool
         Run missing board builds and syntheses; with False only cached ones are used.
     target_mhz : float, optional
-        Clock target of the board builds; default the board's oscillator, as ``structhw build``
-        (no PLL; 25 MHz on the ULX3S).
+        Clock target of the board builds; default the board's ``default_mhz``, as ``structhw
+        build`` (100 MHz from the PLL on the ULX3S).
     sumpool_synth : bool
         Compare the sum-pool archs: build the structured plan with every sum-pool forced to the
         arch the compiler did not choose (``out_dir/builds/sumpool_<arch>``) and synthesize the
@@ -461,7 +461,7 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
     if board_info is not None:
         report["board"] = board_info.name
         if target_mhz is None:
-            target_mhz = report["target_mhz"] = float(board_info.clock_mhz)
+            target_mhz = report["target_mhz"] = float(board_info.default_mhz)
     step("quantize")
     quantized = {v: missing.attempt(f"{v}.model", _quantized, source, v == "dense")
                  for v in MODELS}

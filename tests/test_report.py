@@ -308,8 +308,8 @@ def test_tiny_network_simulated_dense_side_missing(tiny_qnet_path, tmp_path):
     s = report["variants"]["structured"]
     assert s["sim"]["images"] == 6 and s["sim"]["mismatches"] == 0
     assert s["sim"]["cycles_per_image"] > 0
-    assert report["target_mhz"] == 25.0 and builder.calls[0][2] == 25.0, \
-        "with no target the builds run at the board's oscillator, as structhw build"
+    assert report["target_mhz"] == 100.0 and builder.calls[0][2] == 100.0, \
+        "with no target the builds run at the board's default clock, as structhw build"
     assert report["accuracy"]["hardware"] == s["sim"]["accuracy_golden"]
     assert s["throughput"]["images_per_s"] == pytest.approx(150e6 / s["sim"]["cycles_per_image"])
     assert synth_calls == [{"tree"}, {"separable"}]

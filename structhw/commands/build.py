@@ -36,7 +36,8 @@ def register(subparsers) -> None:
                         help="build the dense baseline (no sum-pool) of the same model")
     parser.add_argument("--target-mhz", type=float, default=None, metavar="F",
                         help="clock target; ECP5 boards reach it with a PLL (default: the board's "
-                        "oscillator, 25 MHz on ULX3S, no PLL); the report gives the Fmax reached")
+                        "default_mhz: 100 MHz from the PLL on ULX3S, the oscillator elsewhere); "
+                        "the report gives the Fmax reached")
     parser.set_defaults(func=run)
 
 
@@ -68,7 +69,7 @@ def run(args) -> int:
     from structhw.rtl_gen.network import Network
 
     board = get_board(args.board)
-    target_mhz = args.target_mhz
+    target_mhz = args.target_mhz if args.target_mhz is not None else board.default_mhz
     out = args.out or Path("build") / (board.name + ("-dense" if args.dense else ""))
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a folder")

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
                         help="use cached builds and syntheses only; what is not cached is missing")
     parser.add_argument("--target-mhz", type=float, default=None, metavar="F",
                         help="clock target of the builds; ECP5 boards reach it with a PLL "
-                        "(default: the board's oscillator, as structhw build)")
+                        "(default: the board's default_mhz, as structhw build: 100 MHz on ULX3S)")
     parser.add_argument("--no-sumpool-synth", action="store_true",
                         help="skip the adder-tree vs separable comparison (a board build of "
                         "the structured plan with the other sum-pool arch, two syntheses)")
