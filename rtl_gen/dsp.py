@@ -46,12 +46,22 @@ def _signed_bits(shape: Shape) -> int:
     return shape.width + (0 if shape.signed else 1)
 
 
+def check_primitive_name(primitive) -> None:
+    """Raise :class:`ConfigError` unless ``primitive`` is None or one of :data:`DSP_PRIMITIVES`."""
+    if primitive is not None and primitive not in DSP_PRIMITIVES:
+        raise ConfigError(f"DSP primitive {primitive!r}: expected one of {DSP_PRIMITIVES} or None")
+
+
+def fits_primitive(primitive, a_shape, b_shape) -> bool:
+    """True when ``primitive`` (not None) takes ``a_shape`` × ``b_shape`` operands in one slice."""
+    return all(_signed_bits(Shape.cast(s)) <= MULT18X18D_OPERAND_BITS for s in (a_shape, b_shape))
+
+
 def check_primitive(primitive, a_shape, b_shape) -> None:
     """Raise :class:`ConfigError` if ``primitive`` is unknown or the operands do not fit it."""
+    check_primitive_name(primitive)
     if primitive is None:
         return
-    if primitive not in DSP_PRIMITIVES:
-        raise ConfigError(f"DSP primitive {primitive!r}: expected one of {DSP_PRIMITIVES} or None")
     for name, shape in (("a", Shape.cast(a_shape)), ("b", Shape.cast(b_shape))):
         if _signed_bits(shape) > MULT18X18D_OPERAND_BITS:
             raise ConfigError(f"operand {name} ({shape}) does not fit the MULT18X18D's "

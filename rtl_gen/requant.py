@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from structhw.qnet import ACT_MAX, QuantLayer
 
-from .dsp import RegisteredMultiplier, check_primitive
+from .dsp import RegisteredMultiplier, check_primitive_name, fits_primitive
 from .mac import group_layout, rom_memory
 
 
@@ -54,7 +54,8 @@ class Requantizer(wiring.Component):
         P, accumulators per beat.
     dsp : str or None
         The hard multiplier for acc·M (``"MULT18X18D"``) or None for inferred multiplies (see
-        :class:`~structhw.rtl_gen.dsp.RegisteredMultiplier`).
+        :class:`~structhw.rtl_gen.dsp.RegisteredMultiplier`); inferred anyway when M does not
+        fit the primitive's operand (then ``self.dsp`` is None).
 
     Attributes
     ----------
@@ -72,7 +73,12 @@ class Requantizer(wiring.Component):
         self.product_bits = widths.requant_product
         self.m_bits = max(1, max(int(v) for v in layer.multiplier).bit_length())
         self.s_max = max(int(v) for v in layer.shift)
-        check_primitive(dsp, signed(MULT_SIGNED_PIECE_BITS), unsigned(self.m_bits))
+        check_primitive_name(dsp)
+        if dsp is not None and not fits_primitive(dsp, signed(MULT_SIGNED_PIECE_BITS),
+                                                  unsigned(self.m_bits)):
+            # M of more than 17 bits (the qnet format allows up to 31; structhw quantize makes
+            # 15): each acc slice · M spans several DSPs, which synthesis splits and registers.
+            self.dsp = None
         super().__init__({
             "i": In(stream.Signature(group_layout(signed(self.acc_bits), lanes, self.groups))),
             "o": Out(stream.Signature(group_layout(signed(8), lanes, self.groups))),

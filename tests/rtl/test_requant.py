@@ -81,3 +81,15 @@ def test_requantizer_rounds_half_up_and_floors_negatives():
     accs = np.array([[-3], [-1], [1], [3], [1000], [-1000]])
     got = run_requantizer(layer, 1, accs, 0)
     assert got[:, 0].tolist() == [-1, 0, 1, 2, 127, -128]
+
+
+def test_mult18x18d_requantiser_falls_back_to_inferred_multiplies_for_wide_m():
+    from structhw.rtl_gen.dsp import fits_primitive
+    from amaranth import signed, unsigned
+
+    narrow = _layer(4, [1 << 15] * 4, [20] * 4, 1 << 20, relu=False)
+    wide = _layer(4, [1 << 17] * 4, [20] * 4, 1 << 20, relu=False)
+    assert Requantizer(narrow, 2, "MULT18X18D").dsp == "MULT18X18D"
+    assert Requantizer(wide, 2, "MULT18X18D").dsp is None
+    assert fits_primitive("MULT18X18D", signed(18), unsigned(17))
+    assert not fits_primitive("MULT18X18D", signed(18), unsigned(18))
