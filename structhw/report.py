@@ -1000,9 +1000,13 @@ def render_readme_fragment(report: dict, plot_dir: str = "docs/results") -> str:
                   f"{', '.join(sp.get('chosen') or ['-'])}).", ""]
     lines += _target_lines(report) + [""]
     lines += _info_lines(report) + [""]
-    if report["missing"]:
-        lines += ["Not measured: " + "; ".join(f"{k} ({v})" for k, v in
-                                                sorted(report["missing"].items())), ""]
+    missed = {k: v for k, v in report["missing"].items() if k.endswith(".timing")}
+    absent = {k: v for k, v in report["missing"].items() if k not in missed}
+    for label, entries in (("Timing missed (figures above are that build's)", missed),
+                           ("Not measured", absent)):
+        if entries:
+            lines += [f"{label}: " + "; ".join(f"{k} ({v})" for k, v in sorted(entries.items())),
+                      ""]
     lines += [f"![accuracy]({plot_dir}/accuracy.png) ![resources]({plot_dir}/resources.png)",
               f"![throughput]({plot_dir}/throughput.png) ![complexity]({plot_dir}/complexity.png)"]
     return "\n".join(lines) + "\n"
