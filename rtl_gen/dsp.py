@@ -41,9 +41,10 @@ def product_shape(a_shape, b_shape) -> Shape:
     return (Signal(a_shape) * Signal(b_shape)).shape()
 
 
-def _signed_bits(shape: Shape) -> int:
-    """Bits of the narrowest signed shape holding every value of ``shape``."""
-    return shape.width + (0 if shape.signed else 1)
+def _fits_operand(shape) -> bool:
+    """True when every value of ``shape`` fits the MULT18X18D's signed operand."""
+    shape = Shape.cast(shape)
+    return shape.width + (0 if shape.signed else 1) <= MULT18X18D_OPERAND_BITS
 
 
 def check_primitive_name(primitive) -> None:
@@ -54,7 +55,7 @@ def check_primitive_name(primitive) -> None:
 
 def fits_primitive(primitive, a_shape, b_shape) -> bool:
     """True when ``primitive`` (not None) takes ``a_shape`` × ``b_shape`` operands in one slice."""
-    return all(_signed_bits(Shape.cast(s)) <= MULT18X18D_OPERAND_BITS for s in (a_shape, b_shape))
+    return _fits_operand(a_shape) and _fits_operand(b_shape)
 
 
 def check_primitive(primitive, a_shape, b_shape) -> None:
@@ -62,10 +63,10 @@ def check_primitive(primitive, a_shape, b_shape) -> None:
     check_primitive_name(primitive)
     if primitive is None:
         return
-    for name, shape in (("a", Shape.cast(a_shape)), ("b", Shape.cast(b_shape))):
-        if _signed_bits(shape) > MULT18X18D_OPERAND_BITS:
-            raise ConfigError(f"operand {name} ({shape}) does not fit the MULT18X18D's "
-                              f"{MULT18X18D_OPERAND_BITS}-bit signed input")
+    for name, shape in (("a", a_shape), ("b", b_shape)):
+        if not _fits_operand(shape):
+            raise ConfigError(f"operand {name} ({Shape.cast(shape)}) does not fit the "
+                              f"MULT18X18D's {MULT18X18D_OPERAND_BITS}-bit signed input")
 
 
 class RegisteredMultiplier(wiring.Component):

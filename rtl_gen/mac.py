@@ -16,9 +16,9 @@ from amaranth.lib.wiring import In, Out
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer, ceil_log2
 
-from .dsp import RegisteredMultiplier, check_primitive
+from .dsp import MULT18X18D_OPERAND_BITS, RegisteredMultiplier, check_primitive
 
-MULT_OPERAND_BITS = 18
+MULT_OPERAND_BITS = MULT18X18D_OPERAND_BITS
 """Widest signed operand of one ECP5 MULT18X18D."""
 
 TREE_LEVELS_PER_STAGE = 2

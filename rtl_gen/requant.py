@@ -13,15 +13,13 @@ from amaranth.lib.wiring import In, Out
 
 from structhw.qnet import ACT_MAX, QuantLayer
 
-from .dsp import RegisteredMultiplier, check_primitive_name, fits_primitive
+from .dsp import (MULT18X18D_OPERAND_BITS, RegisteredMultiplier, check_primitive_name,
+                  fits_primitive)
 from .mac import group_layout, rom_memory
 
 
 PRODUCT_CHUNK_BITS = 17
 """Low slices of the accumulator are this wide: unsigned, they fit an 18-bit signed DSP operand."""
-
-MULT_SIGNED_PIECE_BITS = 18
-"""Widest (signed, top) slice of the accumulator: one 18-bit signed DSP operand."""
 
 REQUANT_STAGES = 7
 """Registers from accumulator to int8: operands and ROM word, twice; partial products (one DSP
@@ -36,7 +34,7 @@ def product_chunks(acc_bits: int) -> list:
     (lowest bit, width, signed) per slice; unsigned PRODUCT_CHUNK_BITS-bit slices from bit 0,
     the signed top slice at most 18 bits. One slice when the accumulator fits 18 bits."""
     chunks, low = [], 0
-    while acc_bits - low > MULT_SIGNED_PIECE_BITS:
+    while acc_bits - low > MULT18X18D_OPERAND_BITS:
         chunks.append((low, PRODUCT_CHUNK_BITS, False))
         low += PRODUCT_CHUNK_BITS
     chunks.append((low, acc_bits - low, True))
@@ -74,7 +72,7 @@ class Requantizer(wiring.Component):
         self.m_bits = max(1, max(int(v) for v in layer.multiplier).bit_length())
         self.s_max = max(int(v) for v in layer.shift)
         check_primitive_name(dsp)
-        if dsp is not None and not fits_primitive(dsp, signed(MULT_SIGNED_PIECE_BITS),
+        if dsp is not None and not fits_primitive(dsp, signed(MULT18X18D_OPERAND_BITS),
                                                   unsigned(self.m_bits)):
             # M of more than 17 bits (the qnet format allows up to 31; structhw quantize makes
             # 15): each acc slice · M spans several DSPs, which synthesis splits and registers.
@@ -134,15 +132,13 @@ class Requantizer(wiring.Component):
         chunks = product_chunks(self.acc_bits)
         part_bits = [bits + self.m_bits + 1 for _, bits, _ in chunks]
 
-        def product_stage(stage, tag):
-            """(valid, group, parts [P][chunks], rnd [P], shift [P]) registers of one stage."""
+        def beside_products(stage, tag):
+            """(valid, group, rnd [P], shift [P]) registers travelling beside the products."""
             return (Signal(name=f"{stage}_valid"), Signal.like(s0_group, name=f"{stage}_group"),
-                    [[Signal(signed(b), name=f"part{j}{tag}_p{p}") for j, b in enumerate(part_bits)]
-                     for p in range(P)],
                     [Signal(coef[p].rnd.shape(), name=f"rnd{tag}_p{p}") for p in range(P)],
                     [Signal(coef[p].s.shape(), name=f"shift{tag}_p{p}") for p in range(P)])
 
-        raw_valid, raw_group, _, raw_rnd, raw_shift = product_stage("raw", "_raw")
+        raw_valid, raw_group, raw_rnd, raw_shift = beside_products("raw", "_raw")
         raw_parts = [[None] * len(chunks) for _ in range(P)]
         for p in range(P):
             for j, (low, bits, is_signed) in enumerate(chunks):
@@ -152,7 +148,9 @@ class Requantizer(wiring.Component):
                 m.submodules[f"mult_p{p}_c{j}"] = mult
                 m.d.comb += [mult.a.eq(piece), mult.b.eq(s0_coef[p].m), mult.en.eq(advance)]
                 raw_parts[p][j] = mult.p
-        s1_valid, s1_group, s1_parts, s1_rnd, s1_shift = product_stage("s1", "")
+        s1_valid, s1_group, s1_rnd, s1_shift = beside_products("s1", "")
+        s1_parts = [[Signal(signed(b), name=f"part{j}_p{p}") for j, b in enumerate(part_bits)]
+                    for p in range(P)]
         with m.If(advance):
             m.d.sync += [raw_valid.eq(near_valid), raw_group.eq(near_group),
                          s1_valid.eq(raw_valid), s1_group.eq(raw_group)]
