@@ -31,8 +31,6 @@ def test_compile_writes_plan_and_prints_summary(qnet_file, tmp_path, capsys):
 
 
 def test_compile_board_budget_and_verilog(qnet_file, tmp_path, capsys):
-    pytest.importorskip("structhw.rtl_gen.verilog")
-    pytest.importorskip("structhw.boards.registry")
     out = tmp_path / "out"
     assert main(["compile", str(qnet_file), "--board", "ulx3s-12f", "--out", str(out)]) == 0
     plan = load_plan(out / "plan.json")

@@ -133,7 +133,6 @@ def test_dense_engine_matches_golden(config, seed):
 @settings(max_examples=12)
 @given(layer_configs(dense=False), st.sampled_from(["tree", "separable"]), st.integers(0, 2**16))
 def test_structured_engine_matches_golden(config, arch, seed):
-    pytest.importorskip("structhw.rtl_gen.sumpool")
     kw, lanes, mults = config
     layer = random_quant_layer(seed=seed, **kw)
     check_engine(layer, _params(layer, lanes, mults, arch), seed)
