@@ -27,66 +27,21 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .balance import Balancer, Choice, Stage
 from .budget import Budget
-from .errors import ConfigError, ResourceError
+from .errors import ConfigError
 from .jsonfile import read_json
 from .qnet import QuantLayer, QuantNet, ceil_log2
+from .resources import (RESOURCE_NAMES, RESOURCES, Resources, budget_limits,  # noqa: F401
+                        format_shortfall, shortfalls)
 
 PLAN_FORMAT = "structhw.plan"
 PLAN_VERSION = 1
-RESOURCES = ("lut4", "ff", "dsp", "bram_bits")
-RESOURCE_NAMES = {"lut4": "LUT4s", "ff": "flip-flops", "dsp": "DSPs (MULT18X18D)",
-                  "bram_bits": "block-RAM bits"}
 MIN_FIFO_DEPTH = 3
 MAX_FIFO_DEPTH = 64
 
 
 # ----- resources ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Resources:
-    """Resource counts of a piece of hardware: LUT4s, flip-flops, hard multipliers, RAM bits."""
-
-    lut4: int = 0
-    ff: int = 0
-    dsp: int = 0
-    bram_bits: int = 0
-
-    @classmethod
-    def of(cls, cost) -> "Resources":
-        """Convert any object with ``lut4, ff, dsp, bram_bits`` attributes (e.g. ``Cost``)."""
-        return cls(**{k: int(getattr(cost, k)) for k in RESOURCES})
-
-    def __add__(self, other: "Resources") -> "Resources":
-        return Resources(**{k: getattr(self, k) + getattr(other, k) for k in RESOURCES})
-
-    def __sub__(self, other: "Resources") -> "Resources":
-        return Resources(**{k: getattr(self, k) - getattr(other, k) for k in RESOURCES})
-
-    def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in RESOURCES}
-
-    @classmethod
-    def from_json(cls, obj, what: str) -> "Resources":
-        if not isinstance(obj, dict):
-            raise ConfigError(f"{what}: expected an object with {', '.join(RESOURCES)}")
-        try:
-            return cls(**{k: _int(obj[k], f"{what}.{k}") for k in RESOURCES})
-        except KeyError as exc:
-            raise ConfigError(f"{what}: missing {exc.args[0]!r}") from None
-
-
-def budget_limits(budget: Budget) -> Resources:
-    """The budget as :class:`Resources` (block RAM in bits)."""
-    return Resources(lut4=budget.lut4, ff=budget.ff, dsp=budget.dsp, bram_bits=budget.bram_bits)
-
-
-def shortfalls(need: Resources, budget: Budget) -> dict:
-    """Resources ``need`` exceeds ``budget`` by: name → positive excess (empty when it fits)."""
-    have = budget_limits(budget)
-    return {k: getattr(need, k) - getattr(have, k) for k in RESOURCES
-            if getattr(need, k) > getattr(have, k)}
-
-
 def fifo_cost(width: int, depth: int) -> Resources:
     """Estimated cost of a ``SyncFIFOBuffered`` of ``depth`` entries of ``width`` bits.
 
@@ -463,131 +418,30 @@ def _overhead(qnet: QuantNet, depths: list) -> Resources:
     return total
 
 
-def _fraction(delta: Resources, budget: Budget) -> float:
-    """How much of the budget a change uses: sum over resources of delta / available (negative
-    when the change frees more than it takes)."""
-    have = budget_limits(budget)
-    return sum(getattr(delta, k) / max(getattr(have, k), 1) for k in RESOURCES)
+class LayerStage(Stage):
+    """One layer engine as a :class:`~structhw.balance.Stage`: candidates are every useful
+    (lanes P, multipliers T) pair, P outer, each evaluated by the :class:`HardwareModel`."""
 
+    def __init__(self, layer: QuantLayer, arch, model):
+        self.layer, self.arch, self.model = layer, arch, model
 
-def _format_shortfall(short: dict, need: Resources, budget: Budget) -> str:
-    have = budget_limits(budget)
-    return "; ".join(f"{RESOURCE_NAMES[k]}: needs {getattr(need, k)}, budget has "
-                     f"{getattr(have, k)}, short by {v}" for k, v in short.items())
-
-
-@dataclass(frozen=True)
-class _Choice:
-    params: object
-    cycles: int
-    cost: Resources
-
-
-class _Balancer:
-    """Greedy pipeline balancing of engine parameters under a budget (see the module docstring).
-
-    ``balance`` alternates two moves until the bottleneck stops improving: *grow* gives the
-    slowest stage the (P, T) that makes it faster for the smallest share of the budget (any
-    (P, T), not only larger ones: (2, 11) can beat (1, 16) for fewer DSPs), while one fits; *trim* gives every stage its cheapest (P, T) that is no slower than the
-    current bottleneck, which frees resources that an earlier, coarser step over-spent.
-    """
-
-    def __init__(self, layers, archs, budget: Budget, overhead: Resources, model):
-        self.layers, self.archs, self.budget, self.overhead, self.model = \
-            layers, archs, budget, overhead, model
-        self.lane_steps = [_steps(layer.out_channels) for layer in layers]
-        self.mult_steps = [_steps(layer.mults_per_output) for layer in layers]
-        self.cache = {}
-
-    def evaluate(self, i: int, lanes: int, mults: int) -> _Choice:
+    def _params(self, lanes_mults):
         from structhw.rtl_gen.params import EngineParams
+        return EngineParams(lanes=lanes_mults[0], mults=lanes_mults[1], sumpool=self.arch)
 
-        key = (i, lanes, mults)
-        if key not in self.cache:
-            layer = self.layers[i]
-            params = EngineParams(lanes=lanes, mults=mults, sumpool=self.archs[i])
-            self.model.check(layer, params)
-            self.cache[key] = _Choice(params, self.model.cycles(layer, params),
-                                      self.model.cost(layer, params))
-        return self.cache[key]
+    def candidates(self) -> list:
+        return [(p, t) for p in _steps(self.layer.out_channels)
+                for t in _steps(self.layer.mults_per_output)]
 
-    def may_reach(self, i: int, lanes: int, mults: int, cycles: int) -> bool:
-        """False when (lanes, mults) certainly cannot bring stage ``i`` to ``cycles`` or fewer."""
+    def evaluate(self, lanes_mults) -> Choice:
+        params = self._params(lanes_mults)
+        self.model.check(self.layer, params)
+        return Choice(params, self.model.cycles(self.layer, params),
+                      self.model.cost(self.layer, params))
+
+    def cycles_lower_bound(self, lanes_mults):
         bound = getattr(self.model, "cycles_lower_bound", None)
-        if bound is None or (i, lanes, mults) in self.cache:
-            return True
-        from structhw.rtl_gen.params import EngineParams
-        return bound(self.layers[i], EngineParams(lanes=lanes, mults=mults,
-                                                  sumpool=self.archs[i])) <= cycles
-
-    def total(self, chosen: list) -> Resources:
-        total = self.overhead
-        for choice in chosen:
-            total = total + choice.cost
-        return total
-
-    def smallest(self) -> list:
-        """One lane × one multiplier everywhere; ConfigError if even that does not fit."""
-        chosen = [self.evaluate(i, 1, 1) for i in range(len(self.layers))]
-        total = self.total(chosen)
-        short = shortfalls(total, self.budget)
-        if short:
-            raise ResourceError(
-                f"the network does not fit the budget even with 1 lane × 1 multiplier per layer: "
-                f"{_format_shortfall(short, total, self.budget)}")
-        return chosen
-
-    def grow(self, chosen: list) -> list:
-        chosen = list(chosen)
-        total = self.total(chosen)
-        while True:
-            b = max(range(len(chosen)), key=lambda i: chosen[i].cycles)
-            current = chosen[b]
-            best = None
-            for lanes in self.lane_steps[b]:
-                for mults in self.mult_steps[b]:
-                    if not self.may_reach(b, lanes, mults, current.cycles - 1):
-                        continue
-                    cand = self.evaluate(b, lanes, mults)
-                    if cand.cycles >= current.cycles:
-                        continue
-                    delta = cand.cost - current.cost
-                    if shortfalls(total + delta, self.budget):
-                        continue
-                    score = (_fraction(delta, self.budget), cand.cycles, lanes * mults)
-                    if best is None or score < best[0]:
-                        best = (score, cand, delta)
-            if best is None:
-                return chosen
-            chosen[b] = best[1]
-            total = total + best[2]
-
-    def trim(self, chosen: list) -> list:
-        target = max(c.cycles for c in chosen)
-        chosen = list(chosen)
-        total = self.total(chosen)
-        for i, current in enumerate(chosen):
-            best = (_fraction(current.cost, self.budget), current.cycles)
-            for lanes in self.lane_steps[i]:
-                for mults in self.mult_steps[i]:
-                    if not self.may_reach(i, lanes, mults, target):
-                        continue
-                    cand = self.evaluate(i, lanes, mults)
-                    score = (_fraction(cand.cost, self.budget), cand.cycles)
-                    if cand.cycles <= target and score < best and \
-                            not shortfalls(total - chosen[i].cost + cand.cost, self.budget):
-                        total = total - chosen[i].cost + cand.cost
-                        chosen[i], best = cand, score
-        return chosen
-
-    def balance(self) -> list:
-        chosen = self.grow(self.smallest())
-        while True:
-            trimmed = self.trim(chosen)
-            regrown = self.grow(trimmed)
-            if max(c.cycles for c in regrown) >= max(c.cycles for c in trimmed):
-                return trimmed
-            chosen = regrown
+        return None if bound is None else bound(self.layer, self._params(lanes_mults))
 
 
 def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
@@ -643,8 +497,8 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
               for i, layer in enumerate(layers)]
     overhead = _overhead(qnet, depths)
 
-    planner = _Balancer(layers, archs, budget, overhead, model)
-    chosen = planner.balance()
+    stages = [LayerStage(layer, arch, model) for layer, arch in zip(layers, archs)]
+    chosen = Balancer(stages, budget, overhead).balance()
     stages = [StagePlan(index=i, layer=layer.name, params=chosen[i].params,
                         cycles=chosen[i].cycles, cost=chosen[i].cost, flatten_before=needs_flatten(qnet, i),
                         fifo_depth=depths[i])
