@@ -1,5 +1,6 @@
 """The shipped demo model: safe to load, small, meets the accuracy targets when re-evaluated from its
-weights, and is what ``structhw train`` with defaults produces."""
+weights, and ``structhw train`` with defaults reproduces it: bit for bit on one machine, and by
+accuracy, structure and decomposition on any machine."""
 
 import json
 
@@ -74,13 +75,43 @@ def test_config_is_the_train_defaults(demo):
     assert config["recipe"] == defaults.recipe
 
 
-@pytest.mark.slow
-def test_training_with_defaults_reproduces_the_shipped_weights():
-    """Bit-exact on the same CPU kind and torch build (see structhw.train, "Determinism")."""
-    result = train.run_training(train.TrainConfig(), progress=False)
-    shipped = load_checkpoint(demo_checkpoint_path())
+ACCURACY_TOLERANCE = 0.02
+"""How far a fresh default training's test accuracy may be from the shipped metrics (7 of the 360
+test images): another CPU kind or torch build picks other float kernels, whose rounding moves the
+weights slightly and, after 60 epochs, the verdict on a few borderline images."""
+
+
+def _assert_same_weights(a: dict, b: dict) -> None:
     for key in ("dense", "structured"):
-        fresh = result.checkpoint[key]
-        assert fresh.keys() == shipped[key].keys()
-        for name in fresh:
-            assert torch.equal(fresh[name], shipped[key][name]), f"{key}.{name}"
+        assert a[key].keys() == b[key].keys(), key
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), f"{key}.{name}"
+
+
+def test_two_trainings_on_this_machine_agree_bit_for_bit():
+    """Where bit-identical weights can hold: the same machine and torch build (see structhw.train,
+    "Determinism"); two epochs cover the seeded start, data order, schedule and both recipes' step."""
+    config = train.TrainConfig(epochs=2)
+    first = train.run_training(config, progress=False)
+    second = train.run_training(config, progress=False)
+    _assert_same_weights(first.checkpoint, second.checkpoint)
+    assert first.metrics["dense_acc"] == second.metrics["dense_acc"]
+    assert first.metrics["decomposed_acc"] == second.metrics["decomposed_acc"]
+
+
+@pytest.mark.slow
+def test_training_with_defaults_reproduces_the_shipped_model_on_any_machine():
+    """What must hold on a user's CPU: a fresh default training reaches the shipped accuracies
+    within ACCURACY_TOLERANCE, SR leaves every planned layer structured (residual < 1e-4), and its
+    decomposition is the same function as the SR-trained model with the shipped plan and size."""
+    result = train.run_training(train.TrainConfig(), progress=False)
+    fresh, shipped = result.metrics, json.loads(demo_metrics_path().read_text())
+    for key in ("dense_acc", "structured_acc", "decomposed_acc"):
+        assert abs(fresh[key] - shipped[key]) <= ACCURACY_TOLERANCE, (key, fresh[key], shipped[key])
+    assert fresh["decomposed_acc"] >= fresh["dense_acc"] - 0.010
+    assert max(fresh["sr_residual"].values()) < 1e-4, fresh["sr_residual"]
+    assert fresh["plan"] == shipped["plan"]
+    assert fresh["decomposed_params"] == shipped["decomposed_params"]
+    x = digits_split()[1].tensors[0]
+    with torch.no_grad():
+        assert torch.allclose(result.trained(x), result.decomposed(x), atol=1e-4, rtol=0)
