@@ -27,10 +27,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .balance import Balancer, Choice, Stage
+from structhw.rtl_gen.nodes import ConvNode, flatten_cost
+from structhw.rtl_gen.nodes import EngineModel as HardwareModel
+
+from .balance import Balancer
 from .budget import Budget
 from .errors import ConfigError
 from .jsonfile import read_json
+from .graph.quant_graph import QuantGraph
 from .qnet import QuantLayer, QuantNet, ceil_log2
 from .resources import (RESOURCE_NAMES, RESOURCES, Resources, budget_limits,  # noqa: F401
                         format_shortfall, shortfalls)
@@ -53,51 +57,6 @@ def fifo_cost(width: int, depth: int) -> Resources:
     words = max(depth - 1, 1)
     lutram = 3 * math.ceil(width / 4) * math.ceil(words / 16)
     return Resources(lut4=lutram + 4 * ptr + 4, ff=width + 3 * ptr + 1)
-
-
-def flatten_cost(channels: int, height: int, width: int) -> Resources:
-    """Estimated cost of a :class:`~structhw.rtl_gen.flatten.Flatten`: C·H·W int8 values held
-    twice (a shift buffer filling while the output register waits), in flip-flops whose clock
-    enables do the loading, so LUTs only for the pixel counter and handshake."""
-    bits = 8 * channels * height * width
-    count = max(ceil_log2(height * width + 1), 1)
-    return Resources(lut4=2 * count + 8, ff=2 * bits + count + 1)
-
-
-# ----- the cycle / cost model the planner optimises -----------------------------------------
-class HardwareModel:
-    """Per-layer cycles and resources of a layer engine; the default asks ``structhw.rtl_gen``.
-
-    Subclass (or duck-type) with ``check``, ``cycles``, ``cost`` and ``sumpool_arch`` to plan
-    against another model; ``cycles_lower_bound`` is optional (it only prunes the search).
-    """
-
-    def check(self, layer: QuantLayer, params) -> None:
-        """Raise :class:`ConfigError` naming the layer if the engine cannot implement it."""
-        from structhw.rtl_gen.engine import check_engine
-        check_engine(layer, params)
-
-    def cycles(self, layer: QuantLayer, params) -> int:
-        """Cycles the engine needs per image in steady state."""
-        from structhw.rtl_gen.engine import engine_cycles
-        return int(engine_cycles(layer, params))
-
-    def cycles_lower_bound(self, layer: QuantLayer, params) -> int:
-        """A cheap bound the engine cannot beat (the planner skips candidates with it)."""
-        from structhw.rtl_gen.engine import engine_throughput_bound
-        return int(engine_throughput_bound(layer, params))
-
-    def cost(self, layer: QuantLayer, params) -> Resources:
-        """Resources of the engine for ``layer`` with ``params``."""
-        from structhw.rtl_gen.cost import engine_cost
-        return Resources.of(engine_cost(layer, params))
-
-    def sumpool_arch(self, layer: QuantLayer) -> str | None:
-        """The cheaper sum-pool microarchitecture for ``layer``; ``None`` for a dense layer."""
-        if layer.is_dense:
-            return None
-        from structhw.rtl_gen.sumpool import choose_sumpool_arch
-        return choose_sumpool_arch(layer)
 
 
 # ----- the plan -------------------------------------------------------------------------------
@@ -394,15 +353,6 @@ def fifo_depth_after(layer: QuantLayer, next_layer: QuantLayer, next_flattens: b
     return min(max(next_layer.stride * layer.out_width, MIN_FIFO_DEPTH), MAX_FIFO_DEPTH)
 
 
-def _steps(total: int) -> list:
-    """The useful parallelism values for ``total`` work items: the smallest k for every distinct
-    number of passes ceil(total / k), ascending."""
-    ks = set()
-    for passes in {math.ceil(total / k) for k in range(1, total + 1)}:
-        ks.add(math.ceil(total / passes))
-    return sorted(ks)
-
-
 def _overhead(qnet: QuantNet, depths: list) -> Resources:
     total = Resources()
     for i, layer in enumerate(qnet.layers):
@@ -416,32 +366,6 @@ def _overhead(qnet: QuantNet, depths: list) -> Resources:
         if depths[i]:
             total = total + fifo_cost(8 * layer.out_channels, depths[i])
     return total
-
-
-class LayerStage(Stage):
-    """One layer engine as a :class:`~structhw.balance.Stage`: candidates are every useful
-    (lanes P, multipliers T) pair, P outer, each evaluated by the :class:`HardwareModel`."""
-
-    def __init__(self, layer: QuantLayer, arch, model):
-        self.layer, self.arch, self.model = layer, arch, model
-
-    def _params(self, lanes_mults):
-        from structhw.rtl_gen.params import EngineParams
-        return EngineParams(lanes=lanes_mults[0], mults=lanes_mults[1], sumpool=self.arch)
-
-    def candidates(self) -> list:
-        return [(p, t) for p in _steps(self.layer.out_channels)
-                for t in _steps(self.layer.mults_per_output)]
-
-    def evaluate(self, lanes_mults) -> Choice:
-        params = self._params(lanes_mults)
-        self.model.check(self.layer, params)
-        return Choice(params, self.model.cycles(self.layer, params),
-                      self.model.cost(self.layer, params))
-
-    def cycles_lower_bound(self, lanes_mults):
-        bound = getattr(self.model, "cycles_lower_bound", None)
-        return None if bound is None else bound(self.layer, self._params(lanes_mults))
 
 
 def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
@@ -491,14 +415,13 @@ def compile_plan(qnet: QuantNet, budget: Budget, *, dense: bool = False,
             raise ConfigError(f"layer {layer.name!r}: multiplier operand of {operand} bits (sum-pool "
                               f"window {layer.window}) exceeds the target's {budget.dsp_width}-bit "
                               f"signed multipliers; use a smaller window (larger c or n)")
-    archs = [model.sumpool_arch(layer) for layer in layers]
     depths = [0 if i == len(layers) - 1 else
               fifo_depth_after(layer, layers[i + 1], needs_flatten(qnet, i + 1))
               for i, layer in enumerate(layers)]
     overhead = _overhead(qnet, depths)
 
-    stages = [LayerStage(layer, arch, model) for layer, arch in zip(layers, archs)]
-    chosen = Balancer(stages, budget, overhead).balance()
+    ops = QuantGraph.from_qnet(qnet).nodes
+    chosen = Balancer([ConvNode(op, model) for op in ops], budget, overhead).balance()
     stages = [StagePlan(index=i, layer=layer.name, params=chosen[i].params,
                         cycles=chosen[i].cycles, cost=chosen[i].cost, flatten_before=needs_flatten(qnet, i),
                         fifo_depth=depths[i])
