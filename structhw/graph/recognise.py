@@ -13,12 +13,16 @@ from .steps import Context, Step
 __all__ = ["check_vocabulary", "recognise"]
 
 
+def _second_input(ctx: Context, node: fx.Node):
+    return ctx.refuse(node, "input", f"forward takes a second input {node.target!r}; only one "
+                                     f"image tensor is supported", what=f"argument {node.target}")
+
+
 def _placeholder(ctx: Context, node: fx.Node, first: bool) -> Step:
     if first:
         return Step(node, "input")
     if node.users:
-        raise ctx.refuse(node, "input", f"forward takes a second input {node.target!r}; only one "
-                                        f"image tensor is supported", what=f"argument {node.target}")
+        raise _second_input(ctx, node)
     return Step(node, "dim")
 
 
@@ -40,9 +44,13 @@ def check_vocabulary(gm: fx.GraphModule, root: str) -> None:
     """Refuse the first node of ``gm`` that calls a module type, function or method no
     spelling of a supported op uses — before the model is ever run."""
     ctx = Context(dict(gm.named_modules()), root, 0)
+    first = True
     for node in gm.graph.nodes:
         error = None
-        if node.op == "call_module":
+        if node.op == "placeholder":
+            error = None if first or not node.users else _second_input(ctx, node)
+            first = False
+        elif node.op == "call_module":
             error = unknown_module(ctx, node)
         elif node.op in ("call_function", "call_method"):
             error = unknown_call(ctx, node)

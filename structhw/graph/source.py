@@ -52,9 +52,23 @@ def frames_line(frames) -> str:
     return f"{os.path.basename(filename)}:{lineno}"
 
 
+def _traced_near(node: fx.Node) -> str:
+    """The stack trace of ``node``, or for a placeholder (no trace) its first user's, for the
+    output the last traced node before it."""
+    if node.stack_trace:
+        return node.stack_trace
+    near = list(node.users) if node.op == "placeholder" else []
+    if node.op == "output":
+        prev = node.prev
+        while prev.op != "root" and not prev.stack_trace:
+            prev = prev.prev
+        near = [prev]
+    return next((n.stack_trace for n in near if n.stack_trace), "")
+
+
 def source_line(node: fx.Node) -> str:
     """``file:line`` of the user's code that created ``node``, or ``"unknown line"``."""
-    frames = [(f, int(n)) for f, n in _FRAME.findall(node.stack_trace or "")]
+    frames = [(f, int(n)) for f, n in _FRAME.findall(_traced_near(node))]
     return frames_line(frames) or "unknown line"
 
 

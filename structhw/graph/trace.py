@@ -131,7 +131,7 @@ def check_graph(graph: FloatGraph, model: nn.Module, seed: int = 0) -> None:
     x = _random_input(tuple(graph.input_shape), seed + 1, torch.float64)
     reference = copy.deepcopy(model).to(torch.float64).eval()
     with torch.no_grad():
-        want = reference(x)
+        want = reference(x.clone())
         got = graph.to(torch.float64).forward(x)
     if not isinstance(want, torch.Tensor) or got.shape != want.shape:
         raise ConfigError(f"the traced graph of {root} gives {list(got.shape)}, the model "
