@@ -188,28 +188,33 @@ class HardwarePlan:
 
     def save(self, path) -> Path:
         """Write the plan as JSON to ``path`` atomically (temporary file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o666 & ~_umask())
-            with os.fdopen(fd, "w") as f:
-                f.write(_layout_json(self.to_json()))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return path
+        return save_plan_json(self.to_json(), path)
 
 
-def _layout_json(obj: dict) -> str:
-    """JSON text with one top-level key per line and one stage per line (the weights compact)."""
+def save_plan_json(obj: dict, path, rows: tuple = ("stages",)) -> Path:
+    """Write a plan's JSON object to ``path`` atomically, one top-level key per line and one
+    entry per line for the lists named in ``rows`` (the weights compact)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "w") as f:
+            f.write(_layout_json(obj, rows))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def _layout_json(obj: dict, rows: tuple) -> str:
     def compact(v):
         return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
 
     lines = []
     for key, value in obj.items():
-        if key == "stages":
+        if key in rows:
             body = ",\n  ".join(compact(s) for s in value)
             lines.append(f" {compact(key)}: [\n  {body}\n ]")
         else:

@@ -106,6 +106,20 @@ def _linear(name: str, m: nn.Module) -> FloatLayer:
     return FloatLayer(name, "linear", m, m.in_features, m.out_features, 1, m.in_features, 1)
 
 
+def float_layer(name: str, module: nn.Module, relu: bool = False) -> FloatLayer:
+    """The :class:`FloatLayer` of one Conv2d / StructuredConv2d / Linear / StructuredLinear."""
+    if isinstance(module, nn.Conv2d):
+        layer = _dense_conv(name, module)
+    elif isinstance(module, StructuredConv2d):
+        layer = _structured_conv(name, module)
+    elif isinstance(module, (nn.Linear, StructuredLinear)):
+        layer = _linear(name, module)
+    else:
+        raise ConfigError(f"layer {name!r}: {type(module).__name__} is not a weight layer")
+    layer.relu = relu
+    return layer
+
+
 def float_layers(model: nn.Module) -> list[FloatLayer]:
     """The weight layers of ``model`` in order, ReLUs fused, Flattens checked.
 

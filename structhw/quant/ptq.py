@@ -101,7 +101,10 @@ def _round_alpha(alpha: torch.Tensor, s_alpha: torch.Tensor, hessian, groups: in
     return torch.cat(rows).reshape(alpha.shape)
 
 
-def _quant_layer(layer: FloatLayer, in_shape: tuple, s_in: float, s_out: float, hessian) -> QuantLayer:
+def quant_layer(layer: FloatLayer, in_shape: tuple, s_in: float, s_out: float, hessian) -> QuantLayer:
+    """``layer`` as a :class:`QuantLayer` for input (C, H, W) ``in_shape`` at scale ``s_in`` and
+    output scale ``s_out``: per-channel α scales, α rounded (GPTQ with the per-group input
+    covariance ``hessian``, or nearest when it is None), int32 bias, (M, S) per channel."""
     where = f"layer {layer.name!r}"
     alpha = layer.alpha()
     max_alpha = alpha.abs().amax(dim=(1, 2, 3))
@@ -173,7 +176,7 @@ def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile:
     finally:
         model.train(was_training)
     scales = [symmetric_scale(r) for r in ranges]
-    qlayers = [_quant_layer(layer, shape, scales[i], scales[i + 1], hessian)
+    qlayers = [quant_layer(layer, shape, scales[i], scales[i + 1], hessian)
                for i, (layer, shape, hessian) in enumerate(zip(layers, shapes, hessians))]
     rule = "max-abs" if percentile >= 100 else f"percentile {percentile:g} of |x|"
     return QuantNet(*images.shape[1:], scales[0], qlayers, metadata={

@@ -1,0 +1,215 @@
+"""The compiler for graph networks: a :class:`QuantGraph` and a budget → a :class:`GraphPlan`
+(``plan.json`` version 2, ``docs/plan-format.md``).
+
+Every node gets its hardware (:mod:`structhw.rtl_gen.nodes`), sized by the same greedy balancer
+as the chain compiler (:mod:`structhw.balance`) under the budget minus the parameter-free
+hardware: a FIFO on every edge between nodes (depths by :mod:`structhw.graph.fifo_depth`), a
+fork where a node has several consumers, a Flatten in front of a linear layer fed a map. In
+steady state the accelerator delivers one image per ``max(node cycles)`` cycles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from structhw.rtl_gen.nodes import flatten_cost, node_hardware
+
+from ..balance import Balancer
+from ..budget import Budget
+from ..compiler import fifo_cost, save_plan_json
+from ..errors import ConfigError
+from ..resources import Resources, block_ram
+from .fifo_depth import MAX_CHAIN_DEPTH, edge_depths
+from .quant_graph import QuantGraph
+
+PLAN_VERSION = 2
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """One node's hardware: ``params`` (EngineParams or LaneParams), steady-state
+    ``cycles`` per image, ``latency`` (cycles to the first output, no stalls), estimated
+    ``cost``, and whether a Flatten sits in front (``flatten_before``)."""
+
+    name: str
+    kind: str
+    params: object
+    cycles: int
+    latency: int
+    cost: Resources
+    flatten_before: bool
+
+    def to_json(self) -> dict:
+        params = self.params
+        body = ({"lanes": params.lanes, "mults": params.mults, "sumpool": params.sumpool}
+                if hasattr(params, "mults") else params.to_json())
+        return {"name": self.name, "op": self.kind, "params": body,
+                "cycles_per_image": self.cycles, "latency_cycles": self.latency,
+                "cost": self.cost.to_json(), "flatten_before": self.flatten_before}
+
+
+@dataclass(frozen=True)
+class EdgePlan:
+    """The FIFO from node ``src`` into input ``input`` of node ``dst``: ``depth`` beats of
+    ``width`` bits (one pixel), estimated ``cost``."""
+
+    src: str
+    dst: str
+    input: int
+    depth: int
+    width: int
+    cost: Resources
+
+    def to_json(self) -> dict:
+        return {"from": self.src, "to": self.dst, "input": self.input, "fifo_depth": self.depth,
+                "width_bits": self.width, "cost": self.cost.to_json()}
+
+
+def edge_fifo_cost(width: int, depth: int, budget: Budget) -> Resources:
+    """A FIFO of ``depth`` beats: distributed RAM up to the chain rule's depth, block RAM (whole
+    blocks) beyond it, plus the output register and pointers."""
+    if depth <= MAX_CHAIN_DEPTH:
+        return fifo_cost(width, depth)
+    pointers = 3 * max(depth.bit_length(), 1)
+    return Resources(lut4=4 * pointers + 8, ff=width + pointers,
+                     bram_bits=block_ram(width * depth, budget))
+
+
+def fork_cost(consumers: int) -> Resources:
+    """A fork to ``consumers`` streams: a taken flag and a little logic per output."""
+    return Resources(lut4=2 * consumers + 2, ff=consumers)
+
+
+@dataclass(eq=False)
+class GraphPlan:
+    """Everything the graph hardware, simulator and board flow need, decided once: the graph
+    embedded whole, the budget, one :class:`NodePlan` per node (graph order), one
+    :class:`EdgePlan` per edge between nodes, the parameter-free hardware as ``overhead``."""
+
+    graph: QuantGraph
+    budget: Budget
+    nodes: list
+    edges: list
+    overhead: Resources
+    dense: bool = False
+    target: str | None = None
+    graph_sha256: str = field(default="")
+
+    def __post_init__(self):
+        if not self.graph_sha256:
+            self.graph_sha256 = graph_digest(self.graph)
+
+    @property
+    def bottleneck(self) -> NodePlan:
+        return max(self.nodes, key=lambda n: n.cycles)
+
+    @property
+    def cycles_per_image(self) -> int:
+        return self.bottleneck.cycles
+
+    @property
+    def latency_cycles(self) -> int:
+        """Upper bound on first pixel in to logits out, pipeline empty: the longest path of
+        full per-image node times, plus two cycles per FIFO and one per Flatten."""
+        fifo = {(e.src, e.dst) for e in self.edges}
+        by_name = {n.name: n for n in self.nodes}
+        longest = {}
+        for op in self.graph.nodes:
+            node = by_name[op.name]
+            before = max((longest[i] + (2 if (i, op.name) in fifo else 0)
+                          for i in op.inputs if i in longest), default=0)
+            longest[op.name] = before + node.cycles + (1 if node.flatten_before else 0)
+        return longest[self.graph.output]
+
+    @property
+    def totals(self) -> Resources:
+        total = self.overhead
+        for node in self.nodes:
+            total = total + node.cost
+        return total
+
+    def to_json(self) -> dict:
+        return {
+            "format": "structhw.plan", "version": PLAN_VERSION, "target": self.target,
+            "dense": self.dense, "budget": self.budget.to_json(),
+            "prediction": {"cycles_per_image": self.cycles_per_image,
+                           "throughput_images_per_cycle": 1.0 / self.cycles_per_image,
+                           "latency_cycles": self.latency_cycles,
+                           "bottleneck": self.bottleneck.name},
+            "totals": self.totals.to_json(), "overhead": self.overhead.to_json(),
+            "nodes": [n.to_json() for n in self.nodes],
+            "edges": [e.to_json() for e in self.edges],
+            "qnet_sha256": self.graph_sha256, "qnet": self.graph.to_json(),
+        }
+
+    def save(self, path) -> Path:
+        """Write the plan as JSON to ``path`` atomically."""
+        return save_plan_json(self.to_json(), path, rows=("nodes", "edges"))
+
+
+def graph_digest(graph: QuantGraph) -> str:
+    """SHA-256 (hex) of the graph's canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(graph.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_graph(graph: QuantGraph, budget: Budget, dense: bool) -> None:
+    _, H, W = graph.node(graph.output).out_shape
+    if H * W != 1:
+        raise ConfigError(f"node {graph.output!r}: the output must be one pixel of logits, but "
+                          f"it is {graph.node(graph.output).out_shape}")
+    for op in graph.nodes:
+        layer = getattr(op, "layer", None)
+        if layer is None:
+            continue
+        if dense and not layer.is_dense:
+            raise ConfigError(f"layer {layer.name!r}: the dense baseline needs dense layers, but "
+                              f"this one is structured; quantize the model with dense=True")
+        operand = 8 if layer.is_dense else layer.widths().sumpool
+        if operand > budget.dsp_width:
+            raise ConfigError(f"layer {layer.name!r}: multiplier operand of {operand} bits "
+                              f"(sum-pool window {layer.window}) exceeds the target's "
+                              f"{budget.dsp_width}-bit signed multipliers")
+
+
+def _edges(graph: QuantGraph, hardware: dict, budget: Budget) -> tuple[list, Resources]:
+    """Every edge's FIFO, and the parameter-free hardware (FIFOs, forks, Flattens) in total."""
+    edges, overhead = [], Resources()
+    for (src, dst, i), depth in edge_depths(graph, hardware).items():
+        width = 8 * graph.shape_of(src)[0]
+        cost = edge_fifo_cost(width, depth, budget)
+        edges.append(EdgePlan(src, dst, i, depth, width, cost))
+        overhead = overhead + cost
+    for op in graph.nodes:
+        consumers = len(graph.consumers(op.name))
+        if consumers > 1:
+            overhead = overhead + fork_cost(consumers)
+        if getattr(hardware[op.name], "flattens", False):
+            overhead = overhead + flatten_cost(*op.in_shape)
+    return edges, overhead
+
+
+def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
+                  target: str | None = None, model=None) -> GraphPlan:
+    """Plan the accelerator of ``graph`` under ``budget``.
+
+    Raises
+    ------
+    ConfigError
+        Output not one pixel, a structured layer in a dense plan, an operand wider than the
+        multipliers, or (:class:`~structhw.errors.ResourceError`) a graph that does not fit even
+        with the smallest hardware everywhere, naming each short resource and by how much.
+    """
+    _check_graph(graph, budget, dense)
+    hardware = {op.name: node_hardware(op, model) for op in graph.nodes}
+    edges, overhead = _edges(graph, hardware, budget)
+    stages = [hardware[op.name] for op in graph.nodes]
+    chosen = Balancer(stages, budget, overhead).balance()
+    nodes = [NodePlan(op.name, op.kind if op.kind != "conv" else op.layer.kind, c.params,
+                      c.cycles, hardware[op.name].latency(c.params), c.cost,
+                      bool(getattr(hardware[op.name], "flattens", False)))
+             for op, c in zip(graph.nodes, chosen)]
+    return GraphPlan(graph, budget, nodes, edges, overhead, dense=dense, target=target)

@@ -1,0 +1,112 @@
+"""The graph compiler: balanced nodes under a budget, FIFO depths by the re-join rule, plan.json
+version 2 written and read back with every field checked."""
+
+import json
+
+import pytest
+import torch
+
+from structhw.boards.registry import get_board
+from structhw.errors import ConfigError, ResourceError
+from structhw.graph import trace_model
+from structhw.graph.fifo_depth import MIN_FIFO_DEPTH, rejoin_gaps
+from structhw.graph.plan import compile_graph
+from structhw.graph.plan_json import load_graph_plan
+from structhw.graph.quantize import quantize_graph
+from structhw.resources import shortfalls
+from structhw.rtl_gen.nodes import node_hardware
+from structhw.zoo import build_model
+
+from .test_graph_quantize import ResidualDigits
+
+BUDGET = get_board("ulx3s-85f").budget
+
+
+@pytest.fixture(scope="module")
+def residual():
+    torch.manual_seed(0)
+    return quantize_graph(trace_model(ResidualDigits().eval(), (1, 8, 8)),
+                          torch.randn(32, 1, 8, 8), rounding="nearest")
+
+
+def test_plan_balances_every_node_within_the_budget(residual):
+    plan = compile_graph(residual, BUDGET, target="ulx3s-85f")
+    assert [n.name for n in plan.nodes] == [op.name for op in residual.nodes]
+    assert plan.cycles_per_image == max(n.cycles for n in plan.nodes)
+    assert not shortfalls(plan.totals, BUDGET)
+    smallest = compile_graph(residual, BUDGET.__class__(**{**BUDGET.to_json(), "dsp": 24}))
+    assert smallest.cycles_per_image > plan.cycles_per_image
+    assert sum(n.cost.dsp for n in smallest.nodes) <= 24
+
+
+def test_the_skip_fifo_holds_the_lookahead_of_the_long_branch(residual):
+    """stem → (c1 → c2) and stem → add: two 3×3 pad-1 convs on an 8×8 map need F pixel
+    (r+2, c+2) for add pixel (r, c), so the skip edge must hold 2·8 + 2 + 1 beats."""
+    hardware = {op.name: node_hardware(op) for op in residual.nodes}
+    gaps = rejoin_gaps(residual, hardware, "stem")
+    assert gaps == {("c1", 0): 0, ("add", 0): 2 * 8 + 2 + 1}
+    plan = compile_graph(residual, BUDGET)
+    depth = {(e.src, e.dst): e.depth for e in plan.edges}
+    assert depth["stem", "add"] == 19 + 8
+    assert depth["stem", "c1"] == 8 and depth["gap", "fc"] == MIN_FIFO_DEPTH
+    assert len(plan.edges) == sum(len(op.inputs) for op in residual.nodes) - 1
+
+
+def test_need_maps_compose_like_the_convolutions_dependencies(residual):
+    """The composed need map of c1 → c2 equals, for every output pixel, the last input pixel its
+    value depends on, found by differentiating the two float convolutions."""
+    hardware = {op.name: node_hardware(op) for op in residual.nodes}
+    composed = hardware["c1"].need_map(0)[hardware["c2"].need_map(0)]
+    torch.manual_seed(3)
+    convs = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1))
+    brute = []
+    for j in range(64):
+        x = torch.randn(1, 8, 8, 8, requires_grad=True)
+        convs(x)[0, :, j // 8, j % 8].sum().backward()
+        depends = x.grad.abs().sum(dim=(0, 1)).reshape(-1).nonzero()
+        brute.append(int(depends.max()))
+    assert composed.tolist() == brute
+
+
+def test_resnet20_is_refused_naming_the_short_resource():
+    torch.manual_seed(0)
+    graph = quantize_graph(trace_model(build_model("resnet20").eval(), (3, 32, 32)),
+                           torch.randn(8, 3, 32, 32), rounding="nearest")
+    with pytest.raises(ResourceError, match=r"flip-flops: needs \d+, budget has 83640, short by"):
+        compile_graph(graph, BUDGET, target="ulx3s-85f")
+
+
+def test_plan_v2_round_trip(residual, tmp_path):
+    plan = compile_graph(residual, BUDGET, target="ulx3s-85f")
+    path = plan.save(tmp_path / "plan.json")
+    back = load_graph_plan(path)
+    assert back.to_json() == plan.to_json()
+
+
+def _edited(plan, tmp_path, mutate):
+    obj = json.loads(plan.save(tmp_path / "plan.json").read_text())
+    mutate(obj)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(obj))
+    return path
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda o: o["edges"][1].update(fifo_depth=5), "fifo_depth must be an integer in 27"),
+    (lambda o: o["edges"][1].update(fifo_depth=10**12), "fifo_depth"),
+    (lambda o: o["edges"].pop(), "one FIFO per edge"),
+    (lambda o: o["edges"][0].update(to="nowhere"), "is not an edge"),
+    (lambda o: o["nodes"][3]["params"].update(lanes=99), "lanes=99"),
+    (lambda o: o["nodes"][0]["params"].update(mults=0), "mults"),
+    (lambda o: o["nodes"][0].update(name="other"), "graph node 0 is conv 'stem'"),
+    (lambda o: o["budget"].update(dsp=-5), "budget.dsp"),
+    (lambda o: o["budget"].update(dsp=3), "exceed its budget"),
+    (lambda o: o["qnet"]["nodes"][0]["bias"].__setitem__(0, 7), "does not match qnet_sha256"),
+    (lambda o: o.update(version=3), "version must be 2"),
+    (lambda o: o.pop("edges"), "lacks the field 'edges'"),
+])
+def test_malformed_plans_are_refused(residual, tmp_path, mutate, message):
+    plan = compile_graph(residual, BUDGET, target="ulx3s-85f")
+    with pytest.raises(ConfigError, match=message) as err:
+        load_graph_plan(_edited(plan, tmp_path, mutate))
+    assert "\n" not in str(err.value)
