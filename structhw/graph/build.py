@@ -22,7 +22,6 @@ from torch import nn
 from .float_graph import FLOAT_OPS, INPUT, FloatGraph, FloatNode
 from .fold import fold_batchnorm
 from .source import module_path, refuse, source
-from .steps import Step
 
 __all__ = ["build_graph"]
 
@@ -74,9 +73,10 @@ def _check_batchnorm(steps: dict, live: dict, root: str) -> None:
                          f"it follows {after}; only a BatchNorm directly after a {want} can be "
                          f"folded")
         if live[prev.node] != 1:
+            others = live[prev.node] - 1
             raise refuse("batchnorm", what, node, root,
-                         f"the {want} before it ({module_path(prev.node, root)}) also feeds {live[prev.node] - 1}"
-                         f" other op(s), which would see it unfolded")
+                         f"the {want} before it ({module_path(prev.node, root)}) also feeds "
+                         f"{others} other op(s), which would see it unfolded")
 
 
 def _fold(steps: dict, live: dict) -> dict:

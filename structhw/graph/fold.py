@@ -3,7 +3,7 @@
 A BatchNorm after a layer with weight W (``[Cout, ...]``) and bias b computes
 ``γ·(W∗x + b − μ)/√(var + ε) + β``, which is the layer with
 
-    ``W' = W · s``  and  ``b' = (b − μ) · s + β``,  ``s = γ / √(var + ε)``  per output channel,
+    ``W' = W·s`` and ``b' = (b − μ)·s + β``, ``s = γ / √(var + ε)`` per output channel,
 
 exactly (up to float rounding; the scale is computed in float64). The running statistics are
 used whatever mode the BatchNorm is in. A per-output-channel scale keeps a structured kernel
@@ -68,8 +68,8 @@ def fold_batchnorm(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> nn.
     Returns
     -------
     nn.Module
-        A deep copy of ``layer`` with ``W' = W·s``, ``b' = (b − μ)·s + β`` (a bias is added if the
-        layer had none); a structured layer keeps its structure (only α is scaled).
+        A deep copy of ``layer`` with ``W' = W·s``, ``b' = (b − μ)·s + β`` (a bias is added if
+        the layer had none); a structured layer keeps its structure (only α is scaled).
     """
     folded = copy.deepcopy(layer)
     inner = _inner(folded)

@@ -1,4 +1,4 @@
-"""Where an fx node came from — module path and source line — and the one-line refusal built on it.
+"""Where an fx node came from (module path, source line) and the one-line refusal naming it.
 
 fx records, per node, ``meta["nn_module_stack"]`` (the modules being called when the node was
 created, outermost first: ``{key: (qualified path, type)}``) and, with the tracer's
