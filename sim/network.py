@@ -48,6 +48,13 @@ class NetworkSimResult:
         Clock cycles simulated and the wall time the bench loop took for them.
     build_seconds, run_seconds, total_seconds : float
         Verilator build (0 when cached), simulator process, and everything (Verilog included).
+    bench : str
+        ``"cocotb"`` or ``"native"`` (:mod:`structhw.sim.native`).
+    image_cycles : ndarray int64 [B, 2] or None
+        Native bench: cycle at which each image's first input beat was taken and its logits
+        were taken, in the random-stall phase (-1: never).
+    resets : int
+        Resets pulsed in the middle of the stream (native bench, ``reset_at``).
     """
 
     images: int
@@ -67,6 +74,19 @@ class NetworkSimResult:
     total_seconds: float
     work_dir: Path
     waves: Path | None
+    bench: str = "cocotb"
+    image_cycles: np.ndarray | None = None
+    resets: int = 0
+
+    @property
+    def first_mismatch(self) -> tuple | None:
+        """(image, logit, got, expected) of the first differing logit in the random-stall
+        phase, in image then logit order; None when they all agree."""
+        bad = np.argwhere(self.logits_hw != self.logits_ref)
+        if not len(bad):
+            return None
+        i, k = (int(v) for v in bad[0])
+        return i, k, int(self.logits_hw[i, k]), int(self.logits_ref[i, k])
 
     @property
     def cycles_per_second(self) -> float:
@@ -134,11 +154,16 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
                      stall: float = DEFAULT_STALL, timing_images: int = DEFAULT_TIMING_IMAGES,
                      simulator: str = "verilator", waves: bool = False,
                      build_root: Path | None = None, work_dir: Path | None = None,
-                     quiet: bool = True, check: bool = False) -> NetworkSimResult:
+                     quiet: bool = True, check: bool = False,
+                     bench: str = "cocotb") -> NetworkSimResult:
     """Run ``plan``'s accelerator on ``images`` (int8 values [B, C, H, W]).
 
     Parameters
     ----------
+    bench : str
+        ``"cocotb"`` (this module's bench, any simulator) or ``"native"``
+        (:func:`structhw.sim.native.simulate_network_native`, Verilator only, ``check`` and
+        ``quiet`` do not apply).
     labels : array of int [B], optional
         For the hardware accuracy.
     idle, stall : float
@@ -153,6 +178,18 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
         Keep Verilog, stimulus, results and logs here; by default a temporary folder in the
         build cache, removed after a clean run without waves.
     """
+    if bench == "native":
+        from .native import simulate_network_native
+        if simulator != "verilator":
+            from structhw.errors import ConfigError
+            raise ConfigError(f"the native bench is built with Verilator, not {simulator}: "
+                              "use the cocotb bench for it")
+        return simulate_network_native(plan, images, labels, seed=seed, idle=idle, stall=stall,
+                                       timing_images=timing_images, waves=waves,
+                                       build_root=build_root, work_dir=work_dir)
+    if bench != "cocotb":
+        from structhw.errors import ConfigError
+        raise ConfigError(f"bench must be 'cocotb' or 'native', got {bench!r}")
     start = time.perf_counter()
     qnet = plan.qnet
     x = np.asarray(images, dtype=np.int64)

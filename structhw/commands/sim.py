@@ -1,10 +1,13 @@
 """``structhw sim``: prove the generated RTL bit-exact against the golden model in a simulator.
 
-``structhw sim [MODEL] [--images N] [--simulator verilator|icarus] [--waves] [--seed S]``
-compiles MODEL (default: the shipped demo) under the board's budget, simulates the whole-network
-accelerator on N test images (default: the whole test split) under random idle cycles and
-backpressure, and prints mismatching logits (must be 0), the hardware accuracy, measured vs
-predicted cycles per image and the simulation speed. Exit code 1 on any mismatch.
+``structhw sim [MODEL] [--images N] [--bench native|cocotb] [--simulator verilator|icarus]
+[--waves] [--seed S] [--json]`` compiles MODEL (default: the shipped demo) under the board's
+budget, simulates the whole-network accelerator on N test images (default: the whole test split)
+under random idle cycles and backpressure, and prints mismatching logits (must be 0; else the
+first mismatching image and logit), the hardware accuracy, measured vs predicted cycles per image
+and the simulation speed; ``--json`` prints them as one JSON object instead. Exit code 1 on any
+mismatch. The default bench is native (:mod:`structhw.sim.native`: Verilator with a C++
+testbench); ``--bench cocotb`` runs the cocotb bench (the only one for Icarus).
 
 ``structhw sim --random-layer C,N,c,n,Cout,H,W,stride,pad --seed S --dump out.npz`` sends one
 random int8 image through the RTL of a random quantized layer (dilation 1, zero padding) and
@@ -15,6 +18,7 @@ against their own reading of the paper's math.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import tempfile
@@ -26,6 +30,7 @@ from tqdm import tqdm
 from ..errors import ConfigError
 
 RANDOM_LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
+BENCHES = ("native", "cocotb")
 DEFAULT_LANES = 4
 DEFAULT_MULTS = 4
 
@@ -45,6 +50,17 @@ def register(subparsers) -> None:
     parser.add_argument("--images", type=int, default=None, metavar="N",
                         help="test images to simulate (default: the whole test split)")
     parser.add_argument("--simulator", default="verilator", choices=("verilator", "icarus"))
+    parser.add_argument("--bench", default=None, choices=BENCHES,
+                        help="network testbench: native (Verilator + C++, default with "
+                        "Verilator) or cocotb (default with Icarus)")
+    parser.add_argument("--json", action="store_true",
+                        help="network: print the results as one JSON object")
+    parser.add_argument("--x-initial", default="zero", choices=("zero", "unique"),
+                        help="native bench: start memories without an initial value at zero "
+                        "or at random values drawn from --seed (default zero)")
+    parser.add_argument("--reset-at", type=int, default=None, metavar="CYCLE",
+                        help="native bench: pulse the reset at this cycle of the random-stall "
+                        "phase; unfinished images are sent again")
     parser.add_argument("--waves", action="store_true",
                         help="record a waveform (VCD for Verilator, FST for Icarus)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random stalls and layer")
@@ -154,10 +170,15 @@ def run_random_layer(args) -> int:
 
 def format_network_report(result, model_name: str, target: str, simulator: str) -> str:
     """The summary lines ``structhw sim`` prints for a network run."""
-    lines = [f"{model_name} on {target}: {result.images} test images in {simulator}"]
+    lines = [f"{model_name} on {target}: {result.images} test images in {simulator} "
+             f"({result.bench} bench)"]
     total = result.logits_ref.size
     lines.append(f"mismatching logits: {result.mismatches} of {total}"
                  + ("" if result.mismatches == 0 else "  ← RTL differs from the golden model"))
+    first = result.first_mismatch
+    if first is not None:
+        image, logit, got, want = first
+        lines.append(f"first mismatch: image {image} logit {logit}: RTL {got}, golden {want}")
     if result.accuracy_hw is not None:
         lines.append(f"hardware accuracy: {100 * result.accuracy_hw:.2f}% "
                      f"(golden model {100 * result.accuracy_ref:.2f}%)")
@@ -170,29 +191,78 @@ def format_network_report(result, model_name: str, target: str, simulator: str) 
                  f"{result.cycles_per_second:,.0f} cycles/s, {result.images_per_second:.1f} images/s "
                  f"(simulator process {result.run_seconds:.1f} s)")
     build = "cached" if result.build_seconds == 0 else f"{result.build_seconds:.1f} s"
-    lines.append(f"verilator build: {build}; total wall time {result.total_seconds:.1f} s"
-                 if simulator == "verilator" else
-                 f"{simulator} build: {build}; total wall time {result.total_seconds:.1f} s")
+    lines.append(f"{simulator} build: {build}; total wall time {result.total_seconds:.1f} s")
     if result.waves is not None:
         lines.append(f"waves: {result.waves}")
     return "\n".join(lines)
+
+
+def network_json(result, model_name: str, target: str, simulator: str) -> dict:
+    """The object ``structhw sim --json`` prints (counts, cycles, seconds)."""
+    first = result.first_mismatch
+    return {
+        "model": model_name, "target": target, "bench": result.bench, "simulator": simulator,
+        "images": result.images, "logits": int(result.logits_ref.size),
+        "mismatches": result.mismatches,
+        "first_mismatch": None if first is None else dict(zip(("image", "logit", "got", "expected"), first)),
+        "notes": list(result.notes), "accuracy_hw": result.accuracy_hw,
+        "accuracy_golden": result.accuracy_ref,
+        "cycles_per_image_measured": result.cycles_per_image,
+        "cycles_per_image_predicted": result.predicted_cycles,
+        "latency_cycles": result.latency_cycles, "sim_cycles": result.sim_cycles,
+        "sim_s": result.sim_seconds, "cycles_per_s": result.cycles_per_second,
+        "images_per_s": result.images_per_second, "build_s": result.build_seconds,
+        "run_s": result.run_seconds, "total_s": result.total_seconds,
+        "resets": result.resets, "waves": None if result.waves is None else str(result.waves),
+    }
+
+
+def resolve_bench(args) -> str:
+    """The network bench of ``args`` (``--bench``, else native with Verilator, cocotb with
+    Icarus); ConfigError for native options the chosen bench cannot honour."""
+    bench = args.bench or ("native" if args.simulator == "verilator" else "cocotb")
+    if bench == "native" and args.simulator != "verilator":
+        raise ConfigError(f"--bench native is built with Verilator: use --bench cocotb with "
+                          f"--simulator {args.simulator}")
+    if bench != "native":
+        if args.x_initial != "zero":
+            raise ConfigError("--x-initial applies to the native bench (--bench native)")
+        if args.reset_at is not None:
+            raise ConfigError("--reset-at applies to the native bench (--bench native)")
+    if args.reset_at is not None and args.reset_at < 1:
+        raise ConfigError(f"--reset-at must be a cycle ≥ 1, got {args.reset_at}")
+    return bench
+
+
+def _simulate(plan, images, labels, args, bench: str):
+    if bench == "native":
+        from structhw.sim.native import simulate_network_native
+        return simulate_network_native(
+            plan, images, labels, seed=args.seed, idle=args.idle, stall=args.stall,
+            waves=args.waves, work_dir=args.work, reset_at=args.reset_at,
+            x_seed=args.seed if args.x_initial == "unique" else None)
+    from structhw.sim.network import simulate_network
+    return simulate_network(plan, images, labels, seed=args.seed, idle=args.idle,
+                            stall=args.stall, simulator=args.simulator, waves=args.waves,
+                            work_dir=args.work)
 
 
 def run_network(args) -> int:
     from structhw.commands.compile import load_model, resolve_budget
     from structhw.compiler import compile_plan
     from structhw.quant import quantized_test_split
-    from structhw.sim.network import simulate_network
+    from structhw.sim.native_build import terminate_as_exit
     from structhw.sim.runner import require_simulator
 
     if args.dump is not None:
         raise ConfigError("--dump writes a random layer's data: use it with --random-layer")
     if args.images is not None and args.images < 1:
         raise ConfigError(f"--images must be ≥ 1, got {args.images}")
+    bench = resolve_bench(args)
     require_simulator(args.simulator)
     steps = ("model", "compile", "simulate")
-    with tqdm(total=len(steps), desc="sim", unit="step", file=sys.stderr, leave=False,
-              disable=None) as bar:
+    with terminate_as_exit(), tqdm(total=len(steps), desc="sim", unit="step", file=sys.stderr,
+                                   leave=False, disable=None) as bar:
         bar.set_postfix_str("model")
         qnet = load_model(args.model, dense=False)
         bar.update()
@@ -202,14 +272,15 @@ def run_network(args) -> int:
         images, labels = quantized_test_split(qnet, args.images)
         bar.update()
         bar.set_postfix_str(f"simulate {len(images)} images")
-        result = simulate_network(plan, images, labels, seed=args.seed,
-                                  idle=args.idle, stall=args.stall, simulator=args.simulator,
-                                  waves=args.waves, work_dir=args.work)
+        result = _simulate(plan, images, labels, args, bench)
         bar.update()
     name = Path(args.model).name if args.model else "demo model"
-    print(format_network_report(result, name, target, args.simulator))
-    for note in result.notes:
-        print(f"  {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(network_json(result, name, target, args.simulator)))
+    else:
+        print(format_network_report(result, name, target, args.simulator))
+        for note in result.notes:
+            print(f"  {note}", file=sys.stderr)
     return 0 if result.mismatches == 0 else 1
 
 
@@ -217,6 +288,12 @@ def run(args) -> int:
     _check_probability("idle", args.idle)
     _check_probability("stall", args.stall)
     if args.random_layer is not None:
+        for flag in ("bench", "reset_at"):
+            if getattr(args, flag) is not None:
+                raise ConfigError(f"--{flag.replace('_', '-')} applies to a network: "
+                                  "--random-layer runs the cocotb layer bench")
+        if args.json or args.x_initial != "zero":
+            raise ConfigError("--json and --x-initial apply to a network, not --random-layer")
         return run_random_layer(args)
     for flag in ("lanes", "mults"):
         if getattr(args, flag) is not None:
