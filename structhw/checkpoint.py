@@ -10,17 +10,27 @@ A checkpoint is one ``torch.save``-d dict::
       "dense": {parameter name: tensor},       # the baseline trained in the same run
       "structured": {parameter name: tensor},  # recipe "sr": SR-trained, before decomposition
       "decomposed": {parameter name: tensor},  # recipe "direct": the decomposed architecture
+      "sha256": str,                           # of the config and every tensor (see below)
     }
 
 Exactly one of ``structured`` / ``decomposed`` is present, depending on the recipe. Nothing in it is
 code: :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)`` and validates every
 field, so a corrupted, truncated or malicious file is a :class:`ConfigError`, never executed.
+
+Integrity: ``torch.load`` checks no CRC, so bytes flipped inside a tensor's data load silently as
+other weights. :func:`save_checkpoint` therefore stores ``sha256`` (:func:`checkpoint_digest`: the
+config as canonical JSON, then every tensor's name, dtype, shape and bytes) and
+:func:`load_checkpoint` refuses a file whose content does not match it. Checkpoints written before
+the digest existed (no ``sha256`` key) still load, unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import re
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -33,6 +43,7 @@ from .errors import ConfigError
 FORMAT_NAME = "structhw.checkpoint"
 FORMAT_VERSION = 1
 RECIPES = ("sr", "direct")
+STATE_KEYS = ("dense", "structured", "decomposed")
 CONFIG_TYPES = {
     "model": str,
     "preset": str,
@@ -90,6 +101,26 @@ def make_checkpoint(config: dict, dense_state: dict, trained_state: dict) -> dic
     return ckpt
 
 
+def _tensor_bytes(tensor: torch.Tensor) -> bytes:
+    return tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+
+
+def checkpoint_digest(ckpt: dict) -> str:
+    """SHA-256 (hex) of a checkpoint's config (canonical JSON) and of every tensor of its state
+    dicts: key, name, dtype, shape and the raw bytes, in sorted order."""
+    h = hashlib.sha256()
+    h.update(json.dumps(ckpt["config"], sort_keys=True, separators=(",", ":"),
+                        default=repr).encode())
+    for key in STATE_KEYS:
+        if key not in ckpt:
+            continue
+        for name in sorted(ckpt[key]):
+            tensor = ckpt[key][name]
+            h.update(f"\0{key}\0{name}\0{tensor.dtype}\0{list(tensor.shape)}\0".encode())
+            h.update(_tensor_bytes(tensor))
+    return h.hexdigest()
+
+
 def readable_mode() -> int:
     """File mode for written outputs: ``0o666`` minus the process umask (``mkstemp`` gives 0600)."""
     umask = os.umask(0)
@@ -98,9 +129,11 @@ def readable_mode() -> int:
 
 
 def save_checkpoint(ckpt: dict, path) -> Path:
-    """Validate ``ckpt`` and write it to ``path`` atomically (temporary file, then ``os.replace``)."""
+    """Validate ``ckpt`` and write it with its ``sha256`` (of what is written) to ``path``
+    atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
     validate_checkpoint(ckpt, str(path))
+    ckpt = {**ckpt, "sha256": checkpoint_digest(ckpt)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -132,7 +165,19 @@ def load_checkpoint(path) -> dict:
             f"checkpoint {path}: not a readable structhw checkpoint ({_load_failure_reason(exc)})"
         ) from None
     validate_checkpoint(ckpt, str(path))
+    verify_digest(ckpt, str(path))
     return ckpt
+
+
+def verify_digest(ckpt: dict, where: str) -> None:
+    """Refuse a checkpoint whose ``sha256`` does not match its content (none stored: accepted)."""
+    stored = ckpt.get("sha256")
+    if stored is None:
+        return
+    actual = checkpoint_digest(ckpt)
+    if actual != stored:
+        _fail(where, f"content does not match its SHA-256 ({actual[:12]}… ≠ stored {stored[:12]}…): "
+                     f"the file is corrupted or was altered; restore or retrain it")
 
 
 def _load_failure_reason(exc: Exception) -> str:
@@ -187,7 +232,12 @@ def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
     for key in ("dense", trained_key):
         if key not in ckpt:
             _fail(where, f"recipe {config['recipe']!r} needs a '{key}' state dict")
-        _check_state(ckpt[key], where, key)
+    for key in STATE_KEYS:
+        if key in ckpt:
+            _check_state(ckpt[key], where, key)
+    digest = ckpt.get("sha256")
+    if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        _fail(where, f"'sha256' is {digest!r}, expected 64 lowercase hex digits")
 
 
 def _load_state(model: nn.Module, state: dict, what: str) -> None:

@@ -1,7 +1,11 @@
-"""Checkpoints: atomic save, weights-only load, and a clear ConfigError for anything malformed."""
+"""Checkpoints: atomic save, weights-only load, a SHA-256 of the content verified at load, and a
+clear ConfigError for anything malformed."""
 
+import io
 import os
 import pickle
+import struct
+import zipfile
 
 import pytest
 from hypothesis import given
@@ -11,6 +15,7 @@ import torch
 from structhw.checkpoint import (
     build_models,
     build_structured_model,
+    checkpoint_digest,
     load_checkpoint,
     make_checkpoint,
     plan_to_config,
@@ -54,6 +59,55 @@ def test_round_trip_keeps_every_tensor(tmp_path):
         for name in ckpt[key]:
             assert torch.equal(loaded[key][name], ckpt[key][name])
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def flip_tensor_bytes(data: bytes, count: int = 64) -> bytes:
+    """``data`` (a torch.save zip) with ``count`` bytes inverted in place inside the first tensor
+    record that has room, the zip's structure untouched (torch.load checks no CRC)."""
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    info = next(i for i in archive.infolist()
+                if "/data/" in i.filename and i.file_size >= 16 + count)
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len + 16
+    flipped = bytes(b ^ 0xFF for b in data[start:start + count])
+    return data[:start] + flipped + data[start + count:]
+
+
+def test_saved_file_stores_the_sha256_of_its_content(tmp_path):
+    ckpt = _sr_checkpoint()
+    raw = torch.load(save_checkpoint(ckpt, tmp_path / "c.pt"), weights_only=True)
+    assert raw["sha256"] == checkpoint_digest(ckpt)
+    other = _sr_checkpoint()
+    other["dense"]["0.weight"] = other["dense"]["0.weight"].clone()
+    other["dense"]["0.weight"][0, 0, 0, 0] += 1e-6
+    assert checkpoint_digest(other) != checkpoint_digest(ckpt)
+
+
+def test_flipped_bytes_in_the_weight_data_are_refused(tmp_path):
+    """The issue's case: 64 flipped bytes inside a tensor load silently through torch.load."""
+    good = save_checkpoint(_sr_checkpoint(), tmp_path / "c.pt").read_bytes()
+    path = tmp_path / "flipped.pt"
+    path.write_bytes(flip_tensor_bytes(good))
+    assert torch.load(path, weights_only=True)["format"] == "structhw.checkpoint"
+    with pytest.raises(ConfigError, match=r"flipped.pt: content does not match its SHA-256"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_without_a_digest_still_loads(tmp_path):
+    """Files written before the digest existed: loaded as they are (nothing to verify)."""
+    ckpt = _sr_checkpoint()
+    path = tmp_path / "old.pt"
+    torch.save(ckpt, path)
+    assert "sha256" not in load_checkpoint(path)
+
+
+@pytest.mark.parametrize("digest", [5, "abc", "F" * 64])
+def test_malformed_digest_is_a_config_error(tmp_path, digest):
+    ckpt = dict(_sr_checkpoint(), sha256=digest)
+    path = tmp_path / "bad.pt"
+    torch.save(ckpt, path)
+    with pytest.raises(ConfigError, match="'sha256'"):
+        load_checkpoint(path)
 
 
 def test_saved_file_loads_with_weights_only(tmp_path):
@@ -169,9 +223,10 @@ def test_build_models_decomposes_the_structured_model():
 
 
 @given(data=st.data())
-def test_any_corruption_is_a_config_error_or_a_valid_checkpoint(tmp_path_factory, data):
+def test_any_corruption_is_a_config_error_or_the_saved_tensors(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("corrupt")
-    good = bytearray(save_checkpoint(_sr_checkpoint(), folder / "good.pt").read_bytes())
+    saved = _sr_checkpoint()
+    good = bytearray(save_checkpoint(saved, folder / "good.pt").read_bytes())
     positions = data.draw(st.lists(st.integers(0, len(good) - 1), min_size=1, max_size=8))
     for pos in positions:
         good[pos] ^= data.draw(st.integers(1, 255))
@@ -183,4 +238,7 @@ def test_any_corruption_is_a_config_error_or_a_valid_checkpoint(tmp_path_factory
     except ConfigError as exc:
         assert "corrupt.pt" in str(exc)
     else:
-        assert ckpt["format"] == "structhw.checkpoint"
+        assert ckpt["config"] == saved["config"]
+        for key in ("dense", "structured"):
+            assert ckpt[key].keys() == saved[key].keys()
+            assert all(torch.equal(ckpt[key][n], saved[key][n]) for n in saved[key]), key

@@ -11,6 +11,7 @@ from structhw import train
 from structhw.checkpoint import (
     build_models,
     build_structured_model,
+    checkpoint_digest,
     demo_checkpoint_path,
     demo_metrics_path,
     load_checkpoint,
@@ -38,6 +39,12 @@ def test_shipped_file_is_small_and_loads_weights_only():
     assert path.is_file() and path.stat().st_size < 200_000
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "structhw.checkpoint" and raw["config"]["recipe"] == "sr"
+
+
+def test_shipped_file_carries_the_sha256_of_its_weights():
+    """So bytes flipped in the shipped weights are refused at load, not built into hardware."""
+    raw = torch.load(demo_checkpoint_path(), weights_only=True)
+    assert raw["sha256"] == checkpoint_digest(raw)
 
 
 def test_reevaluated_accuracies_match_the_shipped_metrics(demo):
