@@ -249,11 +249,84 @@ def _dsp_primitive(value):
     return value
 
 
-def plan_from_json(obj) -> HardwarePlan:
-    """Rebuild a :class:`HardwarePlan` from its JSON object, validating every field; the embedded
-    network must match its recorded hash and every stage's parameters must fit its layer."""
+MAX_BUDGET = 10**7
+"""Largest count any budget resource may have in a plan (the largest ECP5 has 83,640 LUT4s and 208
+EBRs; this leaves room for any FPGA while refusing absurd values)."""
+BUDGET_RANGES = {"lut4": (0, MAX_BUDGET), "ff": (0, MAX_BUDGET), "dsp": (0, MAX_BUDGET),
+                 "ebr": (0, MAX_BUDGET), "ebr_bits": (1, 1 << 20), "dsp_width": (2, 64)}
+"""Allowed ``[low, high]`` of each integer budget field of a plan."""
+
+
+def _budget_from_json(b) -> Budget:
+    """The plan's budget, every count an integer within :data:`BUDGET_RANGES`."""
+    if not isinstance(b, dict):
+        raise ConfigError("plan 'budget' must be an object")
+    fields = {}
+    for key, (low, high) in BUDGET_RANGES.items():
+        if key not in b:
+            raise ConfigError(f"plan budget lacks {key!r}")
+        value = _int(b[key], f"budget.{key}")
+        if not low <= value <= high:
+            raise ConfigError(f"plan budget.{key} must be between {low} and {high}, got {value}")
+        fields[key] = value
+    return Budget(**fields, dsp_primitive=_dsp_primitive(b.get("dsp_primitive")))
+
+
+def _check_fifo_depth(depth: int, what: str, last: bool) -> None:
+    """0 after the last stage; MIN_FIFO_DEPTH..MAX_FIFO_DEPTH (what the compiler derives) elsewhere."""
+    if last:
+        if depth != 0:
+            raise ConfigError(f"{what}: fifo_depth must be 0 for the last stage, got {depth}")
+    elif not MIN_FIFO_DEPTH <= depth <= MAX_FIFO_DEPTH:
+        raise ConfigError(f"{what}: fifo_depth must be between {MIN_FIFO_DEPTH} and "
+                          f"{MAX_FIFO_DEPTH}, got {depth}")
+
+
+def _stage_from_json(s, i: int, qnet: QuantNet) -> StagePlan:
+    """Stage ``i`` of the plan, checked against layer ``i`` of its network."""
     from structhw.rtl_gen.params import EngineParams
 
+    what, layer = f"stage {i}", qnet.layers[i]
+    if not isinstance(s, dict):
+        raise ConfigError(f"{what}: expected an object")
+    try:
+        p = s["params"]
+        params = EngineParams(lanes=p["lanes"], mults=p["mults"], sumpool=p["sumpool"])
+        if s["layer"] != layer.name or s["index"] != i:
+            raise ConfigError(f"{what}: names layer {s['layer']!r} at index {s['index']!r}, "
+                              f"but layer {i} is {layer.name!r}")
+        params.check(layer)
+        if not isinstance(s["flatten_before"], bool):
+            raise ConfigError(f"{what}: flatten_before must be true or false")
+        expect_flatten = needs_flatten(qnet, i)
+        if s["flatten_before"] != expect_flatten:
+            raise ConfigError(f"{what}: flatten_before must be {str(expect_flatten).lower()} "
+                              f"for layer {layer.name!r}")
+        depth = _int(s["fifo_depth"], f"{what}.fifo_depth")
+        _check_fifo_depth(depth, what, i == len(qnet.layers) - 1)
+        cycles = _int(s["cycles_per_image"], f"{what}.cycles_per_image")
+        if cycles < 1:
+            raise ConfigError(f"{what}: cycles_per_image must be ≥ 1, got {cycles}")
+        cost = _resources_from_json(s["cost"], f"{what}.cost")
+        return StagePlan(index=i, layer=layer.name, params=params, cycles=cycles, cost=cost,
+                         flatten_before=s["flatten_before"], fifo_depth=depth)
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{what}: missing or malformed field ({exc})") from None
+
+
+def _resources_from_json(obj, what: str) -> Resources:
+    """Resources with every count ≥ 0."""
+    res = Resources.from_json(obj, what)
+    for key in RESOURCES:
+        if getattr(res, key) < 0:
+            raise ConfigError(f"{what}.{key} must be ≥ 0, got {getattr(res, key)}")
+    return res
+
+
+def plan_from_json(obj) -> HardwarePlan:
+    """Rebuild a :class:`HardwarePlan` from its JSON object, validating every field: the embedded
+    network must match its recorded hash, every stage's parameters must fit its layer, FIFO
+    depths and budget counts must be in range and the totals within the budget."""
     if not isinstance(obj, dict) or obj.get("format") != PLAN_FORMAT:
         raise ConfigError(f"not a {PLAN_FORMAT} file (missing or wrong 'format' field)")
     if obj.get("version") != PLAN_VERSION:
@@ -267,48 +340,11 @@ def plan_from_json(obj) -> HardwarePlan:
     if digest != obj["qnet_sha256"]:
         raise ConfigError(f"plan's embedded network does not match qnet_sha256 "
                           f"({digest[:12]}… ≠ {str(obj['qnet_sha256'])[:12]}…): the file was edited")
-    b = obj["budget"]
-    if not isinstance(b, dict):
-        raise ConfigError("plan 'budget' must be an object")
-    try:
-        budget = Budget(**{k: _int(b[k], f"budget.{k}")
-                           for k in ("lut4", "ff", "dsp", "ebr", "ebr_bits", "dsp_width")},
-                        dsp_primitive=_dsp_primitive(b.get("dsp_primitive")))
-    except KeyError as exc:
-        raise ConfigError(f"plan budget lacks {exc.args[0]!r}") from None
+    budget = _budget_from_json(obj["budget"])
     stages_json = obj["stages"]
     if not isinstance(stages_json, list) or len(stages_json) != len(qnet.layers):
         raise ConfigError(f"plan needs one stage per layer ({len(qnet.layers)})")
-    stages = []
-    for i, (s, layer) in enumerate(zip(stages_json, qnet.layers)):
-        what = f"stage {i}"
-        if not isinstance(s, dict):
-            raise ConfigError(f"{what}: expected an object")
-        try:
-            p = s["params"]
-            params = EngineParams(lanes=p["lanes"], mults=p["mults"], sumpool=p["sumpool"])
-            if s["layer"] != layer.name or s["index"] != i:
-                raise ConfigError(f"{what}: names layer {s['layer']!r} at index {s['index']!r}, "
-                                  f"but layer {i} is {layer.name!r}")
-            params.check(layer)
-            if not isinstance(s["flatten_before"], bool):
-                raise ConfigError(f"{what}: flatten_before must be true or false")
-            expect_flatten = needs_flatten(qnet, i)
-            if s["flatten_before"] != expect_flatten:
-                raise ConfigError(f"{what}: flatten_before must be {str(expect_flatten).lower()} "
-                                  f"for layer {layer.name!r}")
-            depth = _int(s["fifo_depth"], f"{what}.fifo_depth")
-            last = i == len(qnet.layers) - 1
-            if (depth != 0) if last else (depth < 1):
-                raise ConfigError(f"{what}: fifo_depth must be "
-                                  f"{'0 for the last stage' if last else '≥ 1'}, got {depth}")
-            stages.append(StagePlan(
-                index=i, layer=layer.name, params=params,
-                cycles=_int(s["cycles_per_image"], f"{what}.cycles_per_image"),
-                cost=Resources.from_json(s["cost"], f"{what}.cost"),
-                flatten_before=s["flatten_before"], fifo_depth=depth))
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"{what}: missing or malformed field ({exc})") from None
+    stages = [_stage_from_json(s, i, qnet) for i, s in enumerate(stages_json)]
     dense, target = obj.get("dense", False), obj.get("target")
     if not isinstance(dense, bool):
         raise ConfigError(f"plan 'dense' must be true or false, got {dense!r}")
@@ -316,9 +352,14 @@ def plan_from_json(obj) -> HardwarePlan:
         raise ConfigError("plan says dense but its network has structured layers")
     if target is not None and not isinstance(target, str):
         raise ConfigError(f"plan 'target' must be a string or null, got {target!r}")
-    return HardwarePlan(qnet=qnet, budget=budget, stages=stages,
-                        overhead=Resources.from_json(obj["overhead"], "overhead"),
+    plan = HardwarePlan(qnet=qnet, budget=budget, stages=stages,
+                        overhead=_resources_from_json(obj["overhead"], "overhead"),
                         dense=dense, target=target, qnet_sha256=digest)
+    short = shortfalls(plan.totals, budget)
+    if short:
+        raise ConfigError(f"the plan's totals exceed its budget: "
+                          f"{format_shortfall(short, plan.totals, budget)}")
+    return plan
 
 
 def load_plan(path) -> HardwarePlan:

@@ -1,10 +1,13 @@
 """``structhw compile``: plan.json + Verilog from a *.qnet.json, errors as one line and exit 2."""
 
+import json
+
 import numpy as np
 import pytest
 
 from structhw.cli import main
 from structhw.compiler import load_plan
+from structhw.errors import ConfigError
 from structhw.qnet import QuantNet, save
 from structhw.rtl_gen.random_layer import random_quant_layer
 
@@ -76,3 +79,36 @@ def test_compile_default_model_is_the_shipped_demo(tmp_path, capsys, dense):
     assert all((s.params.sumpool is None) == dense for s in plan.stages)
     assert plan.totals.dsp <= plan.budget.dsp
     assert "digits_cnn_A" in capsys.readouterr().out
+
+
+@pytest.fixture
+def plan_json(qnet_file, tmp_path):
+    """The JSON object of a plan ``structhw compile`` wrote for the tiny network."""
+    out = tmp_path / "planned"
+    assert main(["compile", str(qnet_file), "--budget", "dsp=8,lut4=20000,ebr=10",
+                 "--out", str(out), "--no-verilog"]) == 0
+    return json.loads((out / "plan.json").read_text())
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda o: o["stages"][0].__setitem__("fifo_depth", 10**12), "fifo_depth must be between 3 and 64"),
+    (lambda o: o["stages"][0].__setitem__("fifo_depth", 2), "fifo_depth must be between 3 and 64"),
+    (lambda o: o["budget"].__setitem__("dsp", -5), "budget.dsp must be between 0"),
+    (lambda o: o["budget"].__setitem__("lut4", 10**12), "budget.lut4 must be between 0"),
+    (lambda o: o["budget"].__setitem__("ebr_bits", 0), "budget.ebr_bits must be between 1"),
+    (lambda o: o["budget"].__setitem__("dsp", 1), "totals exceed its budget: DSPs"),
+    (lambda o: o["stages"][0]["cost"].__setitem__("lut4", 10**6), "totals exceed its budget: LUT4"),
+    (lambda o: o["stages"][0]["cost"].__setitem__("dsp", -3), "stage 0.cost.dsp must be ≥ 0"),
+    (lambda o: o["overhead"].__setitem__("ff", -1), "overhead.ff must be ≥ 0"),
+    (lambda o: o["stages"][1].__setitem__("cycles_per_image", 0), "cycles_per_image must be ≥ 1"),
+])
+def test_load_plan_refuses_values_out_of_range(plan_json, tmp_path, edit, message):
+    assert load_plan_json(plan_json, tmp_path / "ok.json").totals.dsp <= 8
+    edit(plan_json)
+    with pytest.raises(ConfigError, match=message):
+        load_plan_json(plan_json, tmp_path / "edited.json")
+
+
+def load_plan_json(obj, path):
+    path.write_text(json.dumps(obj))
+    return load_plan(path)
