@@ -1,8 +1,9 @@
 """The ``structhw`` command line: one subcommand per stage, each in ``structhw.commands.<name>``.
 
 A command module defines ``register(subparsers)`` which adds its parser and sets ``func`` to a
-callable taking the parsed arguments and returning an exit code. Bad input (``ConfigError``,
-a missing or unreadable file) becomes one line on stderr and exit code 2, never a traceback.
+callable taking the parsed arguments and returning an exit code. Bad input — a ``ConfigError``,
+an argument the parser refuses, any ``OSError`` (a missing, unreadable or unwritable path) —
+becomes one line on stderr and exit code 2, never a traceback.
 """
 
 import argparse
@@ -25,8 +26,16 @@ COMMANDS = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (``PROG: error: MESSAGE (see PROG -h)``)
+    instead of the usage text followed by the message."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="structhw",
         description="PyTorch CNN → structured-convolution FPGA accelerator.",
     )
@@ -41,16 +50,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text) -> str:
+    """``text`` with its lines joined by "; " (a message is printed as exactly one line)."""
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``PATH: REASON`` (both paths for a rename or copy) from an ``OSError``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' → '.join(paths)}: {reason}" if paths else reason
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    if extra:
+        print(f"structhw {args.command}: error: unrecognized arguments: {' '.join(extra)} "
+              f"(see structhw {args.command} -h)", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
-        print(f"structhw {args.command}: error: {exc}", file=sys.stderr)
+        print(f"structhw {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"structhw {args.command}: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"structhw {args.command}: error: {one_line(describe_os_error(exc))}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"structhw {args.command}: interrupted", file=sys.stderr)

@@ -58,7 +58,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .errors import ConfigError
+from .errors import ConfigError, check_output_dir
 
 DEFAULT_MODEL = "digits-cnn"
 DEFAULT_PRESET = "A"
@@ -485,9 +485,7 @@ def _run(args: argparse.Namespace) -> int:
     rank, world_size = world()
     config = config_from_args(args)
     config.validate(world_size)
-    out = Path(args.out) if args.out else default_out_dir(config)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {out} exists and is not a directory")
+    out = check_output_dir(Path(args.out) if args.out else default_out_dir(config))
     result = run_training(config, progress=not args.no_progress)
     if args.digest_dir:
         Path(args.digest_dir, f"rank{rank}.sha256").write_text(

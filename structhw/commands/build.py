@@ -8,12 +8,13 @@ utilisation and Fmax) and ``DIR/build.log``.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 from ..compiler import compile_plan
-from ..errors import ConfigError, ResourceError
-from .compile import format_plan, load_model
+from ..errors import ConfigError, ResourceError, check_output_dir
+from .compile import check_model, format_plan, load_model
 
 DEFAULT_BOARD = "ulx3s"
 
@@ -63,16 +64,27 @@ def plan_for_board(qnet, board, dense: bool):
         raise ConfigError(f"{board.name}: {exc}{hint}") from None
 
 
+def check_clock(board, target_mhz: float | None) -> float:
+    """The clock target for ``board`` (its default when None); refused unless it is a finite
+    frequency > 0 that the board's clocking (the ECP5 PLL, or the oscillator) can make."""
+    from structhw.boards.top import clock_plan
+
+    if target_mhz is not None and not (math.isfinite(target_mhz) and target_mhz > 0):
+        raise ConfigError(f"--target-mhz must be a finite frequency > 0, got {target_mhz:g}")
+    target = target_mhz if target_mhz is not None else board.default_mhz
+    clock_plan(board, target)
+    return target
+
+
 def run(args) -> int:
     from structhw.boards.flow import build_board
     from structhw.boards.registry import get_board
     from structhw.rtl_gen.network import Network
 
     board = get_board(args.board)
-    target_mhz = args.target_mhz if args.target_mhz is not None else board.default_mhz
-    out = args.out or Path("build") / (board.name + ("-dense" if args.dense else ""))
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
+    target_mhz = check_clock(board, args.target_mhz)
+    out = check_output_dir(args.out or Path("build") / (board.name + ("-dense" if args.dense else "")))
+    check_model(args.model)
 
     print(f"[1/3] quantize {'(dense baseline)' if args.dense else ''}".rstrip(), file=sys.stderr)
     qnet = load_model(args.model, args.dense)

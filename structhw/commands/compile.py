@@ -9,6 +9,7 @@ it leaves no new ``plan.json`` behind.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from tqdm import tqdm
 
 from ..budget import Budget
 from ..compiler import RESOURCES, HardwarePlan, compile_plan
-from ..errors import ConfigError
+from ..errors import ConfigError, check_output_dir
 
 DEFAULT_BOARD = "ulx3s-85f"
 TOP_NAME = "structhw_network"
@@ -44,22 +45,59 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+BUDGET_ENTRY = re.compile(r"(lut4|ff|dsp|ebr)=[0-9]+")
+
+
 def resolve_budget(board: str | None, budget: str | None) -> tuple[Budget, str]:
     """The budget and a name for it, from ``--budget`` text or a board name (default board)."""
     if budget is not None:
+        for part in filter(None, (p.strip() for p in budget.split(","))):
+            if not BUDGET_ENTRY.fullmatch(part):
+                raise ConfigError(f"--budget entry {part!r}: expected lut4=N, ff=N, dsp=N or "
+                                  f"ebr=N with N a decimal number (0-9)")
         return Budget.parse(budget), "custom budget"
     from structhw.boards.registry import get_board
     info = get_board(board or DEFAULT_BOARD)
     return info.budget, info.name
 
 
+def check_model(model: str | None) -> None:
+    """Refuse a MODEL that does not exist, and read a checkpoint's or qnet file's format, before
+    anything is quantized or planned."""
+    if model is None:
+        return
+    if not Path(model).exists():
+        raise ConfigError(f"model {model!r} does not exist")
+    if str(model).endswith(".qnet.json"):
+        load_qnet_file(model)
+    else:
+        from ..checkpoint import load_checkpoint
+        load_checkpoint(model)
+
+
+def load_qnet_file(path):
+    """A ``*.qnet.json`` as a :class:`QuantNet`, its metadata an object and every layer within
+    the size limits of the cycle and resource models."""
+    from ..qnet import load
+    from .rtl import check_layer_size
+
+    qnet = load(path)
+    if not isinstance(qnet.metadata, dict):
+        raise ConfigError(f"{path}: 'metadata' must be an object, got "
+                          f"{type(qnet.metadata).__name__}")
+    for layer in qnet.layers:
+        check_layer_size(f"layer {layer.name!r} of {path}", C=layer.in_channels, c=layer.c, n=layer.n,
+                         Cout=layer.out_channels, H=layer.in_height, W=layer.in_width,
+                         pad=layer.padding)
+    return qnet
+
+
 def load_model(model: str | None, dense: bool):
     """A :class:`QuantNet` from a ``*.qnet.json`` file, or by quantizing a checkpoint."""
     if model is not None and str(model).endswith(".qnet.json"):
-        from ..qnet import load
-        return load(model)
+        return load_qnet_file(model)
     if model is not None and not Path(model).exists():
-        raise FileNotFoundError(f"model {model!r} does not exist")
+        raise ConfigError(f"model {model!r} does not exist")
     from ..quant import quantize_checkpoint
     qnet, _metrics = quantize_checkpoint(model, dense=dense)
     return qnet
@@ -100,9 +138,8 @@ def format_plan(plan: HardwarePlan) -> str:
 
 def run(args) -> int:
     budget, target = resolve_budget(args.board, args.budget)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} exists and is not a folder")
+    out = check_output_dir(args.out)
+    check_model(args.model)
     steps = ["quantize" if not str(args.model or "").endswith(".qnet.json") else "load",
              "plan"] + ([] if args.no_verilog else ["verilog"]) + ["save"]
     with tqdm(total=len(steps), desc="compile", unit="step", file=sys.stderr, leave=False,
@@ -112,10 +149,13 @@ def run(args) -> int:
         bar.update()
         bar.set_postfix_str("plan")
         plan = compile_plan(qnet, budget, dense=args.dense, target=target)
+        name = qnet.metadata.get("name", args.model or "demo model")
         bar.update()
         out.mkdir(parents=True, exist_ok=True)
         written = []
         if not args.no_verilog:
+            from .rtl import check_fits_some_board
+            check_fits_some_board(plan.totals, f"the plan under the {target}")
             bar.set_postfix_str("verilog")
             from structhw.rtl_gen.network import Network
             from structhw.rtl_gen.verilog import simulation_sources, write_verilog
@@ -126,7 +166,7 @@ def run(args) -> int:
         written.insert(0, plan.save(out / "plan.json"))
         bar.update()
     variant = "dense baseline" if args.dense else "structured"
-    print(f"{qnet.metadata.get('name', args.model or 'demo model')} ({variant}) on {target}")
+    print(f"{name} ({variant}) on {target}")
     print(format_plan(plan))
     for path in written:
         print(f"wrote {path}")

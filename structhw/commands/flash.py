@@ -49,17 +49,27 @@ def explain_failure(code: int, output: str) -> str:
     return f"openFPGALoader failed (exit {code}): {last[-1] if last else 'no output'}"
 
 
+def check_bitstream(bitstream: Path, board) -> None:
+    """Refuse a bitstream that is missing, not a file, empty, or of the other FPGA family."""
+    if bitstream.is_dir():
+        raise ConfigError(f"bitstream {bitstream} is a folder, not a bitstream file")
+    if not bitstream.is_file():
+        raise ConfigError(f"bitstream {bitstream} not found: build it first "
+                          f"(structhw build --board {board.name})")
+    if bitstream.suffix != SUFFIX[board.family]:
+        raise ConfigError(f"bitstream {bitstream}: {board.name} takes a {SUFFIX[board.family]} file")
+    if bitstream.stat().st_size == 0:
+        raise ConfigError(f"bitstream {bitstream} is empty: rebuild it "
+                          f"(structhw build --board {board.name})")
+
+
 def run(args) -> int:
     from structhw.boards.registry import get_board
 
     board = get_board(args.board)
     bitstream = Path(args.bitstream or DEFAULT_BITSTREAM.format(board=board.name,
                                                                 suffix=SUFFIX[board.family]))
-    if not bitstream.is_file():
-        raise ConfigError(f"bitstream {bitstream} not found: build it first "
-                          f"(structhw build --board {board.name})")
-    if bitstream.suffix != SUFFIX[board.family]:
-        raise ConfigError(f"bitstream {bitstream}: {board.name} takes a {SUFFIX[board.family]} file")
+    check_bitstream(bitstream, board)
     command = openfpgaloader_command(board, bitstream, args.flash)
     try:
         done = subprocess.run(command, capture_output=True, text=True, errors="replace")

@@ -8,7 +8,9 @@ import json
 import sys
 
 from .. import qnet as qnet_io
+from ..errors import check_output_file
 from ..quant import ROUNDINGS, quantize_checkpoint
+from ..quant.ptq import check_percentile
 
 _HEADER = ("layer", "kind", "C", "N", "c", "n", "Cout", "s", "p", "d", "g", "relu",
            "E", "prod", "acc", "acc·M", "s_in", "s_out", "s_α min", "s_α max", "rel_rms")
@@ -79,9 +81,12 @@ def _summary(metrics: dict) -> str:
 
 
 def run(args) -> int:
+    check_percentile(args.percentile)
+    if args.out is not None:
+        check_output_file(args.out, suffix=".qnet.json")
     qnet, metrics = quantize_checkpoint(args.model, dense=args.dense, percentile=args.percentile,
                                         rounding=args.rounding)
-    if args.out:
+    if args.out is not None:
         metrics["out"] = str(qnet_io.save(qnet, args.out))
     if args.json:
         print(json.dumps(metrics))

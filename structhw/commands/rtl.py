@@ -5,17 +5,23 @@ as JSON, for inspection, lint and synthesis experiments."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_output_dir
 from ..jsonfile import write_json
 
 LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
 DEFAULT_MULTS = 18
 """Default multipliers per lane: min(c·n², this)."""
+MAX_PIXELS = 256 * 256
+"""Most padded input pixels per image of one layer: the cycle model (``engine_cycles``, which the
+resource estimate also uses) walks four images pixel by pixel, about 8 µs and 1 KB a pixel, so
+this limit keeps it under a second and ~100 MB (a 4096×4096 layer would take minutes and GBs)."""
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 def register(subparsers) -> None:
@@ -30,7 +36,8 @@ def register(subparsers) -> None:
                         "height and width, stride, padding")
     parser.add_argument("--dense", action="store_true",
                         help="the dense baseline of this layer (c = C/groups, n = N)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random weights, ≥ 0 (default 0)")
     parser.add_argument("--dilation", type=int, default=1, help="dilation (default 1)")
     parser.add_argument("--groups", type=int, default=1, help="groups; C for depthwise (default 1)")
     parser.add_argument("--no-relu", action="store_true", help="no fused ReLU (clamp at −128)")
@@ -61,17 +68,80 @@ def parse_layer(text: str) -> dict:
     return values
 
 
-def build_layer_and_params(args):
-    """The QuantLayer and EngineParams the arguments describe (every check, no file written)."""
-    from ..rtl_gen.params import EngineParams
-    from ..rtl_gen.random_layer import random_quant_layer
-    from ..rtl_gen.sumpool import choose_sumpool_arch
+def largest_board_resources() -> dict:
+    """Per resource (``lut4``, ``ff``, ``dsp``, ``bram_bits``), the largest amount any registered
+    board offers and that board's name: ``{resource: (amount, board)}``."""
+    from structhw.boards.registry import BOARDS
 
+    best = {}
+    for board in BOARDS.values():
+        have = {"lut4": board.budget.lut4, "ff": board.budget.ff, "dsp": board.budget.dsp,
+                "bram_bits": board.budget.bram_bits}
+        for key, amount in have.items():
+            if key not in best or amount > best[key][0]:
+                best[key] = (amount, board.name)
+    return best
+
+
+def check_layer_size(what: str, *, C: int, c: int, n: int, Cout: int, H: int, W: int, pad: int,
+                     groups: int = 1, **_) -> None:
+    """Refuse, before anything is computed from them, a layer whose input is larger than
+    :data:`MAX_PIXELS` or whose weights α (Cout·c·n² int8) exceed all the on-chip memory (block RAM
+    and LUT RAM, 16 bits a LUT4) of the largest registered board."""
+    rows, cols = max(H, 0) + 2 * max(pad, 0), max(W, 0) + 2 * max(pad, 0)
+    if rows * cols > MAX_PIXELS:
+        raise ConfigError(f"{what}: {rows}×{cols} padded input pixels per image exceed the "
+                          f"limit of {MAX_PIXELS} (256×256) of the cycle and resource models")
+    weight_bits = 8 * max(Cout, 0) * max(c, 0) * max(n, 0) ** 2
+    largest = largest_board_resources()
+    bram, board = largest["bram_bits"]
+    memory = bram + 16 * largest["lut4"][0]
+    if weight_bits > memory:
+        raise ConfigError(f"{what}: its weights α need {weight_bits:,} bits (Cout·c·n²·8), "
+                          f"more than all the on-chip memory of the largest registered board "
+                          f"({board}: {memory:,} bits of block and LUT RAM)")
+
+
+def check_fits_some_board(cost, what: str) -> None:
+    """Refuse a design whose estimated ``cost`` (lut4, ff, dsp, bram_bits) exceeds, in some
+    resource, every registered board: it could be generated, but never built."""
+    for key, (amount, board) in largest_board_resources().items():
+        need = int(getattr(cost, key))
+        if need > amount:
+            raise ConfigError(f"{what} needs {need:,} {key} (estimate), more than the largest "
+                              f"registered board offers ({board}: {amount:,})")
+
+
+def check_arguments(args) -> dict:
+    """Every check on the arguments alone, before any weight or model is computed: the layer's
+    geometry as a dict (``c``, ``n`` filled in for ``--dense``)."""
     geom = parse_layer(args.layer)
+    for option, value, low in (("--seed", args.seed, 0), ("--groups", args.groups, 1),
+                               ("--dilation", args.dilation, 1), ("--lanes", args.lanes, 1),
+                               ("--mults", args.mults, 1)):
+        if value is not None and value < low:
+            raise ConfigError(f"{option} must be ≥ {low}, got {value}")
+    if not re.fullmatch(NAME_PATTERN, args.name):
+        raise ConfigError(f"--name {args.name!r}: a Verilog module name must be an identifier "
+                          f"({NAME_PATTERN})")
     if args.dense:
         if geom["C"] % args.groups:
             raise ConfigError(f"--groups={args.groups} must divide C={geom['C']}")
         geom["c"], geom["n"] = geom["C"] // args.groups, geom["N"]
+    check_layer_size("--layer", **geom, groups=args.groups)
+    check_output_dir(args.out)
+    return geom
+
+
+def build_layer_and_params(args):
+    """The QuantLayer and EngineParams the arguments describe (every check, no file written)."""
+    from ..rtl_gen.cost import engine_cost
+    from ..rtl_gen.engine import check_engine
+    from ..rtl_gen.params import EngineParams
+    from ..rtl_gen.random_layer import random_quant_layer
+    from ..rtl_gen.sumpool import choose_sumpool_arch
+
+    geom = check_arguments(args)
     layer = random_quant_layer(**geom, seed=args.seed, dilation=args.dilation, groups=args.groups,
                                relu=not args.no_relu, name="layer")
     mults = args.mults if args.mults is not None else min(layer.mults_per_output, DEFAULT_MULTS)
@@ -81,16 +151,19 @@ def build_layer_and_params(args):
                               f"no sum-pool")
         arch = None
     else:
+        check_engine(layer, EngineParams(args.lanes, mults, args.sumpool or "separable"))
         arch = args.sumpool or choose_sumpool_arch(layer)
-    return layer, EngineParams(args.lanes, mults, arch)
+    params = EngineParams(args.lanes, mults, arch)
+    check_engine(layer, params)
+    check_fits_some_board(engine_cost(layer, params), "this layer engine")
+    return layer, params
 
 
 def run(args) -> int:
-    from ..rtl_gen.engine import check_engine, engine_cycles
+    from ..rtl_gen.engine import engine_cycles
     from ..rtl_gen.verilog import generate_layer_verilog, lint
 
     layer, params = build_layer_and_params(args)
-    check_engine(layer, params)
     steps = ["generate Verilog"] + (["lint"] if args.lint else [])
     warnings = []
     with tqdm(total=len(steps), desc="rtl", file=sys.stderr, leave=False) as bar:

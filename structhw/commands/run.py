@@ -4,6 +4,7 @@ each predicted class and the logits, and checks them against the golden integer 
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import numpy as np
 from ..errors import ConfigError
 
 DEFAULT_BAUD = 115200
+MAX_BAUD = 12_000_000
+"""Fastest UART rate a USB serial bridge runs (FTDI FT2232H, the ULX3S's: 12 Mbaud)."""
 
 
 def register(subparsers) -> None:
@@ -29,16 +32,18 @@ def register(subparsers) -> None:
                         "*.qnet.json (default: the shipped demo model)")
     parser.add_argument("--digits", type=int, metavar="N",
                         help="send the first N images of the digits test split")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="UART rate (default 115200)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer")
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                        help="UART rate in baud, > 0 (default 115200)")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds to wait for each answer, > 0 (default 5)")
     parser.set_defaults(func=run)
 
 
 def load_qnet(model):
     """The QuantNet of ``model`` (a ``*.qnet.json`` or a training checkpoint; None: the demo)."""
     if model is not None and str(model).endswith(".qnet.json"):
-        from .. import qnet as qnet_io
-        return qnet_io.load(model)
+        from .compile import load_qnet_file
+        return load_qnet_file(model)
     from ..quant import quantize_checkpoint
     qnet, _ = quantize_checkpoint(model)
     return qnet
@@ -98,22 +103,44 @@ def infer(port, image, num_classes: int):
     return protocol.read_response(port.read, num_classes)
 
 
+def check_arguments(args) -> None:
+    """The numbers and files of the arguments, checked before the port is opened or a model
+    quantized."""
+    from ..data import split_indices
+
+    if not 0 < args.baud <= MAX_BAUD:
+        raise ConfigError(f"--baud must be a rate between 1 and {MAX_BAUD} (a USB serial "
+                          f"bridge's fastest), got {args.baud}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise ConfigError(f"--timeout must be a finite number of seconds > 0, got {args.timeout:g}")
+    if args.digits is not None:
+        available = len(split_indices()[1])
+        if not 1 <= args.digits <= available:
+            raise ConfigError(f"--digits {args.digits}: must be between 1 and {available} "
+                              f"(the digits test split)")
+    for path in args.images:
+        if not Path(path).is_file():
+            raise ConfigError(f"image file {path}: no such file")
+    from .compile import check_model
+    check_model(args.model)
+
+
 def run(args) -> int:
     import torch
     from structhw.boards import protocol
     from .. import golden
 
-    if args.digits is not None and args.digits < 1:
-        raise ConfigError(f"--digits {args.digits}: must be at least 1")
+    check_arguments(args)
     port = open_port(args.port, args.baud, args.timeout)
-    qnet = load_qnet(args.model)
-    images = load_images(args.images, args.digits or (0 if args.images else 10), qnet)
-    mismatches = 0
     with port:
+        qnet = load_qnet(args.model)
+        images = load_images(args.images, args.digits or (0 if args.images else 10), qnet)
+        mismatches = 0
         for name, image, label in images:
             answer = infer(port, image, qnet.num_classes)
             if isinstance(answer, protocol.LinkError):
-                raise ConfigError(f"{name}: the board answered with an error frame: {answer.message}")
+                raise ConfigError(f"{name}: the board answered with an error frame: "
+                                  f"{answer.message}")
             expect = golden.logits(qnet, torch.from_numpy(image[None])).reshape(-1).tolist()
             ok = list(answer.logits) == expect
             mismatches += not ok

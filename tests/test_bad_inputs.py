@@ -1,0 +1,355 @@
+"""Every bad input to every command (but ``sim``) is one line on stderr and exit code 2, with no
+traceback and nothing written: a table of bad inputs run through ``structhw.cli.main`` in-process.
+
+Each case runs in a fresh folder holding an existing ``out`` folder (with a file in it) and a
+plain file ``afile``; the folder and the shared fixture files must be byte for byte the same
+afterwards. The expensive stages (quantization, training, board builds, the report's
+measurements, openFPGALoader, talking to a board) are replaced by functions that fail the test
+if reached: every case must be refused before them.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from structhw import cli
+from structhw.checkpoint import demo_checkpoint_path
+from structhw.qnet import QuantNet, save
+from structhw.rtl_gen.random_layer import random_quant_layer
+
+DEMO = str(demo_checkpoint_path())
+GOOD_LAYER = "4,3,2,2,3,5,5,1,1"
+TINY = "{S}/tiny.qnet.json"
+BUDGET = "dsp=8,lut4=20000,ebr=10"
+
+CASES = {
+    # ----- the command line itself
+    "no-command": [],
+    "unknown-command": ["nope"],
+    # ----- count
+    "count/unknown-model": ["count", "no-such-model"],
+    "count/empty-model": ["count", ""],
+    "count/missing-model": ["count"],
+    "count/unknown-preset": ["count", "digits-cnn", "--preset", "nope"],
+    "count/empty-preset": ["count", "digits-cnn", "--preset", ""],
+    "count/unknown-option": ["count", "digits-cnn", "--bogus"],
+    "count/extra-argument": ["count", "digits-cnn", "more"],
+    "count/json-with-value": ["count", "digits-cnn", "--json=yes"],
+    # ----- train
+    "train/epochs-0": ["train", "--epochs", "0", "--out", "{out}"],
+    "train/epochs-negative": ["train", "--epochs", "-1", "--out", "{out}"],
+    "train/epochs-not-int": ["train", "--epochs", "2.5", "--out", "{out}"],
+    "train/lam-negative": ["train", "--lam", "-1", "--out", "{out}"],
+    "train/lam-nan": ["train", "--lam", "nan", "--out", "{out}"],
+    "train/lam-inf": ["train", "--lam", "inf", "--out", "{out}"],
+    "train/lr-0": ["train", "--lr", "0", "--out", "{out}"],
+    "train/lr-negative": ["train", "--lr", "-0.1", "--out", "{out}"],
+    "train/lr-nan": ["train", "--lr", "nan", "--out", "{out}"],
+    "train/batch-0": ["train", "--batch-size", "0", "--out", "{out}"],
+    "train/batch-negative": ["train", "--batch-size", "-64", "--out", "{out}"],
+    "train/seed-negative": ["train", "--seed", "-1", "--out", "{out}"],
+    "train/seed-over-64-bit": ["train", "--seed", str(2**64), "--out", "{out}"],
+    "train/unknown-model": ["train", "--model", "nope", "--out", "{out}"],
+    "train/model-without-data": ["train", "--model", "resnet20", "--out", "{out}"],
+    "train/unknown-preset": ["train", "--preset", "C", "--out", "{out}"],
+    "train/dense-preset": ["train", "--preset", "dense", "--out", "{out}"],
+    "train/out-is-a-file": ["train", "--out", "{file}"],
+    "train/out-under-a-file": ["train", "--out", "{file}/run"],
+    "train/out-on-sysfs": ["train", "--out", "/sys/structhw-run"],
+    "train/out-in-proc": ["train", "--out", "/proc/1/structhw-run"],
+    # ----- quantize
+    "quantize/missing-file": ["quantize", "/nonexistent/model.pt"],
+    "quantize/truncated": ["quantize", "{S}/truncated.pt"],
+    "quantize/garbage": ["quantize", "{S}/garbage.pt"],
+    "quantize/empty-file": ["quantize", "{S}/empty.pt"],
+    "quantize/not-a-dict": ["quantize", "{S}/list.pt"],
+    "quantize/code-in-pickle": ["quantize", "{S}/code.pt"],
+    "quantize/flipped-weight-bytes": ["quantize", "{S}/flipped.pt"],
+    "quantize/folder-as-model": ["quantize", "{S}/folder.pt"],
+    "quantize/qnet-as-checkpoint": ["quantize", TINY],
+    "quantize/percentile-10": ["quantize", "--percentile", "10"],
+    "quantize/percentile-0": ["quantize", "--percentile", "0"],
+    "quantize/percentile-101": ["quantize", "--percentile", "101"],
+    "quantize/percentile-nan": ["quantize", "--percentile", "nan"],
+    "quantize/percentile-text": ["quantize", "--percentile", "high"],
+    "quantize/unknown-rounding": ["quantize", "--rounding", "up"],
+    "quantize/out-is-a-folder": ["quantize", "--out", "{out}"],
+    "quantize/out-under-a-file": ["quantize", "--out", "{file}/x.qnet.json"],
+    "quantize/out-wrong-suffix": ["quantize", "--out", "{out}/x.json"],
+    "quantize/out-on-sysfs": ["quantize", "--out", "/sys/x.qnet.json"],
+    "quantize/out-empty": ["quantize", "--out", ""],
+    # ----- rtl
+    "rtl/layer-too-few-fields": ["rtl", "--layer", "4,3,2,2,3", "--out", "{out}"],
+    "rtl/layer-not-int": ["rtl", "--layer", "4,3,x,2,3,5,5,1,1", "--out", "{out}"],
+    "rtl/layer-C-0": ["rtl", "--layer", "0,3,1,2,3,5,5,1,1", "--out", "{out}"],
+    "rtl/layer-stride-0": ["rtl", "--layer", "4,3,2,2,3,5,5,0,1", "--out", "{out}"],
+    "rtl/layer-pad-negative": ["rtl", "--layer", "4,3,2,2,3,5,5,1,-1", "--out", "{out}"],
+    "rtl/layer-c-over-C": ["rtl", "--layer", "4,3,5,2,3,5,5,1,1", "--out", "{out}"],
+    "rtl/layer-n-over-N": ["rtl", "--layer", "4,3,2,4,3,5,5,1,1", "--out", "{out}"],
+    "rtl/layer-output-empty": ["rtl", "--layer", "4,3,2,2,3,1,1,1,0", "--out", "{out}"],
+    "rtl/layer-4096-pixels": ["rtl", "--layer", "1,3,1,2,4,4096,4096,1,1", "--out", "{out}"],
+    "rtl/layer-huge-weights": ["rtl", "--layer", "4096,3,4096,3,4096,8,8,1,1", "--out", "{out}"],
+    "rtl/layer-huge-Cout": ["rtl", "--layer", "1,3,1,2,100000,6,6,1,1", "--out", "{out}"],
+    "rtl/layer-window-too-wide": ["rtl", "--layer", "64,7,1,1,2,7,7,1,0", "--out", "{out}"],
+    "rtl/seed-negative": ["rtl", "--layer", GOOD_LAYER, "--seed", "-1", "--out", "{out}"],
+    "rtl/groups-0-dense": ["rtl", "--layer", GOOD_LAYER, "--groups", "0", "--dense",
+                           "--out", "{out}"],
+    "rtl/groups-0": ["rtl", "--layer", GOOD_LAYER, "--groups", "0", "--out", "{out}"],
+    "rtl/groups-not-dividing": ["rtl", "--layer", GOOD_LAYER, "--groups", "3", "--dense",
+                                "--out", "{out}"],
+    "rtl/dilation-0": ["rtl", "--layer", GOOD_LAYER, "--dilation", "0", "--out", "{out}"],
+    "rtl/lanes-0": ["rtl", "--layer", GOOD_LAYER, "--lanes", "0", "--out", "{out}"],
+    "rtl/lanes-over-Cout": ["rtl", "--layer", GOOD_LAYER, "--lanes", "4", "--out", "{out}"],
+    "rtl/mults-0": ["rtl", "--layer", GOOD_LAYER, "--mults", "0", "--out", "{out}"],
+    "rtl/mults-over-cn2": ["rtl", "--layer", GOOD_LAYER, "--mults", "99", "--out", "{out}"],
+    "rtl/too-many-dsps": ["rtl", "--layer", "64,3,64,3,64,4,4,1,1", "--lanes", "64",
+                          "--mults", "18", "--out", "{out}"],
+    "rtl/sumpool-on-dense": ["rtl", "--layer", GOOD_LAYER, "--dense", "--sumpool", "tree",
+                             "--out", "{out}"],
+    "rtl/unknown-sumpool": ["rtl", "--layer", GOOD_LAYER, "--sumpool", "fast", "--out", "{out}"],
+    "rtl/name-not-identifier": ["rtl", "--layer", GOOD_LAYER, "--name", "1st", "--out", "{out}"],
+    "rtl/name-path": ["rtl", "--layer", GOOD_LAYER, "--name", "../evil", "--out", "{out}"],
+    "rtl/name-empty": ["rtl", "--layer", GOOD_LAYER, "--name", "", "--out", "{out}"],
+    "rtl/missing-layer": ["rtl", "--out", "{out}"],
+    "rtl/missing-out": ["rtl", "--layer", GOOD_LAYER],
+    "rtl/out-is-a-file": ["rtl", "--layer", GOOD_LAYER, "--out", "{file}"],
+    "rtl/out-under-a-file": ["rtl", "--layer", GOOD_LAYER, "--out", "{file}/sub"],
+    "rtl/out-on-sysfs": ["rtl", "--layer", GOOD_LAYER, "--out", "/sys/structhw-rtl"],
+    # ----- compile
+    "compile/missing-model": ["compile", "/nonexistent/model.pt", "--out", "{out}"],
+    "compile/truncated": ["compile", "{S}/truncated.pt", "--out", "{out}"],
+    "compile/flipped-weight-bytes": ["compile", "{S}/flipped.pt", "--out", "{out}"],
+    "compile/qnet-metadata-list": ["compile", "{S}/metadata.qnet.json", "--budget", BUDGET,
+                                   "--out", "{out}", "--no-verilog"],
+    "compile/qnet-not-json": ["compile", "{S}/notjson.qnet.json", "--out", "{out}"],
+    "compile/qnet-wrong-format": ["compile", "{S}/format.qnet.json", "--out", "{out}"],
+    "compile/qnet-missing": ["compile", "{S}/nope.qnet.json", "--out", "{out}"],
+    "compile/qnet-4096-pixels": ["compile", "{S}/huge.qnet.json", "--budget", BUDGET,
+                                 "--out", "{out}"],
+    "compile/budget-superscript": ["compile", "--budget", "dsp=²,lut4=20000,ebr=10",
+                                   "--out", "{out}"],
+    "compile/budget-negative": ["compile", "--budget", "dsp=-5,lut4=20000,ebr=10",
+                                "--out", "{out}"],
+    "compile/budget-lacks-ebr": ["compile", "--budget", "dsp=8,lut4=20000", "--out", "{out}"],
+    "compile/budget-unknown-key": ["compile", "--budget", "dsp=8,lut=5,ebr=1", "--out", "{out}"],
+    "compile/budget-empty": ["compile", "--budget", "", "--out", "{out}"],
+    "compile/budget-short": ["compile", TINY, "--budget", "dsp=1,lut4=20000,ebr=10",
+                             "--out", "{out}", "--no-verilog"],
+    "compile/budget-ff-short": ["compile", TINY, "--budget", "dsp=8,lut4=20000,ebr=10,ff=99",
+                                "--out", "{out}"],
+    "compile/unknown-board": ["compile", "--board", "nope", "--out", "{out}"],
+    "compile/board-and-budget": ["compile", "--board", "ulx3s", "--budget", BUDGET,
+                                 "--out", "{out}"],
+    "compile/dense-structured-qnet": ["compile", TINY, "--dense", "--budget", BUDGET,
+                                      "--out", "{out}", "--no-verilog"],
+    "compile/missing-out": ["compile", TINY],
+    "compile/out-is-a-file": ["compile", TINY, "--budget", BUDGET, "--out", "{file}"],
+    "compile/out-under-a-file": ["compile", TINY, "--budget", BUDGET, "--out", "{file}/o"],
+    "compile/out-on-sysfs": ["compile", TINY, "--budget", BUDGET, "--out", "/sys/structhw-c"],
+    # ----- build
+    "build/unknown-board": ["build", "--board", "nope", "--out", "{out}"],
+    "build/target-mhz-0": ["build", "--target-mhz", "0", "--out", "{out}"],
+    "build/target-mhz-negative": ["build", "--target-mhz", "-25", "--out", "{out}"],
+    "build/target-mhz-nan": ["build", "--target-mhz", "nan", "--out", "{out}"],
+    "build/target-mhz-inf": ["build", "--target-mhz", "inf", "--out", "{out}"],
+    "build/target-mhz-beyond-pll": ["build", "--target-mhz", "1000", "--out", "{out}"],
+    "build/target-mhz-text": ["build", "--target-mhz", "fast", "--out", "{out}"],
+    "build/target-mhz-ice40-pll": ["build", "--board", "icebreaker", "--target-mhz", "50",
+                                   "--out", "{out}"],
+    "build/missing-model": ["build", "/nonexistent/model.pt", "--out", "{out}"],
+    "build/truncated": ["build", "{S}/truncated.pt", "--out", "{out}"],
+    "build/qnet-metadata-list": ["build", "{S}/metadata.qnet.json", "--out", "{out}"],
+    "build/out-is-a-file": ["build", TINY, "--out", "{file}"],
+    "build/out-under-a-file": ["build", TINY, "--out", "{file}/b"],
+    "build/out-on-sysfs": ["build", TINY, "--out", "/sys/structhw-b"],
+    # ----- flash
+    "flash/unknown-board": ["flash", "--board", "nope", "{S}/top.bit"],
+    "flash/no-default-bitstream": ["flash"],
+    "flash/missing-bitstream": ["flash", "/nonexistent/top.bit"],
+    "flash/ice40-file-on-ecp5": ["flash", "{S}/top.bin"],
+    "flash/ecp5-file-on-ice40": ["flash", "--board", "icebreaker", "{S}/top.bit"],
+    "flash/empty-bitstream": ["flash", "{S}/empty.bit"],
+    "flash/folder-as-bitstream": ["flash", "{S}/folder.bit"],
+    "flash/two-bitstreams": ["flash", "{S}/top.bit", "{S}/top.bit"],
+    # ----- run
+    "run/missing-port": ["run", "--model", TINY],
+    "run/baud-negative": ["run", "--port", "{tty}", "--baud", "-9600"],
+    "run/baud-0": ["run", "--port", "{tty}", "--baud", "0"],
+    "run/baud-huge": ["run", "--port", "{tty}", "--baud", str(10**12)],
+    "run/baud-text": ["run", "--port", "{tty}", "--baud", "fast"],
+    "run/timeout-negative": ["run", "--port", "{tty}", "--timeout", "-1"],
+    "run/timeout-0": ["run", "--port", "{tty}", "--timeout", "0"],
+    "run/timeout-nan": ["run", "--port", "{tty}", "--timeout", "nan"],
+    "run/digits-0": ["run", "--port", "{tty}", "--digits", "0"],
+    "run/digits-negative": ["run", "--port", "{tty}", "--digits", "-3"],
+    "run/digits-beyond-test-split": ["run", "--port", "{tty}", "--digits", "361"],
+    "run/no-such-port": ["run", "--port", "/nonexistent/ttyUSB0", "--model", TINY],
+    "run/port-is-a-file": ["run", "--port", "{file}", "--model", TINY],
+    "run/missing-image": ["run", "--port", "{tty}", "--model", TINY, "{S}/nope.npy"],
+    "run/image-not-npy": ["run", "--port", "{tty}", "--model", TINY, "{S}/text.npy"],
+    "run/image-wrong-shape": ["run", "--port", "{tty}", "--model", TINY, "{S}/shape.npy"],
+    "run/image-out-of-int8": ["run", "--port", "{tty}", "--model", TINY, "{S}/range.npy"],
+    "run/image-pickled": ["run", "--port", "{tty}", "--model", TINY, "{S}/objects.npy"],
+    "run/missing-model": ["run", "--port", "{tty}", "--model", "/nonexistent/model.pt"],
+    "run/truncated-model": ["run", "--port", "{tty}", "--model", "{S}/truncated.pt"],
+    "run/qnet-metadata-list": ["run", "--port", "{tty}", "--model", "{S}/metadata.qnet.json"],
+    # ----- report
+    "report/unknown-board": ["report", "--board", "nope", "--out", "{out}"],
+    "report/missing-out": ["report"],
+    "report/images-1": ["report", "--images", "1", "--out", "{out}"],
+    "report/images-0": ["report", "--images", "0", "--out", "{out}"],
+    "report/images-negative": ["report", "--images", "-3", "--out", "{out}"],
+    "report/images-beyond-test-split": ["report", "--images", "1000", "--out", "{out}"],
+    "report/target-mhz-0": ["report", "--target-mhz", "0", "--out", "{out}"],
+    "report/target-mhz-nan": ["report", "--target-mhz", "nan", "--out", "{out}"],
+    "report/target-mhz-beyond-pll": ["report", "--target-mhz", "500", "--out", "{out}"],
+    "report/missing-model": ["report", "/nonexistent/model.pt", "--out", "{out}"],
+    "report/truncated": ["report", "{S}/truncated.pt", "--out", "{out}"],
+    "report/garbage": ["report", "{S}/garbage.pt", "--out", "{out}"],
+    "report/flipped-weight-bytes": ["report", "{S}/flipped.pt", "--out", "{out}"],
+    "report/qnet-metadata-list": ["report", "{S}/metadata.qnet.json", "--out", "{out}"],
+    "report/out-is-a-file": ["report", "--out", "{file}"],
+    "report/out-under-a-file": ["report", "--out", "{file}/r"],
+    "report/out-on-sysfs": ["report", "--out", "/sys/structhw-report"],
+}
+
+
+def tiny_qnet(**metadata) -> QuantNet:
+    """conv 1→4 on 6×6 (stride 2), flatten, linear 36→3: plans in milliseconds."""
+    layers = [random_quant_layer(1, 3, 1, 2, 4, 6, 6, 2, 1, 11, name="conv0"),
+              random_quant_layer(36, 1, 6, 1, 3, 1, 1, 1, 0, 12, kind="linear", relu=False,
+                                 name="fc")]
+    return QuantNet(1, 6, 6, 1.0, layers, metadata=metadata)
+
+
+class _Code:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def _flip_weight_bytes(data: bytes) -> bytes:
+    """The checkpoint with 64 bytes inside a tensor's data flipped (the zip structure intact)."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if "/data/" in info.filename and info.filename.endswith("/0"):
+                body = body[:16] + bytes(b ^ 0xFF for b in body[16:80]) + body[80:]
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def static(tmp_path_factory):
+    """The shared input files (never written by a case)."""
+    d = tmp_path_factory.mktemp("inputs")
+    demo = demo_checkpoint_path().read_bytes()
+    (d / "truncated.pt").write_bytes(demo[: len(demo) // 2])
+    (d / "garbage.pt").write_bytes(np.random.default_rng(0).bytes(4096))
+    (d / "empty.pt").write_bytes(b"")
+    torch.save([1, 2, 3], d / "list.pt")
+    (d / "code.pt").write_bytes(pickle.dumps(_Code()))
+    (d / "flipped.pt").write_bytes(_flip_weight_bytes(demo))
+    (d / "folder.pt").mkdir()
+    save(tiny_qnet(name="tiny"), d / "tiny.qnet.json")
+    meta = tiny_qnet().to_json()
+    meta["metadata"] = [1]
+    (d / "metadata.qnet.json").write_text(__import__("json").dumps(meta))
+    (d / "notjson.qnet.json").write_text("{")
+    (d / "format.qnet.json").write_text('{"format": "nope"}')
+    huge = random_quant_layer(1, 3, 1, 2, 4, 4096, 4096, 1, 1, 0, name="big")
+    save(QuantNet(1, 4096, 4096, 1.0, [huge]), d / "huge.qnet.json")
+    np.save(d / "shape.npy", np.zeros((2, 2), dtype=np.int8))
+    np.save(d / "range.npy", np.full((1, 6, 6), 500, dtype=np.int64))
+    np.save(d / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (d / "text.npy").write_text("not numpy")
+    (d / "top.bit").write_bytes(b"\xff" * 64)
+    (d / "top.bin").write_bytes(b"\xff" * 64)
+    (d / "empty.bit").write_bytes(b"")
+    (d / "folder.bit").mkdir()
+    return d
+
+
+@pytest.fixture(scope="module")
+def tty():
+    """A pseudo-terminal that pyserial opens like a USB serial port (nothing answers on it)."""
+    controller, device = os.openpty()
+    yield os.ttyname(device)
+    os.close(controller)
+    os.close(device)
+
+
+def snapshot(*roots) -> dict:
+    """Every path under ``roots`` with its bytes (None for a folder)."""
+    state = {}
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            state[folder] = None
+            for name in files:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    state[path] = f.read()
+    return state
+
+
+def _never(what):
+    def reached(*args, **kwargs):
+        raise AssertionError(f"a bad input reached {what}")
+    return reached
+
+
+@pytest.fixture
+def guarded(monkeypatch):
+    """Replace every expensive or outside-world stage with a failure (see the module docstring)."""
+    import structhw.boards.flow
+    import structhw.commands.flash
+    import structhw.commands.run
+    import structhw.quant.pipeline
+    import structhw.report
+    import structhw.train
+
+    monkeypatch.setattr(structhw.quant.pipeline, "quantize", _never("quantization"))
+    monkeypatch.setattr(structhw.train, "run_training", _never("training"))
+    monkeypatch.setattr(structhw.boards.flow, "build_board", _never("a board build"))
+    monkeypatch.setattr(structhw.report, "collect_report", _never("the report's measurements"))
+    monkeypatch.setattr(structhw.commands.flash.subprocess, "run", _never("openFPGALoader"))
+    monkeypatch.setattr(structhw.commands.run, "infer", _never("talking to a board"))
+
+
+def test_the_table_covers_every_command_but_sim_with_over_100_inputs():
+    commands = {argv[0] for argv in CASES.values() if argv and argv[0] != "nope"}
+    assert commands == set(cli.COMMANDS) - {"sim"}
+    assert len(CASES) >= 100
+
+
+@pytest.mark.parametrize("argv", list(CASES.values()), ids=list(CASES))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, static, tty, tmp_path,
+                                                         monkeypatch, capsys, guarded):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("an earlier run's result\n")
+    (tmp_path / "afile").write_text("a file, not a folder\n")
+    monkeypatch.chdir(tmp_path)
+    places = {"out": tmp_path / "out", "file": tmp_path / "afile", "S": static, "tty": tty}
+    argv = [arg.format(**places) for arg in argv]
+    before = snapshot(tmp_path, static)
+    started = time.process_time()
+    code = cli.main(argv)
+    seconds = time.process_time() - started
+    out, err = capsys.readouterr()
+    lines = [line for line in err.replace("\r", "\n").split("\n") if line.strip()]
+    assert code == 2, (code, out, err)
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("structhw") and ": error: " in lines[0], lines[0]
+    assert snapshot(tmp_path, static) == before
+    assert seconds < 5, f"{seconds:.1f} s of CPU to refuse it"
+    print(f"{' '.join(argv)}\n    → {lines[0]}")
