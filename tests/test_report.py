@@ -47,7 +47,7 @@ def tiny_qnet_path(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_plan(tiny_qnet_path):
     from structhw.boards.registry import get_board
-    from structhw.commands.build import plan_for_board
+    from structhw.board_plan import plan_for_board
     from structhw.qnet import load
     return plan_for_board(load(tiny_qnet_path), get_board("ulx3s"), False)
 
