@@ -42,7 +42,7 @@ STAMP = "structhw-native.json"
 VERILATOR_ARGS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "unique", "--no-timing")
 # C++ optimisation of the model code, the testbench and Verilator's runtime (measured on the
 # demo network, benchmarks/README.md); code run once (constructors, initial values) unoptimised.
-MAKE_VARS = {"OPT_FAST": "-O2", "OPT_SLOW": "-O0", "OPT_GLOBAL": "-O2"}
+MAKE_VARS = {"OPT_FAST": "-O2", "OPT_SLOW": "-O0", "OPT_GLOBAL": "-O0"}
 # Verilated C++ is split into files of about this many statements so that make compiles them in
 # parallel (one 1.4 MB file otherwise holds the demo network's whole eval code).
 OUTPUT_SPLIT = 20000
