@@ -1,6 +1,7 @@
 """``structhw sim``: the random-layer npz dump (fields, shapes, dtypes, y_hw == y_ref, and y_ref
-against an independent numpy reading of the paper's math), bad input, and the network bench on
-the shipped demo model when the compiler and the demo exist."""
+against an independent numpy reading of the paper's math), bad input, and the cocotb network
+bench on the shipped demo model when the compiler and the demo exist (the native bench, the
+default, is tested in test_native.py)."""
 
 import numpy as np
 import pytest
@@ -69,6 +70,13 @@ def test_random_layer_dump(tmp_path, capsys):
     (["sim", "--dump", "out.npz"], "use it with --random-layer"),
     (["sim", "--stall", "1.5"], "--stall must be a probability"),
     (["sim", "--images", "0"], "--images must be"),
+    (["sim", "--bench", "native", "--simulator", "icarus"],
+     "--bench native is built with Verilator"),
+    (["sim", "--bench", "cocotb", "--x-initial", "unique"], "--x-initial applies to the native"),
+    (["sim", "--bench", "cocotb", "--reset-at", "100"], "--reset-at applies to the native"),
+    (["sim", "--reset-at", "0"], "--reset-at must be a cycle"),
+    (["sim", "--random-layer", "3,3,2,2,4,6,6,1,1", "--bench", "native"],
+     "--bench applies to a network"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
@@ -88,9 +96,9 @@ def _demo_ready() -> bool:
 @needs_verilator
 @pytest.mark.slow
 @pytest.mark.skipif(not _demo_ready(), reason="demo model or compiler cost model not there yet")
-def test_network_on_demo_model(capsys):
-    rc = main(["sim", "--images", "40", "--seed", "3"])
+def test_cocotb_bench_on_demo_model(capsys):
+    rc = main(["sim", "--bench", "cocotb", "--images", "40", "--seed", "3"])
     printed = capsys.readouterr().out
     assert rc == 0, printed
-    assert "mismatching logits: 0 of 400" in printed
+    assert "mismatching logits: 0 of 400" in printed and "(cocotb bench)" in printed
     assert "hardware accuracy" in printed and "predicted" in printed
