@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import time
 
 import numpy as np
@@ -308,6 +309,29 @@ def _never(what):
     return reached
 
 
+WALL_LIMIT = 10
+"""Seconds after which a case is stopped as a failure: a regression that lets a bad input run
+away (the 4096×4096 layer grew by ~40 MB/s) fails the test instead of exhausting the machine."""
+
+
+class RanAway(BaseException):
+    """Raised in a case still running after WALL_LIMIT (a BaseException: no handler in structhw
+    may turn it into a clean exit)."""
+
+
+def _stop(signum, frame):
+    raise RanAway(f"still running after {WALL_LIMIT} s: the input was not refused up front")
+
+
+@pytest.fixture
+def time_limit():
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.alarm(WALL_LIMIT)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.fixture
 def guarded(monkeypatch):
     """Replace every expensive or outside-world stage with a failure (see the module docstring)."""
@@ -334,7 +358,8 @@ def test_the_table_covers_every_command_but_sim_with_over_100_inputs():
 
 @pytest.mark.parametrize("argv", list(CASES.values()), ids=list(CASES))
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, static, tty, tmp_path,
-                                                         monkeypatch, capsys, guarded):
+                                                         monkeypatch, capsys, guarded,
+                                                         time_limit):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("an earlier run's result\n")
     (tmp_path / "afile").write_text("a file, not a folder\n")
