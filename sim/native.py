@@ -42,8 +42,8 @@ def network_sources(plan, root: Path) -> list:
 @dataclass
 class PhaseOutput:
     """What the testbench wrote for one phase: ``y`` int8 [beats, channels] (the output beats
-    taken, in order), ``cycles`` int64 [images, 2] (cycle of each image's first input beat taken and of its
-    last output beat taken, from 1 at the phase's first cycle; -1 where it never happened)."""
+    taken, in order), ``cycles`` int64 [images, 2] (cycle of each image's first input beat taken
+    and of its last output beat taken, from 1 at the phase's first cycle; -1: never)."""
 
     y: np.ndarray
     cycles: np.ndarray

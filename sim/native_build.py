@@ -183,7 +183,8 @@ def _compile(staging: Path, sources, dut, in_width, out_width, waves) -> float:
                 *(["--trace"] if waves else []), "main.cpp", *controls, "top.v", *verilog]
     make = ["make", "-j", str(max(1, os.cpu_count() or 1)), "-C", "obj", "-f", f"V{NATIVE_TOP}.mk"]
     env = verilator_env()
-    env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", "")] + [f"{k}={v}" for k, v in MAKE_VARS.items()])
+    env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", ""),
+                                 *(f"{k}={v}" for k, v in MAKE_VARS.items())])
     start = time.perf_counter()
     root = staging.parent
     with open(staging / "build.log", "w") as log:

@@ -204,7 +204,8 @@ def network_json(result, model_name: str, target: str, simulator: str) -> dict:
         "model": model_name, "target": target, "bench": result.bench, "simulator": simulator,
         "images": result.images, "logits": int(result.logits_ref.size),
         "mismatches": result.mismatches,
-        "first_mismatch": None if first is None else dict(zip(("image", "logit", "got", "expected"), first)),
+        "first_mismatch": (None if first is None
+                           else dict(zip(("image", "logit", "got", "expected"), first))),
         "notes": list(result.notes), "accuracy_hw": result.accuracy_hw,
         "accuracy_golden": result.accuracy_ref,
         "cycles_per_image_measured": result.cycles_per_image,
