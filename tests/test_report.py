@@ -454,24 +454,21 @@ def test_demo_model_three_variants_built_cached_and_compared(tmp_path):
     assert "structured (dense's throughput)" in (tmp_path / "report.md").read_text()
 
 
-def test_cli_unknown_board_writes_what_it_could_and_exits_nonzero(tiny_qnet_path, tmp_path, capsys):
-    rc = main(["report", str(tiny_qnet_path), "--board", "no-such-board", "--out", str(tmp_path),
+def test_cli_unknown_board_is_bad_input_exit_2_and_writes_nothing(tiny_qnet_path, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "report"
+    rc = main(["report", str(tiny_qnet_path), "--board", "no-such-board", "--out", str(out),
                "--no-build"])
-    captured = capsys.readouterr()
-    assert rc == 1
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert "no-such-board" in report["missing"]["board"]
-    assert "structured.build" in report["missing"]
-    assert "no-such-board" in (tmp_path / "report.md").read_text()
-    assert "MISSING board" in captured.err
-    assert "MISSING structured_equal.plan" in captured.err
-    assert f"MISSING {rp.EQUAL_DSP_NAME}" in captured.out
-    assert "INFO    plan level:" in captured.out
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "unknown board 'no-such-board'" in err and "ulx3s-85f" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--images", "1"], "--images must be ≥ 2"),
-    (["--target-mhz", "0"], "--target-mhz must be > 0"),
+    (["--images", "1"], "--images must be between 2 (cycles per image are measured on "
+                        "back-to-back images) and 360 (the digits test split), got 1"),
+    (["--target-mhz", "0"], "--target-mhz must be a finite frequency > 0, got 0"),
 ])
 def test_cli_bad_options_are_one_line_exit_2(argv, message, tmp_path, capsys):
     rc = main(["report", "--out", str(tmp_path), *argv])

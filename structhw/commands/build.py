@@ -12,8 +12,8 @@ import math
 import sys
 from pathlib import Path
 
-from ..compiler import compile_plan
-from ..errors import ConfigError, ResourceError, check_output_dir
+from ..board_plan import plan_for_board
+from ..errors import ConfigError, check_output_dir
 from .compile import check_model, format_plan, load_model
 
 DEFAULT_BOARD = "ulx3s"
@@ -40,28 +40,6 @@ def register(subparsers) -> None:
                         "default_mhz: 100 MHz from the PLL on ULX3S, the oscillator elsewhere); "
                         "the report gives the Fmax reached")
     parser.set_defaults(func=run)
-
-
-def plan_for_board(qnet, board, dense: bool):
-    """Plan ``qnet`` under ``board``'s budget; when it does not fit, the error also names the
-    smallest known board it fits."""
-    from structhw.boards.registry import board_names, get_board
-
-    try:
-        return compile_plan(qnet, board.budget, dense=dense, target=board.name)
-    except ResourceError as exc:
-        fitting = None
-        for other in sorted({get_board(n).name: get_board(n) for n in board_names()}.values(),
-                            key=lambda b: (b.budget.lut4, b.budget.dsp)):
-            try:
-                compile_plan(qnet, other.budget, dense=dense, target=other.name)
-            except ResourceError:
-                continue
-            fitting = other
-            break
-        hint = (f"; the smallest board it fits is {fitting.name}" if fitting
-                else "; it fits none of the known boards")
-        raise ConfigError(f"{board.name}: {exc}{hint}") from None
 
 
 def check_clock(board, target_mhz: float | None) -> float:
