@@ -100,7 +100,7 @@ class LaneRequant(wiring.Component):
                          valid[2].eq(valid[1]), groups[2].eq(groups[1])]
             with m.Switch(group):
                 for g in range(G):
-                    with m.Case(g):
+                    with m.Case(g) if g < G - 1 else m.Default():
                         for p in range(P):
                             c = g * P + p
                             for k in range(K):

@@ -41,11 +41,12 @@ class PadShortcut(wiring.Component):
         m = Module()
         _, H, W = self.op.in_shape
         s, extra = self.op.stride, self.op.extra
-        col = Signal(range(W))
-        row = Signal(range(H))
-        col_phase = Signal(range(s))
-        row_phase = Signal(range(s))
-        keep = (col_phase == 0) & (row_phase == 0)
+        col = Signal(range(max(W, 2)))
+        row = Signal(range(max(H, 2)))
+        # position modulo s along each axis (none for s = 1: every pixel is kept)
+        col_phase = Signal(range(s)) if s > 1 else None
+        row_phase = Signal(range(s)) if s > 1 else None
+        keep = (col_phase == 0) & (row_phase == 0) if s > 1 else Const(1, 1)
         m.d.comb += [
             self.o.payload.as_value().eq(Cat(self.i.payload.as_value(), Const(0, 8 * extra))),
             self.o.valid.eq(self.i.valid & keep),
@@ -54,8 +55,10 @@ class PadShortcut(wiring.Component):
 
         def step(counter, phase, last):
             """Next position of one axis counter and its phase modulo s; reset at ``last``."""
-            return [counter.eq(Mux(last, 0, counter + 1)),
-                    phase.eq(Mux(last | (phase == s - 1), 0, phase + 1))]
+            steps = [counter.eq(Mux(last, 0, counter + 1))]
+            if phase is not None:
+                steps.append(phase.eq(Mux(last | (phase == s - 1), 0, phase + 1)))
+            return steps
 
         with m.If(self.i.valid & self.i.ready):
             col_last = col == W - 1
