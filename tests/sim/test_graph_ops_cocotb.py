@@ -1,6 +1,7 @@
 """The Verilog of ResidualAdd and MaxPool in Verilator (cocotb): every output element of two
 back-to-back images compared with the op's golden under random idle and backpressure, and with
-no stalls the cycles per image of the Amaranth tests.
+no stalls the cycles per image of the Amaranth tests. Every graph-op component's Verilog is lint
+clean (``verilator --lint-only -Wall`` with the generator's waivers).
 
 This module is both the pytest side (``test_*``: write the Verilog, run the bench) and the cocotb
 test module the runner loads (``graph_op_bench``: the op comes as its JSON form in the parameters).
@@ -11,10 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from structhw.graph.ops import AddOp, MaxPoolOp, op_from_json
-from structhw.rtl_gen.pooling import MaxPool, maxpool_cycles
+from amaranth import signed
+from amaranth.lib import data
+
+from structhw.graph.ops import (AddOp, AvgPoolOp, GlobalAvgPoolOp, MaxPoolOp, PadShortcutOp,
+                                ReluOp, op_from_json)
+from structhw.rtl_gen.fork import Fork
+from structhw.rtl_gen.pooling import AvgPool, GlobalAvgPool, MaxPool, maxpool_cycles
 from structhw.rtl_gen.residual import ResidualAdd
-from structhw.rtl_gen.verilog import write_verilog
+from structhw.rtl_gen.shortcut import PadShortcut, Relu
+from structhw.rtl_gen.verilog import lint, write_verilog
 from structhw.sim import runner
 from structhw.sim.runner import run, simulator_available
 from structhw.sim.streams import StreamBench, StreamSink, StreamSource, TB, pack_int8, unpack_int8
@@ -78,3 +85,30 @@ def test_residual_add_verilog(tmp_path):
 def test_maxpool_verilog(tmp_path):
     op = MaxPoolOp(name="m", inputs=("x",), in_shapes=((5, 7, 6),), kernel=3, stride=2, padding=1)
     _check(tmp_path, MaxPool(op), "maxpool", op, ["i"], maxpool_cycles(op))
+
+
+@needs_verilator
+def test_graph_ops_verilog_is_lint_clean(tmp_path):
+    # odd sizes: lane-group counts that are not powers of two, one-pixel maps, stride 1
+    s = ((6, 5, 5),)
+    one = ((3, 1, 1),)
+    components = {
+        "fork": Fork(data.ArrayLayout(signed(8), 6), 3),
+        "add": ResidualAdd(AddOp(name="a", inputs=("x", "y"), in_shapes=s * 2,
+                                 multipliers=(300, 5000), shift=12), 4),
+        "add_one_group": ResidualAdd(AddOp(name="a", inputs=("x", "y"), in_shapes=s * 2,
+                                           multipliers=(3, 5), shift=2, relu=True), 6),
+        "maxpool": MaxPool(MaxPoolOp(name="m", inputs=("x",), in_shapes=s, kernel=3, stride=2,
+                                     padding=1)),
+        "maxpool_k1": MaxPool(MaxPoolOp(name="m", inputs=("x",), in_shapes=((3, 1, 4),))),
+        "avgpool": AvgPool(AvgPoolOp(name="p", inputs=("x",), in_shapes=s, kernel=2, stride=1,
+                                     padding=1, multiplier=999, shift=9), 2),
+        "gap": GlobalAvgPool(GlobalAvgPoolOp(name="g", inputs=("x",), in_shapes=one,
+                                             multiplier=999, shift=9), 3),
+        "shortcut": PadShortcut(PadShortcutOp(name="p", inputs=("x",), in_shapes=s, stride=2,
+                                              extra=3)),
+        "shortcut_s1": PadShortcut(PadShortcutOp(name="p", inputs=("x",), in_shapes=one)),
+        "relu": Relu(ReluOp(name="r", inputs=("x",), in_shapes=s, hi=60)),
+    }
+    for name, component in components.items():
+        assert lint(write_verilog(component, tmp_path, name)) == [], name
