@@ -328,9 +328,11 @@ class QuantNet:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in geom.values()):
             raise ConfigError("'input' needs integer channels, height and width")
         scale = _finite_number(inp.get("scale"), "input scale")
+        metadata = obj.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ConfigError(f"'metadata' must be an object, got {type(metadata).__name__}")
         return cls(geom["channels"], geom["height"], geom["width"], scale,
-                   [QuantLayer.from_json(entry) for entry in layers],
-                   metadata=obj.get("metadata") or {})
+                   [QuantLayer.from_json(entry) for entry in layers], metadata=metadata)
 
 
 def _finite_number(value, what: str) -> float:

@@ -1,10 +1,12 @@
 """``structhw compile [MODEL] [--board B | --budget dsp=..,lut4=..,ebr=..] [--dense] --out DIR``:
 plan the accelerator of a quantized model under a board's (or an explicit) budget, write
-``DIR/plan.json`` and the Verilog of the whole network, and print the per-layer plan.
+``DIR/plan.json`` and the Verilog of the whole network, and print the plan.
 
-MODEL is a training checkpoint (quantized here; default the shipped demo model) or a
-``*.qnet.json`` file. The Verilog is written before ``plan.json``, so a failure while generating
-it leaves no new ``plan.json`` behind.
+MODEL is anything :mod:`structhw.model_source` resolves (default the shipped demo model). A chain
+of conv/linear layers gets plan.json version 1 and its Verilog; a graph network (residual adds,
+pooling, shortcuts) gets plan.json version 2 and, until its hardware is generated, needs
+``--no-verilog``. The Verilog is written before ``plan.json``, so a failure while generating it
+leaves no new ``plan.json`` behind.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from tqdm import tqdm
 from ..budget import Budget
 from ..compiler import RESOURCES, HardwarePlan, compile_plan
 from ..errors import ConfigError, check_output_dir
+from .graph_table import format_graph_plan
+from .model_args import add_model_arguments, is_file_model, model_source
 
 DEFAULT_BOARD = "ulx3s-85f"
 TOP_NAME = "structhw_network"
@@ -31,8 +35,7 @@ def register(subparsers) -> None:
         "write DIR/plan.json and the Verilog of the whole network (image stream in, logits out), "
         "and print the plan.",
     )
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help="training checkpoint or *.qnet.json (default: the shipped demo model)")
+    add_model_arguments(parser)
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--board", default=None,
                         help=f"board whose FPGA sets the budget (default {DEFAULT_BOARD})")
@@ -61,35 +64,52 @@ def resolve_budget(board: str | None, budget: str | None) -> tuple[Budget, str]:
     return info.budget, info.name
 
 
-def check_model(model: str | None) -> None:
+def check_model(model: str | None, graphs: bool = False) -> None:
     """Refuse a MODEL that does not exist, and read a checkpoint's or qnet file's format, before
-    anything is quantized or planned."""
+    anything is quantized or planned; a graph network's qnet file only with ``graphs``."""
     if model is None:
         return
     if not Path(model).exists():
-        raise ConfigError(f"model {model!r} does not exist")
+        hint = "" if is_file_model(model) else (
+            "; this command takes a checkpoint or *.qnet.json: quantize a zoo or .py model with "
+            "structhw quantize MODEL --out F.qnet.json first")
+        raise ConfigError(f"model {model!r} does not exist{hint}")
     if str(model).endswith(".qnet.json"):
-        load_qnet_file(model)
+        if graphs:
+            from ..graph.quant_graph import load_graph
+            check_graph_sizes(load_graph(model), str(model))
+        else:
+            load_qnet_file(model)
     else:
         from ..checkpoint import load_checkpoint
         load_checkpoint(model)
 
 
-def load_qnet_file(path):
-    """A ``*.qnet.json`` as a :class:`QuantNet`, its metadata an object and every layer within
-    the size limits of the cycle and resource models."""
-    from ..qnet import load
+def check_graph_sizes(graph, where: str) -> None:
+    """Every conv/linear layer of ``graph`` within the size limits of the cycle and resource
+    models."""
     from .rtl import check_layer_size
 
-    qnet = load(path)
-    if not isinstance(qnet.metadata, dict):
-        raise ConfigError(f"{path}: 'metadata' must be an object, got "
-                          f"{type(qnet.metadata).__name__}")
-    for layer in qnet.layers:
-        check_layer_size(f"layer {layer.name!r} of {path}", C=layer.in_channels, c=layer.c, n=layer.n,
-                         Cout=layer.out_channels, H=layer.in_height, W=layer.in_width,
-                         pad=layer.padding)
-    return qnet
+    for op in graph.nodes:
+        layer = getattr(op, "layer", None)
+        if layer is not None:
+            check_layer_size(f"layer {layer.name!r} of {where}", C=layer.in_channels, c=layer.c,
+                             n=layer.n, Cout=layer.out_channels, H=layer.in_height,
+                             W=layer.in_width, pad=layer.padding)
+
+
+def load_qnet_file(path):
+    """A ``*.qnet.json`` (version 1, or a version-2 chain) as a :class:`QuantNet`, every layer
+    within the size limits of the cycle and resource models."""
+    from ..graph.quant_graph import load_graph
+
+    graph = load_graph(path)
+    check_graph_sizes(graph, str(path))
+    if not graph.is_chain():
+        raise ConfigError(f"{path}: a graph network (residual adds, pooling, shortcuts); this "
+                          f"command takes chains of conv/linear layers until the graph hardware "
+                          f"is generated: plan it with structhw compile --no-verilog")
+    return graph.to_qnet()
 
 
 def load_model(model: str | None, dense: bool):
@@ -97,7 +117,8 @@ def load_model(model: str | None, dense: bool):
     if model is not None and str(model).endswith(".qnet.json"):
         return load_qnet_file(model)
     if model is not None and not Path(model).exists():
-        raise ConfigError(f"model {model!r} does not exist")
+        raise ConfigError(f"model {model!r} does not exist; zoo and .py models go through "
+                          f"structhw quantize MODEL --out F.qnet.json first")
     from ..quant import quantize_checkpoint
     qnet, _metrics = quantize_checkpoint(model, dense=dense)
     return qnet
@@ -136,38 +157,57 @@ def format_plan(plan: HardwarePlan) -> str:
     return "\n".join(lines)
 
 
+def _quantized(args):
+    """(graph, name) of MODEL with ``args``' options, sizes checked."""
+    from ..graph.pipeline import quantize_source
+
+    source = model_source(args)
+    graph, _ = quantize_source(source, data=args.data, dense=args.dense)
+    check_graph_sizes(graph, source.name)
+    return graph, graph.metadata.get("name", source.name)
+
+
+def _write_verilog(plan, out: Path, target: str) -> list:
+    from structhw.rtl_gen.network import Network
+    from structhw.rtl_gen.verilog import simulation_sources, write_verilog
+
+    from .rtl import check_fits_some_board
+    check_fits_some_board(plan.totals, f"the plan under the {target}")
+    return simulation_sources(Path(write_verilog(Network(plan), out, TOP_NAME)))
+
+
 def run(args) -> int:
+    from ..graph.pipeline import plan_graph
+    from ..graph.plan import GraphPlan
+
     budget, target = resolve_budget(args.board, args.budget)
     out = check_output_dir(args.out)
-    check_model(args.model)
-    steps = ["quantize" if not str(args.model or "").endswith(".qnet.json") else "load",
-             "plan"] + ([] if args.no_verilog else ["verilog"]) + ["save"]
+    check_model(args.model, graphs=True) if is_file_model(args.model) else None
+    steps = ["quantize", "plan"] + ([] if args.no_verilog else ["verilog"]) + ["save"]
     with tqdm(total=len(steps), desc="compile", unit="step", file=sys.stderr, leave=False,
               disable=None) as bar:
         bar.set_postfix_str(steps[0])
-        qnet = load_model(args.model, args.dense)
+        graph, name = _quantized(args)
         bar.update()
         bar.set_postfix_str("plan")
-        plan = compile_plan(qnet, budget, dense=args.dense, target=target)
-        name = qnet.metadata.get("name", args.model or "demo model")
+        plan = plan_graph(graph, budget, dense=args.dense, target=target)
+        if isinstance(plan, GraphPlan) and not args.no_verilog:
+            raise ConfigError(f"{name} is a graph network (residual adds, pooling, shortcuts): "
+                              f"its plan is ready, its Verilog is not generated yet; rerun with "
+                              f"--no-verilog to write plan.json")
         bar.update()
         out.mkdir(parents=True, exist_ok=True)
         written = []
         if not args.no_verilog:
-            from .rtl import check_fits_some_board
-            check_fits_some_board(plan.totals, f"the plan under the {target}")
             bar.set_postfix_str("verilog")
-            from structhw.rtl_gen.network import Network
-            from structhw.rtl_gen.verilog import simulation_sources, write_verilog
-            verilog = Path(write_verilog(Network(plan), out, TOP_NAME))
-            written += simulation_sources(verilog)
+            written += _write_verilog(plan, out, target)
             bar.update()
         bar.set_postfix_str("save")
         written.insert(0, plan.save(out / "plan.json"))
         bar.update()
     variant = "dense baseline" if args.dense else "structured"
     print(f"{name} ({variant}) on {target}")
-    print(format_plan(plan))
+    print(format_graph_plan(plan) if isinstance(plan, GraphPlan) else format_plan(plan))
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -8,9 +8,10 @@ import json
 import sys
 
 from .. import qnet as qnet_io
-from ..errors import check_output_file
+from ..errors import ConfigError, check_output_file
 from ..quant import ROUNDINGS, quantize_checkpoint
 from ..quant.ptq import check_percentile
+from .model_args import add_model_arguments, is_file_model, model_source
 
 _HEADER = ("layer", "kind", "C", "N", "c", "n", "Cout", "s", "p", "d", "g", "relu",
            "E", "prod", "acc", "acc·M", "s_in", "s_out", "s_α min", "s_α max", "rel_rms")
@@ -24,8 +25,7 @@ def register(subparsers) -> None:
         "to int8, calibrated on the digits training split, and measure float and golden-integer "
         "accuracy on the test split.",
     )
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="training checkpoint (structhw train); default: the shipped demo model")
+    add_model_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (float_acc, int8_acc, per-layer widths and error)")
     parser.add_argument("--report", action="store_true",
@@ -80,10 +80,50 @@ def _summary(metrics: dict) -> str:
             f"{metrics['decomposed_float_acc']:.4f})")
 
 
+def _graph_summary(name: str, graph, metrics: dict) -> str:
+    def pct(v):
+        return "-" if v is None else f"{v:.4f}"
+    kinds = {}
+    for node in graph.nodes:
+        kind = getattr(getattr(node, "layer", None), "kind", node.kind)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    ops = ", ".join(f"{v} {k}" for k, v in kinds.items())
+    return (f"{name}: {len(graph.nodes)} integer ops ({ops}); {metrics['test_images']} "
+            f"{metrics['data']} test images: float_acc {pct(metrics['float_acc'])}, int8_acc "
+            f"{pct(metrics['int8_acc'])}, logit relative RMS error {metrics['logit_rel_rms']:.4f}")
+
+
+def run_graph(args) -> int:
+    """A zoo / .py model: trace, quantize as a graph, save qnet.json (version 1 for a chain of
+    conv/linear layers, else version 2)."""
+    from ..graph.pipeline import quantize_source
+    from ..graph.quant_graph import save_graph
+
+    source = model_source(args)
+    graph, metrics = quantize_source(source, data=args.data, dense=args.dense,
+                                     rounding=args.rounding, percentile=args.percentile)
+    if args.out is not None:
+        path = qnet_io.save(graph.to_qnet(), args.out) if graph.is_chain() else \
+            save_graph(graph, args.out)
+        metrics["out"] = str(path)
+    if args.json:
+        print(json.dumps({"model": source.name, "nodes": len(graph.nodes), **metrics}))
+        return 0
+    print(_graph_summary(source.name, graph, metrics))
+    if args.out:
+        print(f"wrote {metrics['out']}")
+    return 0
+
+
 def run(args) -> int:
     check_percentile(args.percentile)
     if args.out is not None:
         check_output_file(args.out, suffix=".qnet.json")
+    if not is_file_model(args.model):
+        return run_graph(args)
+    model_source(args)
+    if args.data != "digits":
+        raise ConfigError(f"a structhw checkpoint is calibrated on digits, not {args.data!r}")
     qnet, metrics = quantize_checkpoint(args.model, dense=args.dense, percentile=args.percentile,
                                         rounding=args.rounding)
     if args.out is not None:

@@ -1,0 +1,41 @@
+"""The MODEL argument and its options, shared by the commands that quantize a model
+(``quantize``, ``compile``): what MODEL may name is in :mod:`structhw.model_source`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..model_source import DATA_SETS, parse_shape, resolve_model
+from ..regularization import PRESETS
+
+MODEL_HELP = ("zoo name, structhw checkpoint, *.qnet.json, or path/to/file.py:callable "
+              "(default: the shipped demo model)")
+
+
+def add_model_arguments(parser) -> None:
+    """MODEL, ``--preset``, ``--input-shape``, ``--weights`` and ``--data``."""
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None, help=MODEL_HELP)
+    parser.add_argument("--preset", choices=PRESETS, default=None,
+                        help="zoo / .py models: decompose with this structure preset "
+                        "(default: as given, dense)")
+    parser.add_argument("--input-shape", default=None, metavar="C,H,W",
+                        help=".py models without an input_shape attribute: one image's shape")
+    parser.add_argument("--weights", default=None, metavar="FILE.pt",
+                        help="zoo / .py models: a state_dict to load (weights_only)")
+    parser.add_argument("--data", choices=DATA_SETS, default="digits",
+                        help="calibration and test images: digits (1×8×8 models), or random "
+                        "(seeded random images: hardware testing only, accuracy means nothing)")
+
+
+def is_file_model(model) -> bool:
+    """True when MODEL names a checkpoint or qnet file (what the non-graph commands take)."""
+    return model is None or str(model).endswith((".qnet.json", ".pt"))
+
+
+def model_source(args):
+    """The resolved MODEL of ``args``; every option checked before anything is loaded."""
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise ConfigError(f"--weights {args.weights}: no such file")
+    return resolve_model(args.model, preset=args.preset, input_shape=shape, weights=args.weights)

@@ -1,0 +1,162 @@
+"""What a MODEL argument names, and the images a model is calibrated and tested on.
+
+MODEL is one of:
+
+- nothing: the shipped demo checkpoint (digits-cnn, preset A);
+- a zoo name (``resnet20``, ``digits-cnn``, …; :data:`structhw.zoo.MODELS`), with fresh
+  weights or ``--weights FILE.pt`` (a plain ``state_dict``);
+- a structhw training checkpoint (``structhw train``);
+- a ``*.qnet.json`` file (an already quantized network, version 1 or 2);
+- ``path/to/file.py:callable``: the file is run as a Python module (it is the user's own code)
+  and ``callable()`` must return an ``nn.Module``; its input shape comes from an ``input_shape``
+  attribute of the module or ``--input-shape C,H,W``, its weights from ``--weights``.
+
+A zoo or ``.py`` model can be given a structure preset (``A``, ``B``): its convolutions and
+linear layers are then decomposed with the preset's (c, n), α the least-squares fit of the
+weights (exact when the weights are structured, e.g. SR-trained).
+
+Data sets (``--data``): ``digits`` (scikit-learn's bundled 8×8 digits, models of input 1×8×8)
+and ``random`` (seeded normal images of any shape: for testing hardware only, accuracies mean
+nothing).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+DATA_SETS = ("digits", "random")
+RANDOM_IMAGES = 256
+RANDOM_SEED = 0
+
+
+@dataclass
+class ModelSource:
+    """A resolved MODEL: a float ``model`` (eval mode) of ``input_shape`` (C, H, W), or a
+    quantized ``graph`` loaded from a qnet file, or a training ``checkpoint`` path."""
+
+    name: str
+    input_shape: tuple
+    model: nn.Module | None = None
+    graph: object = None
+    checkpoint: Path | None = None
+
+
+def parse_shape(text: str) -> tuple:
+    """``"C,H,W"`` → (C, H, W) of positive integers."""
+    parts = str(text).split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(f"--input-shape {text!r}: expected C,H,W with positive integers")
+    return tuple(int(p) for p in parts)
+
+
+def load_python_model(spec: str) -> nn.Module:
+    """``path/file.py:callable`` → the ``nn.Module`` that ``callable()`` returns."""
+    path_text, _, attr = spec.rpartition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ConfigError(f"model {spec!r}: {path} is not a file")
+    module_spec = importlib.util.spec_from_file_location(f"structhw_user_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ConfigError(f"model {spec!r}: running {path} raised {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"model {spec!r}: {path} has no callable {attr!r}")
+    try:
+        model = factory()
+    except Exception as exc:
+        raise ConfigError(f"model {spec!r}: {attr}() raised {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"model {spec!r}: {attr}() returned a {type(model).__name__}, "
+                          f"not an nn.Module")
+    return model
+
+
+def load_weights(model: nn.Module, path) -> None:
+    """Load a plain ``state_dict`` file into ``model`` (``weights_only=True``, strict keys)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ConfigError(f"--weights {path}: no such file") from None
+    except Exception as exc:
+        raise ConfigError(f"--weights {path}: not a readable weights-only state_dict "
+                          f"({type(exc).__name__})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"--weights {path}: expected a dict of tensors (a state_dict)")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ConfigError(f"--weights {path}: does not fit the model: "
+                          f"{str(exc).strip().splitlines()[0][:200]}") from None
+
+
+def _structured(model: nn.Module, preset: str | None) -> nn.Module:
+    if preset in (None, "dense"):
+        return model
+    from .decompose import decompose
+    from .regularization import make_plan
+    decomposed, _ = decompose(model, make_plan(model, preset), warn_threshold=math.inf)
+    return decomposed
+
+
+def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=None,
+                  weights=None) -> ModelSource:
+    """Resolve MODEL (see the module docstring); ``input_shape`` is a (C, H, W) or None."""
+    from . import zoo
+    if spec is None or Path(spec).suffix == ".pt":
+        if weights is not None or preset is not None:
+            raise ConfigError("--weights and --preset apply to zoo and .py models, not to a "
+                              "structhw checkpoint (it carries its own)")
+        from .checkpoint import demo_checkpoint_path
+        path = Path(spec) if spec is not None else demo_checkpoint_path()
+        return ModelSource(path.stem, (1, 8, 8), checkpoint=path)
+    if str(spec).endswith(".qnet.json"):
+        from .graph.quant_graph import load_graph
+        graph = load_graph(spec)
+        return ModelSource(Path(spec).name[:-len(".qnet.json")], graph.input_shape, graph=graph)
+    if spec in zoo.MODELS:
+        model, shape = zoo.build_model(spec), zoo.input_shape(spec)
+    elif ".py:" in str(spec):
+        model = load_python_model(str(spec))
+        shape = getattr(model, "input_shape", None)
+    else:
+        raise ConfigError(f"model {spec!r}: not a zoo model ({', '.join(zoo.MODELS)}), a "
+                          f"checkpoint (.pt), a .qnet.json file or path/to/file.py:callable")
+    shape = tuple(input_shape) if input_shape is not None else shape
+    if shape is None:
+        raise ConfigError(f"model {spec!r}: give its input shape with --input-shape C,H,W")
+    if weights is not None:
+        load_weights(model, weights)
+    name = Path(str(spec).split(":")[0]).stem if ".py:" in str(spec) else str(spec)
+    return ModelSource(name, tuple(shape), model=_structured(model, preset).eval())
+
+
+def calibration_images(data: str, input_shape: tuple) -> tuple:
+    """(calibration images, test images, test labels or None) of data set ``data`` as float
+    tensors [B, C, H, W]; ConfigError when the data set's images are not ``input_shape``."""
+    if data not in DATA_SETS:
+        raise ConfigError(f"--data {data!r}: known data sets are {', '.join(DATA_SETS)}")
+    if data == "digits":
+        from .data import IMAGE_SHAPE, digits_split
+        if tuple(input_shape) != IMAGE_SHAPE:
+            raise ConfigError(f"the model takes {tuple(input_shape)} images, the digits are "
+                              f"{IMAGE_SHAPE}; use --data random for hardware testing")
+        train, test = digits_split()
+        return train.tensors[0], test.tensors[0], test.tensors[1]
+    g = torch.Generator().manual_seed(RANDOM_SEED)
+    images = torch.randn(2 * RANDOM_IMAGES, *input_shape, generator=g)
+    return images[:RANDOM_IMAGES], images[RANDOM_IMAGES:], None

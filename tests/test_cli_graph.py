@@ -1,0 +1,139 @@
+"""A user's own model through quantize and compile: a .py file, its weights, the data set, and
+the one-line refusals (unsupported op, bad file, wrong data) that write nothing."""
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from structhw.cli import main
+from structhw.graph.plan_json import load_graph_plan
+from structhw.graph.quant_graph import load_graph
+
+MODEL_PY = textwrap.dedent('''
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class Net(nn.Module):
+        input_shape = (3, 12, 12)
+
+        def __init__(self, act=F.relu):
+            super().__init__()
+            self.act = act
+            self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(8)
+            self.body = nn.Conv2d(8, 8, 3, padding=1)
+            self.pool = nn.MaxPool2d(2)
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(8, 10)
+
+        def forward(self, x):
+            x = F.relu(self.bn(self.stem(x)))
+            x = self.act(x + self.body(x))
+            return self.fc(torch.flatten(self.gap(self.pool(x)), 1))
+
+    def build():
+        torch.manual_seed(0)
+        return Net()
+
+    def sigmoid_net():
+        return Net(act=torch.sigmoid)
+
+    def not_a_module():
+        return 42
+
+    def broken():
+        raise RuntimeError("no weights here")
+''')
+
+
+@pytest.fixture()
+def model_py(tmp_path):
+    path = tmp_path / "mynet.py"
+    path.write_text(MODEL_PY)
+    return path
+
+
+def test_a_py_model_quantizes_and_compiles_to_a_graph_plan(model_py, tmp_path, capsys):
+    qnet_path = tmp_path / "my.qnet.json"
+    assert main(["quantize", f"{model_py}:build", "--data", "random", "--out", str(qnet_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "add" in printed and "maxpool" in printed and "global_avgpool" in printed
+    graph = load_graph(qnet_path)
+    assert [n.kind for n in graph.nodes] == ["conv", "conv", "add", "maxpool", "global_avgpool",
+                                             "conv"]
+    out = tmp_path / "plan"
+    assert main(["compile", f"{model_py}:build", "--data", "random", "--no-verilog",
+                 "--out", str(out)]) == 0
+    plan = load_graph_plan(out / "plan.json")
+    assert plan.graph.to_json()["nodes"] == graph.to_json()["nodes"]
+    assert "fork FIFOs: stem→body" in capsys.readouterr().out
+
+
+def test_weights_are_loaded_from_a_state_dict(model_py, tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mynet_for_test", model_py)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    net = module.build()
+    with torch.no_grad():
+        net.fc.bias.fill_(3.0)
+    weights = tmp_path / "w.pt"
+    torch.save(net.state_dict(), weights)
+    out = tmp_path / "w.qnet.json"
+    assert main(["quantize", f"{model_py}:build", "--data", "random", "--weights", str(weights),
+                 "--out", str(out)]) == 0
+    fc = load_graph(out).node("fc").layer
+    assert (fc.bias * fc.in_scale * fc.alpha_scale).round().tolist() == [3.0] * 10
+    torch.save({"fc.weight": torch.zeros(1)}, weights)
+    capsys.readouterr()
+    assert main(["quantize", f"{model_py}:build", "--data", "random", "--weights",
+                 str(weights)]) == 2
+    assert "does not fit the model" in capsys.readouterr().err
+
+
+def test_a_graph_needs_no_verilog_until_its_hardware_exists(model_py, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", f"{model_py}:build", "--data", "random", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--no-verilog" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix, argv, message", [
+    (":sigmoid_net", [], r"unsupported op 'sigmoid' .* at .*mynet\.py:\d+"),
+    (":not_a_module", [], "returned a int, not an nn.Module"),
+    (":broken", [], "broken\\(\\) raised RuntimeError: no weights here"),
+    (":missing", [], "has no callable 'missing'"),
+    (":build", ["--data", "digits"], r"takes \(3, 12, 12\) images, the digits are"),
+    (":build", ["--input-shape", "3,12"], "expected C,H,W"),
+    (":build", ["--dense"], "--preset dense"),
+    (":build", ["--weights", "/nonexistent.pt"], "no such file"),
+])
+def test_bad_user_models_are_one_line_exit_2(model_py, tmp_path, capsys, suffix, argv, message):
+    out = tmp_path / "out"
+    rc = main(["compile", f"{model_py}{suffix}", "--data", "random", *argv, "--no-verilog",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    import re
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_a_missing_py_file_is_one_line(tmp_path, capsys):
+    assert main(["quantize", f"{tmp_path}/nope.py:build", "--data", "random"]) == 2
+    assert "is not a file" in capsys.readouterr().err
+
+
+def test_resnet20_on_random_data_is_refused_by_the_budget(tmp_path, capsys):
+    out = tmp_path / "r20"
+    rc = main(["compile", "resnet20", "--data", "random", "--no-verilog", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "flip-flops: needs" in err and "short by" in err
+    assert not (out / "plan.json").exists()
+    report = json.dumps(err)
+    assert "Traceback" not in report
