@@ -100,12 +100,14 @@ class LaneRequant(wiring.Component):
                          valid[2].eq(valid[1]), groups[2].eq(groups[1])]
             with m.Switch(group):
                 for g in range(G):
-                    with m.Case(g) if g < G - 1 else m.Default():
+                    with m.Case(g):
                         for p in range(P):
                             c = g * P + p
                             for k in range(K):
                                 value = self.i.payload[f"t{k}"][c] if c < C else 0
                                 m.d.sync += terms[p][k].eq(value)
+                with m.Default():  # never taken (group < G); holding costs less than a Case
+                    m.d.sync += [t.eq(t) for lane in terms for t in lane]
             for p in range(P):
                 for k in range(K):
                     m.d.sync += products[p][k].eq(terms[p][k] * self.multipliers[k])
