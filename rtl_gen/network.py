@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Shape, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from structhw.compiler import HardwarePlan, compile_plan
+from structhw.plan import HardwarePlan
 from structhw.errors import ConfigError
 
 from .engine import LayerEngine
@@ -52,7 +52,50 @@ class StreamFIFO(wiring.Component):
 
 
 class Network(wiring.Component):
-    """The accelerator of a :class:`~structhw.compiler.HardwarePlan`: image in, logits out.
+    """The accelerator of a :class:`~structhw.plan.HardwarePlan`: image in, logits out.
+
+    Stage k is ``[Flatten →] LayerEngine(layer k, plan params) [→ StreamFIFO(plan depth)]``, with
+    the Flatten where the plan says (a linear layer fed a C×H×W map, H·W > 1) and a FIFO after
+    every stage whose ``fifo_depth`` is non-zero (every stage but the last). The multipliers are
+    the budget's ``dsp_primitive`` instances (ECP5 budgets: MULT18X18D with its own registers).
+
+    Parameters
+    ----------
+    plan : HardwarePlan
+
+    Attributes
+    ----------
+    i : In(stream.Signature(ArrayLayout(signed(8), C0)))
+        The input image: H0·W0 pixel beats of C0 int8 channels, raster order.
+    o : Out(stream.Signature(ArrayLayout(signed(8), num_classes)))
+        One beat per image: the int8 logits, equal to :func:`structhw.golden.logits`.
+    """
+
+    def __init__(self, plan: HardwarePlan):
+        self.plan = plan
+        qnet = plan.qnet
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(signed(8), qnet.input_channels))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(8), qnet.num_classes))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width = Shape.cast(self.layout).width
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
+        m.d.comb += [
+            queue.w_data.eq(self.i.payload.as_value()),
+            queue.w_en.eq(self.i.valid),
+            self.i.ready.eq(queue.w_rdy),
+            self.o.payload.as_value().eq(queue.r_data),
+            self.o.valid.eq(queue.r_rdy),
+            queue.r_en.eq(self.o.ready),
+        ]
+        return m
+
+
+class Network(wiring.Component):
+    """The accelerator of a :class:`~structhw.plan.HardwarePlan`: image in, logits out.
 
     Stage k is ``[Flatten →] LayerEngine(layer k, plan params) [→ StreamFIFO(plan depth)]``, with
     the Flatten where the plan says (a linear layer fed a C×H×W map, H·W > 1) and a FIFO after

@@ -19,7 +19,8 @@ from structhw.rtl_gen.nodes import flatten_cost, node_hardware
 
 from ..balance import Balancer
 from ..budget import Budget
-from ..compiler import fifo_cost, save_plan_json
+from ..compiler import fifo_cost
+from ..plan import save_plan_json
 from ..errors import ConfigError
 from ..resources import Resources, block_ram
 from .fifo_depth import MAX_CHAIN_DEPTH, edge_depths

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from structhw.rtl_gen.nodes import node_hardware
 
-from ..budget import Budget
 from ..errors import ConfigError
 from ..jsonfile import read_json
+from ..plan import budget_from_json
 from ..resources import Resources, format_shortfall, shortfalls
 from .fifo_depth import edge_depths
 from .plan import PLAN_VERSION, EdgePlan, GraphPlan, NodePlan, graph_digest
@@ -24,21 +24,6 @@ def _int(value, what: str, lo: int = 0, hi: int | None = None) -> int:
         bound = f"in {lo}…{hi}" if hi is not None else f"≥ {lo}"
         raise ConfigError(f"{what} must be an integer {bound}, got {value!r}")
     return value
-
-
-def budget_from_json(obj) -> Budget:
-    """A plan's ``budget`` object; counts must be non-negative integers."""
-    if not isinstance(obj, dict):
-        raise ConfigError("plan 'budget' must be an object")
-    try:
-        counts = {k: _int(obj[k], f"budget.{k}") for k in ("lut4", "ff", "dsp", "ebr")}
-        sizes = {k: _int(obj[k], f"budget.{k}", lo=1) for k in ("ebr_bits", "dsp_width")}
-    except KeyError as exc:
-        raise ConfigError(f"plan budget lacks {exc.args[0]!r}") from None
-    primitive = obj.get("dsp_primitive")
-    if primitive not in (None, "MULT18X18D"):
-        raise ConfigError(f"budget.dsp_primitive must be 'MULT18X18D' or null, got {primitive!r}")
-    return Budget(**counts, **sizes, dsp_primitive=primitive)
 
 
 def _node(entry, op, hardware, index: int) -> NodePlan:

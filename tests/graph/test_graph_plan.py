@@ -99,7 +99,7 @@ def _edited(plan, tmp_path, mutate):
     (lambda o: o["nodes"][3]["params"].update(lanes=99), "lanes=99"),
     (lambda o: o["nodes"][0]["params"].update(mults=0), "mults"),
     (lambda o: o["nodes"][0].update(name="other"), "graph node 0 is conv 'stem'"),
-    (lambda o: o["budget"].update(dsp=-5), "budget.dsp"),
+    (lambda o: o["budget"].update(dsp=-5), "budget.dsp must be between 0"),
     (lambda o: o["budget"].update(dsp=3), "exceed its budget"),
     (lambda o: o["qnet"]["nodes"][0]["bias"].__setitem__(0, 7), "does not match qnet_sha256"),
     (lambda o: o.update(version=3), "version must be 2"),

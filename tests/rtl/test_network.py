@@ -84,7 +84,7 @@ def test_network_cycles_per_image_match_plan(structured):
 
 def test_from_qnet_plans_and_builds():
     qnet = random_net(3, structured=True)
-    net = Network.from_qnet(qnet, SMALL)
+    net = Network(compile_plan(qnet, SMALL))
     assert net.plan.qnet is qnet
     assert net.o.payload.shape().size == 8 * qnet.num_classes
     Fragment.get(net, None)
