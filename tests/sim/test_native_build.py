@@ -102,7 +102,10 @@ SLEEPER = textwrap.dedent("""
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_interrupted_run_ends_children_and_removes_work(tmp_path, sig):
-    proc = subprocess.Popen([sys.executable, "-c", SLEEPER, str(tmp_path)])
+    # a shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT:
+    # restore it, as for a command typed at a terminal, whatever launched the suite
+    proc = subprocess.Popen([sys.executable, "-c", SLEEPER, str(tmp_path)],
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while not list(tmp_path.glob("work-*/child")) or not \
             list(tmp_path.glob("work-*/child"))[0].read_text().strip():
