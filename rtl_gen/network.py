@@ -81,55 +81,6 @@ class Network(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width = Shape.cast(self.layout).width
-        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
-        m.d.comb += [
-            queue.w_data.eq(self.i.payload.as_value()),
-            queue.w_en.eq(self.i.valid),
-            self.i.ready.eq(queue.w_rdy),
-            self.o.payload.as_value().eq(queue.r_data),
-            self.o.valid.eq(queue.r_rdy),
-            queue.r_en.eq(self.o.ready),
-        ]
-        return m
-
-
-class Network(wiring.Component):
-    """The accelerator of a :class:`~structhw.plan.HardwarePlan`: image in, logits out.
-
-    Stage k is ``[Flatten →] LayerEngine(layer k, plan params) [→ StreamFIFO(plan depth)]``, with
-    the Flatten where the plan says (a linear layer fed a C×H×W map, H·W > 1) and a FIFO after
-    every stage whose ``fifo_depth`` is non-zero (every stage but the last). The multipliers are
-    the budget's ``dsp_primitive`` instances (ECP5 budgets: MULT18X18D with its own registers).
-
-    Parameters
-    ----------
-    plan : HardwarePlan
-
-    Attributes
-    ----------
-    i : In(stream.Signature(ArrayLayout(signed(8), C0)))
-        The input image: H0·W0 pixel beats of C0 int8 channels, raster order.
-    o : Out(stream.Signature(ArrayLayout(signed(8), num_classes)))
-        One beat per image: the int8 logits, equal to :func:`structhw.golden.logits`.
-    """
-
-    def __init__(self, plan: HardwarePlan):
-        self.plan = plan
-        qnet = plan.qnet
-        super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(signed(8), qnet.input_channels))),
-            "o": Out(stream.Signature(data.ArrayLayout(signed(8), qnet.num_classes))),
-        })
-
-    @classmethod
-    def from_qnet(cls, qnet, budget, **kwargs) -> "Network":
-        """Plan ``qnet`` under ``budget`` (see :func:`~structhw.compiler.compile_plan`, which takes
-        the keyword arguments) and build its accelerator."""
-        return cls(compile_plan(qnet, budget, **kwargs))
-
-    def elaborate(self, platform):
-        m = Module()
         qnet = self.plan.qnet
         shape = qnet.input_shape
         source = wiring.flipped(self.i)

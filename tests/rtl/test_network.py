@@ -82,7 +82,7 @@ def test_network_cycles_per_image_match_plan(structured):
     assert cycles[0] <= plan.latency_cycles + 2
 
 
-def test_from_qnet_plans_and_builds():
+def test_network_of_a_compiled_plan_builds():
     qnet = random_net(3, structured=True)
     net = Network(compile_plan(qnet, SMALL))
     assert net.plan.qnet is qnet
