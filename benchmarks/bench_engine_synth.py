@@ -17,17 +17,15 @@ engines. Usage: ``python benchmarks/bench_engine_synth.py [--out benchmarks/resu
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from amaranth.back import verilog
 from tqdm import tqdm
 
 from structhw.rtl_gen.cost import engine_cost
 from structhw.rtl_gen.engine import LayerEngine, engine_cycles
-from structhw.yosys_stat import parse_stat
+from structhw.yosys_stat import synthesize_ecp5
 from structhw.rtl_gen.params import EngineParams
 from structhw.rtl_gen.random_layer import random_quant_layer
 from structhw.rtl_gen.sumpool import SumPool
@@ -44,18 +42,7 @@ COMPRESSIONS = {"dense": 1, "2x": 2, "4x": 4}
 
 
 def synthesize(component, top: str, yosys: str, workdir: Path) -> dict:
-    source = workdir / f"{top}.v"
-    source.write_text(verilog.convert(component, name=top, emit_src=False))
-    stat = f"{top}.stat.txt"
-    # YoWASP's ABC9 dies without a message on netlists of ~20k AND gates: map LUTs with
-    # classic ABC (abc -lut 4) between the two halves of synth_ecp5 instead.
-    script = (f"read_verilog {source.name}; synth_ecp5 -top {top} -run begin:map_luts; "
-              f"abc -lut 4 -dress; clean; synth_ecp5 -top {top} -run map_cells:; "
-              f"tee -q -o {stat} stat")
-    result = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=workdir)
-    if result.returncode:
-        raise RuntimeError(f"yosys failed on {source}:\n{result.stderr[-2000:]}")
-    return parse_stat((workdir / stat).read_text(), CELLS)
+    return synthesize_ecp5(component, top, CELLS, yosys, workdir)
 
 
 def configurations(channels, lanes=LANES):
