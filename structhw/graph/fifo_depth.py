@@ -26,6 +26,8 @@ from .quant_graph import INPUT
 
 MIN_FIFO_DEPTH = 3
 MAX_CHAIN_DEPTH = 64
+MAX_MAPS = 4
+"""Throughput depths stop at this many feature maps of the producer."""
 
 
 def _branch_needs(graph, hardware: dict, fork: str, first: str, k: int) -> dict:
@@ -61,8 +63,7 @@ def _join_requirements(graph, hardware: dict, branches: list, needs: list) -> li
 def rejoin_gaps(graph, hardware: dict, fork: str) -> dict:
     """``gap_b`` of the module docstring for every edge (consumer, input index) leaving
     ``fork``: 0 where its branch never waits on another."""
-    branches = [(n.name, i) for n in graph.consumers(fork) for i, src in enumerate(n.inputs)
-                if src == fork]
+    branches = graph.edges_from(fork)
     needs = [_branch_needs(graph, hardware, fork, first, k) for first, k in branches]
     rows = _join_requirements(graph, hardware, branches, needs)
     gaps = {edge: 0 for edge in branches}
@@ -95,20 +96,83 @@ def chain_depth(graph, hardware: dict, src: str, dst: str) -> int:
 def edge_depths(graph, hardware: dict) -> dict:
     """Depth (beats) of the FIFO on every edge between two nodes, keyed ``(src, dst, input)``:
     the re-join rule on edges leaving a fork, the chain rule elsewhere. Edges from the graph
-    input have no FIFO."""
+    input have a FIFO only where the input forks (one consumer reads the input stream
+    directly)."""
     depths = {}
-    for node in graph.nodes:
-        consumers = graph.consumers(node.name)
-        gaps = rejoin_gaps(graph, hardware, node.name) if len(consumers) > 1 else {}
-        for dst in consumers:
-            for i, src in enumerate(dst.inputs):
-                if src != node.name:
-                    continue
-                depth = chain_depth(graph, hardware, src, dst.name)
-                gap = gaps.get((dst.name, i), 0)
-                if gap:
-                    ceiling = max(gap, _pixels(graph, src))
-                    depth = max(depth, min(gap + _width(graph, src), ceiling))
-                depths[src, dst.name, i] = depth
-    assert all(src != INPUT for src, _, _ in depths)
+    for src in [INPUT] + [node.name for node in graph.nodes]:
+        edges = graph.edges_from(src)
+        if src == INPUT and len(edges) < 2:
+            continue
+        gaps = rejoin_gaps(graph, hardware, src) if len(edges) > 1 else {}
+        for dst, i in edges:
+            depth = chain_depth(graph, hardware, src, dst)
+            gap = gaps.get((dst, i), 0)
+            if gap:
+                ceiling = max(gap, _pixels(graph, src))
+                depth = max(depth, min(gap + _width(graph, src), ceiling))
+            depths[src, dst, i] = depth
+    return depths
+
+
+def _path_latency(graph, latency: dict, first: str) -> dict:
+    """Cycles from a pixel entering node ``first`` to the matching pixel leaving each node
+    reachable from it: the longest path of node latencies, plus two cycles per FIFO."""
+    reach = {first: latency[first]}
+    order = [n.name for n in graph.nodes]
+    for node in graph.nodes[order.index(first) + 1:]:
+        before = [reach[src] for src in node.inputs if src in reach]
+        if before:
+            reach[node.name] = max(before) + 2 + latency[node.name]
+    return reach
+
+
+def latency_lags(graph, latency: dict, fork: str) -> dict:
+    """For every edge leaving ``fork``: how many cycles longer than its own path (from the
+    fork to a join) the slowest sibling path into the same join takes — the time the edge's
+    FIFO must bridge at full rate. 0 where the edge's branch is the slowest or meets no other."""
+    edges = graph.edges_from(fork)
+    paths = [_path_latency(graph, latency, dst) for dst, _ in edges]
+    arrival = {}
+    for (dst, k), reach in zip(edges, paths):
+        for join in graph.nodes:
+            if len(join.inputs) < 2:
+                continue
+            for i, src in enumerate(join.inputs):
+                if (dst, k) == (join.name, i):
+                    arrival.setdefault(join.name, []).append(((dst, k), i, 0))
+                elif src in reach:
+                    arrival.setdefault(join.name, []).append(((dst, k), i, reach[src] + 2))
+    lags = {edge: 0 for edge in edges}
+    for rows in arrival.values():
+        for edge, i, t in rows:
+            slowest = max((t2 for _, i2, t2 in rows if i2 != i), default=t)
+            lags[edge] = max(lags[edge], slowest - t)
+    return lags
+
+
+def throughput_depths(graph, hardware: dict, minimum: dict, latency: dict,
+                      cycles_per_image: int) -> dict:
+    """Edge depths that keep the planned rate, from the deadlock-free ``minimum``
+    (:func:`edge_depths`) and the chosen nodes' ``latency`` (cycles, by name): one more producer
+    row on chain edges (two rows absorb the bubble a window op makes at each image boundary,
+    when producer and consumer run at the same rate); on an edge leaving a fork, also the F
+    pixels made while the slowest sibling branch's latency passes (its lag over this branch,
+    at one F pixel every ``cycles_per_image / pixels(F)`` cycles; on a small map this is more
+    than a whole map) — capped at :data:`MAX_MAPS` maps of F, and never below ``minimum``."""
+    depths = dict(minimum)
+    for src in [INPUT] + [node.name for node in graph.nodes]:
+        edges = graph.edges_from(src)
+        if not edges or (src, *edges[0]) not in minimum:
+            continue
+        lags = latency_lags(graph, latency, src) if len(edges) > 1 else {}
+        period = cycles_per_image / _pixels(graph, src)
+        for dst, i in edges:
+            chain = chain_depth(graph, hardware, src, dst)
+            want = minimum[src, dst, i] + (0 if chain == MIN_FIFO_DEPTH and
+                                           getattr(hardware[dst], "flattens", False)
+                                           else _width(graph, src))
+            if lags.get((dst, i)):
+                want += int(np.ceil(lags[dst, i] / period))
+            ceiling = max(minimum[src, dst, i], MAX_MAPS * _pixels(graph, src))
+            depths[src, dst, i] = min(want, ceiling)
     return depths

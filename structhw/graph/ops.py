@@ -15,10 +15,9 @@ int64 tensors. :data:`OPS` maps the ``op`` field of the JSON form to the class.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -4,7 +4,7 @@
 Every node gets its hardware (:mod:`structhw.rtl_gen.nodes`), sized by the same greedy balancer
 as the chain compiler (:mod:`structhw.balance`) under the budget minus the parameter-free
 hardware: a FIFO on every edge between nodes (depths by :mod:`structhw.graph.fifo_depth`), a
-fork where a node has several consumers, a Flatten in front of a linear layer fed a map. In
+fork where a node (or the input) has several consumers, a Flatten in front of a linear layer fed a map. In
 steady state the accelerator delivers one image per ``max(node cycles)`` cycles.
 """
 
@@ -15,16 +15,18 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from structhw.rtl_gen.nodes import flatten_cost, node_hardware
 
 from ..balance import Balancer
 from ..budget import Budget
 from ..compiler import fifo_cost
 from ..plan import save_plan_json
-from ..errors import ConfigError
+from ..errors import ConfigError, ResourceError
 from ..resources import Resources, block_ram
-from .fifo_depth import MAX_CHAIN_DEPTH, edge_depths
-from .quant_graph import QuantGraph
+from .fifo_depth import MAX_CHAIN_DEPTH, edge_depths, throughput_depths
+from .quant_graph import INPUT, QuantGraph
 
 PLAN_VERSION = 2
 
@@ -104,6 +106,20 @@ class GraphPlan:
             self.graph_sha256 = graph_digest(self.graph)
 
     @property
+    def input_shape(self) -> tuple:
+        """(C, H, W) of one input image."""
+        return self.graph.input_shape
+
+    @property
+    def num_classes(self) -> int:
+        """Logits per image (one output beat)."""
+        return self.graph.num_classes
+
+    def golden_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The golden int8 logits [B, classes] the accelerator must give for int8 x [B, C, H, W]."""
+        return self.graph.logits(x)
+
+    @property
     def bottleneck(self) -> NodePlan:
         return max(self.nodes, key=lambda n: n.cycles)
 
@@ -176,21 +192,53 @@ def _check_graph(graph: QuantGraph, budget: Budget, dense: bool) -> None:
                               f"{budget.dsp_width}-bit signed multipliers")
 
 
-def _edges(graph: QuantGraph, hardware: dict, budget: Budget) -> tuple[list, Resources]:
-    """Every edge's FIFO, and the parameter-free hardware (FIFOs, forks, Flattens) in total."""
+def _edges(graph: QuantGraph, hardware: dict, budget: Budget, depths: dict) -> tuple:
+    """Every edge's FIFO at ``depths``, and the parameter-free hardware (FIFOs, forks,
+    Flattens) in total."""
     edges, overhead = [], Resources()
-    for (src, dst, i), depth in edge_depths(graph, hardware).items():
+    for (src, dst, i), depth in depths.items():
         width = 8 * graph.shape_of(src)[0]
         cost = edge_fifo_cost(width, depth, budget)
         edges.append(EdgePlan(src, dst, i, depth, width, cost))
         overhead = overhead + cost
-    for op in graph.nodes:
-        consumers = len(graph.consumers(op.name))
+    for name in [INPUT] + [op.name for op in graph.nodes]:
+        consumers = len(graph.edges_from(name))
         if consumers > 1:
             overhead = overhead + fork_cost(consumers)
+    for op in graph.nodes:
         if getattr(hardware[op.name], "flattens", False):
             overhead = overhead + flatten_cost(*op.in_shape)
     return edges, overhead
+
+
+MAX_DEPTH_ROUNDS = 6
+
+
+def _balance_with_depths(graph, hardware: dict, budget: Budget) -> tuple:
+    """Balance the nodes, then deepen the FIFOs to keep the chosen rate
+    (:func:`~structhw.graph.fifo_depth.throughput_depths`) and balance again under the
+    larger overhead, until the depths stop growing. If the deeper FIFOs do not fit, the last
+    depths that did are kept (deadlock-free, but the rate may fall short of the plan)."""
+    stages = [hardware[op.name] for op in graph.nodes]
+    minimum = edge_depths(graph, hardware)
+    depths = minimum
+    edges, overhead = _edges(graph, hardware, budget, depths)
+    chosen = Balancer(stages, budget, overhead).balance()
+    for _ in range(MAX_DEPTH_ROUNDS):
+        latency = {op.name: hardware[op.name].latency(c.params)
+                   for op, c in zip(graph.nodes, chosen)}
+        cycles = max(c.cycles for c in chosen)
+        deeper = throughput_depths(graph, hardware, minimum, latency, cycles)
+        deeper = {k: max(d, depths[k]) for k, d in deeper.items()}
+        if deeper == depths:
+            break
+        more_edges, more = _edges(graph, hardware, budget, deeper)
+        try:
+            again = Balancer(stages, budget, more).balance()
+        except ResourceError:
+            break
+        depths, edges, overhead, chosen = deeper, more_edges, more, again
+    return chosen, edges, overhead
 
 
 def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
@@ -206,9 +254,7 @@ def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
     """
     _check_graph(graph, budget, dense)
     hardware = {op.name: node_hardware(op, model) for op in graph.nodes}
-    edges, overhead = _edges(graph, hardware, budget)
-    stages = [hardware[op.name] for op in graph.nodes]
-    chosen = Balancer(stages, budget, overhead).balance()
+    chosen, edges, overhead = _balance_with_depths(graph, hardware, budget)
     nodes = [NodePlan(op.name, op.kind if op.kind != "conv" else op.layer.kind, c.params,
                       c.cycles, hardware[op.name].latency(c.params), c.cost,
                       bool(getattr(hardware[op.name], "flattens", False)))

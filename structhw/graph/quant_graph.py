@@ -90,6 +90,11 @@ class QuantGraph:
         """The nodes that read ``name``'s output, in order."""
         return [n for n in self.nodes if name in n.inputs]
 
+    def edges_from(self, name: str) -> list:
+        """Every edge leaving ``name`` (a node or :data:`INPUT`) as ``(consumer, input index)``,
+        in graph order; a consumer that reads ``name`` twice has two edges."""
+        return [(n.name, i) for n in self.nodes for i, src in enumerate(n.inputs) if src == name]
+
     def shape_of(self, name: str) -> tuple:
         return self.input_shape if name == INPUT else self.node(name).out_shape
 

@@ -2,6 +2,7 @@
 version 2 written and read back with every field checked."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ import torch
 from structhw.boards.registry import get_board
 from structhw.errors import ConfigError, ResourceError
 from structhw.graph import trace_model
-from structhw.graph.fifo_depth import MIN_FIFO_DEPTH, rejoin_gaps
+from structhw.graph.fifo_depth import MIN_FIFO_DEPTH, edge_depths, latency_lags, rejoin_gaps
 from structhw.graph.plan import compile_graph
 from structhw.graph.plan_json import load_graph_plan
 from structhw.graph.quantize import quantize_graph
@@ -45,11 +46,27 @@ def test_the_skip_fifo_holds_the_lookahead_of_the_long_branch(residual):
     hardware = {op.name: node_hardware(op) for op in residual.nodes}
     gaps = rejoin_gaps(residual, hardware, "stem")
     assert gaps == {("c1", 0): 0, ("add", 0): 2 * 8 + 2 + 1}
+    minimum = edge_depths(residual, hardware)
+    assert minimum["stem", "add", 0] == 19 + 8
+    assert minimum["stem", "c1", 0] == 8 and minimum["gap", "fc", 0] == MIN_FIFO_DEPTH
     plan = compile_graph(residual, BUDGET)
-    depth = {(e.src, e.dst): e.depth for e in plan.edges}
-    assert depth["stem", "add"] == 19 + 8
-    assert depth["stem", "c1"] == 8 and depth["gap", "fc"] == MIN_FIFO_DEPTH
     assert len(plan.edges) == sum(len(op.inputs) for op in residual.nodes) - 1
+    assert all(e.depth >= minimum[e.src, e.dst, e.input] for e in plan.edges)
+
+
+def test_the_skip_fifo_bridges_the_long_branch_latency(residual):
+    """At the planned rate the skip edge must hold the stem pixels made while a pixel crosses
+    c1 and c2 (their latencies and two FIFOs): the lag is that path's latency, 0 for c1's edge;
+    the planned depth adds it, at one stem pixel per cycles_per_image / 64 cycles."""
+    hardware = {op.name: node_hardware(op) for op in residual.nodes}
+    plan = compile_graph(residual, BUDGET)
+    latency = {n.name: n.latency for n in plan.nodes}
+    lags = latency_lags(residual, latency, "stem")
+    assert lags == {("c1", 0): 0, ("add", 0): latency["c1"] + 2 + latency["c2"] + 2}
+    depth = {(e.src, e.dst): e.depth for e in plan.edges}
+    period = plan.cycles_per_image / 64
+    assert depth["stem", "add"] == min(27 + 8 + math.ceil(lags["add", 0] / period), 4 * 64)
+    assert depth["stem", "c1"] == edge_depths(residual, hardware)["stem", "c1", 0] + 8
 
 
 def test_need_maps_compose_like_the_convolutions_dependencies(residual):
