@@ -28,8 +28,12 @@ from structhw.qnet import QuantLayer, ceil_log2
 from structhw.resources import Resources
 
 from .cost import engine_cost
-from .engine import check_engine, engine_cycles, engine_latency, engine_throughput_bound
+from .engine import (LayerEngine, check_engine, engine_cycles, engine_latency,
+                     engine_throughput_bound)
 from .params import EngineParams
+from .pooling import AvgPool, GlobalAvgPool, MaxPool
+from .residual import ResidualAdd
+from .shortcut import PadShortcut, Relu
 from .sumpool import choose_sumpool_arch
 
 
@@ -126,6 +130,15 @@ class NodeHardware(Stage):
         """For input ``k``: the last input pixel each output pixel needs (identity here)."""
         return np.arange(self.out_pixels)
 
+    def component(self, params, dsp_primitive: str | None = None):
+        """The node's Amaranth component with ``params`` (``dsp_primitive``: the budget's
+        multiplier cell, used by the nodes that multiply in DSPs)."""
+        raise NotImplementedError
+
+    def input_ports(self, component) -> list:
+        """The component's input streams, in the op's ``inputs`` order."""
+        return [component.i]
+
     def params_from_json(self, obj, where: str):
         lanes = obj.get("lanes") if isinstance(obj, dict) else None
         if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
@@ -176,6 +189,9 @@ class ConvNode(NodeHardware):
         return window_need(self.op.in_shape[1:], self.op.out_shape[1:], L.kernel, L.stride,
                            L.padding, L.dilation)
 
+    def component(self, params, dsp_primitive=None):
+        return LayerEngine(self.layer, params, dsp_primitive)
+
     def params_from_json(self, obj, where: str):
         try:
             params = EngineParams(lanes=obj["lanes"], mults=obj["mults"], sumpool=obj["sumpool"])
@@ -218,6 +234,12 @@ class AddNode(NodeHardware):
     def latency(self, params) -> int:
         return self.latency_cycles + self.passes(params)
 
+    def component(self, params, dsp_primitive=None):
+        return ResidualAdd(self.op, params.lanes)
+
+    def input_ports(self, component) -> list:
+        return [component.a, component.b]
+
     def cost(self, params) -> Resources:
         C, P = self.op.in_shape[0], params.lanes
         counters = _counter_bits(self.passes(params))
@@ -242,6 +264,9 @@ class MaxPoolNode(NodeHardware):
     def latency(self, params) -> int:
         _, Wp = self.padded()
         return (self.op.kernel - 1) * Wp + self.op.kernel + 2
+
+    def component(self, params, dsp_primitive=None):
+        return MaxPool(self.op)
 
     def window_cost(self) -> Resources:
         C, k = self.op.in_shape[0], self.op.kernel
@@ -274,6 +299,9 @@ class AvgPoolNode(MaxPoolNode):
     def latency(self, params) -> int:
         return super().latency(params) + math.ceil(self.op.in_shape[0] / params.lanes) + 4
 
+    def component(self, params, dsp_primitive=None):
+        return AvgPool(self.op, params.lanes)
+
     def cost(self, params) -> Resources:
         C, k = self.op.in_shape[0], self.op.kernel
         adders = (k * k - 1) * (8 + ceil_log2(k * k)) * C
@@ -296,6 +324,9 @@ class GlobalAvgPoolNode(NodeHardware):
     def latency(self, params) -> int:
         return self.in_pixels + math.ceil(self.op.in_shape[0] / params.lanes) + 4
 
+    def component(self, params, dsp_primitive=None):
+        return GlobalAvgPool(self.op, params.lanes)
+
     def cost(self, params) -> Resources:
         C = self.op.in_shape[0]
         acc = 8 + ceil_log2(self.in_pixels)
@@ -309,6 +340,9 @@ class GlobalAvgPoolNode(NodeHardware):
 class PadShortcutNode(NodeHardware):
     """Option-A shortcut: row/column counters keep every stride-th pixel; the extra channels
     are constant zeros. cycles = H·W; lut4 = counters·4 + 8; ff = 8·(C+extra) + counters."""
+
+    def component(self, params, dsp_primitive=None):
+        return PadShortcut(self.op)
 
     def cost(self, params) -> Resources:
         C, H, W = self.op.in_shape
@@ -324,6 +358,9 @@ class PadShortcutNode(NodeHardware):
 
 class ReluNode(NodeHardware):
     """An unfused ReLU: a clamp per channel and an output register. lut4 = ff = 8C."""
+
+    def component(self, params, dsp_primitive=None):
+        return Relu(self.op)
 
     def cost(self, params) -> Resources:
         C = self.op.in_shape[0]

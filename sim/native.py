@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from structhw import golden
 from structhw.rtl_gen.engine import images_in_flight
 
 from .layer import DEFAULT_IDLE, DEFAULT_STALL, map_to_beats
@@ -107,17 +106,16 @@ def simulate_network_native(plan, images, labels=None, *, seed: int = 0,
         values drawn with this seed instead of zero.
     """
     start = time.perf_counter()
-    qnet = plan.qnet
     x = np.asarray(images, dtype=np.int64)
-    if x.ndim != 4 or tuple(x.shape[1:]) != qnet.input_shape:
+    if x.ndim != 4 or tuple(x.shape[1:]) != plan.input_shape:
         from structhw.errors import ConfigError
-        raise ConfigError(f"images must have shape [B, {', '.join(map(str, qnet.input_shape))}], "
+        raise ConfigError(f"images must have shape [B, {', '.join(map(str, plan.input_shape))}], "
                           f"got {list(x.shape)}")
-    ref = golden.logits(qnet, torch.as_tensor(x)).numpy().astype(np.int8)
+    ref = plan.golden_logits(torch.as_tensor(x)).numpy().astype(np.int8)
     root = Path(build_root) if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
     sources = network_sources(plan, root)
-    build = build_native(sources, NETWORK_TOP, 8 * qnet.input_channels, 8 * qnet.num_classes,
+    build = build_native(sources, NETWORK_TOP, 8 * plan.input_shape[0], 8 * plan.num_classes,
                          waves=waves, build_root=root)
     keep = work_dir is not None
     work = Path(work_dir) if keep else Path(tempfile.mkdtemp(dir=root, prefix="native-run-"))
@@ -152,11 +150,10 @@ def _command(build, x, work: Path, beats_in: int, *, seed, idle, stall, timing, 
 
 def _run(plan, x, ref, labels, build, work: Path, start: float, *, seed, idle, stall,
          timing_images, waves, reset_at, x_seed) -> NetworkSimResult:
-    qnet = plan.qnet
     work.mkdir(parents=True, exist_ok=True)
     beats = map_to_beats(x.astype(np.int8))
     beats.tofile(work / "x.bin")
-    beats_in = qnet.input_height * qnet.input_width
+    beats_in = plan.input_shape[1] * plan.input_shape[2]
     skip = images_in_flight(plan.latency_cycles, plan.cycles_per_image)
     timing = max(int(timing_images), skip + 3) if len(x) >= 2 else 0
     slow = 1.0 / max(1e-3, (1.0 - idle) * (1.0 - stall))
@@ -164,7 +161,7 @@ def _run(plan, x, ref, labels, build, work: Path, start: float, *, seed, idle, s
     max_cycles = int(4 * slow * per_image * (len(x) + 4) + 4 * plan.latency_cycles) + 20_000
     cmd = _command(build, x, work, beats_in, seed=seed, idle=idle, stall=stall, timing=timing,
                    max_cycles=max_cycles, reset_at=reset_at, x_seed=x_seed, waves=waves,
-                   out_bytes=qnet.num_classes)
+                   out_bytes=plan.num_classes)
     run_start = time.perf_counter()
     with open(work / "sim.log", "w") as log:
         code = run_process(cmd, cwd=work, stdout=log)
@@ -174,7 +171,7 @@ def _run(plan, x, ref, labels, build, work: Path, start: float, *, seed, idle, s
         raise SimulationError(f"native simulator exited with {code}: {log_text.strip()[-500:]}",
                               [log_text], work / "sim.log")
     summary = _read_summary(work / "summary.txt")
-    classes = qnet.num_classes
+    classes = plan.num_classes
     verify = _read_phase(work, "verify", len(x), classes, summary)
     mismatches, notes = compare(verify.y[:len(x)], ref, "random stalls")
     if not verify.finished:

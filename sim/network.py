@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from structhw import golden
 from structhw.rtl_gen.engine import images_in_flight
 
 from .layer import DEFAULT_IDLE, DEFAULT_STALL, map_to_beats
@@ -101,9 +100,9 @@ class NetworkSimResult:
 def write_network_verilog(plan, out_dir: Path) -> list:
     """The accelerator's Verilog, primitive models and waivers in ``out_dir``; returns their
     paths (:func:`~structhw.rtl_gen.verilog.simulation_sources`)."""
-    from structhw.rtl_gen.network import Network
+    from structhw.rtl_gen.graph_network import accelerator
     from structhw.rtl_gen.verilog import simulation_sources, write_verilog
-    return simulation_sources(write_verilog(Network(plan), out_dir, NETWORK_TOP))
+    return simulation_sources(write_verilog(accelerator(plan), out_dir, NETWORK_TOP))
 
 
 def generator_digest(plan) -> str:
@@ -191,13 +190,12 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
         from structhw.errors import ConfigError
         raise ConfigError(f"bench must be 'cocotb' or 'native', got {bench!r}")
     start = time.perf_counter()
-    qnet = plan.qnet
     x = np.asarray(images, dtype=np.int64)
-    if x.ndim != 4 or tuple(x.shape[1:]) != qnet.input_shape:
+    if x.ndim != 4 or tuple(x.shape[1:]) != plan.input_shape:
         from structhw.errors import ConfigError
-        raise ConfigError(f"images must have shape [B, {', '.join(map(str, qnet.input_shape))}], "
+        raise ConfigError(f"images must have shape [B, {', '.join(map(str, plan.input_shape))}], "
                           f"got {list(x.shape)}")
-    ref = golden.logits(qnet, torch.as_tensor(x)).numpy().astype(np.int8)
+    ref = plan.golden_logits(torch.as_tensor(x)).numpy().astype(np.int8)
 
     root = Path(build_root) if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -210,7 +208,7 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
             shutil.copyfile(src, work / "rtl" / src.name)
     data = work / "stream.npz"
     np.savez(data, x=map_to_beats(x.astype(np.int8)), y=ref)
-    beats_in = qnet.input_height * qnet.input_width
+    beats_in = plan.input_shape[1] * plan.input_shape[2]
     skip = images_in_flight(plan.latency_cycles, plan.cycles_per_image)
     timing = max(int(timing_images), skip + 3) if len(x) >= 2 else 0
     slow = 1.0 / max(1e-3, (1.0 - idle) * (1.0 - stall))

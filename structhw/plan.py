@@ -12,9 +12,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from structhw.rtl_gen.dsp import DSP_PRIMITIVES
 from structhw.rtl_gen.params import EngineParams
 
+from . import golden
 from .budget import Budget
 from .errors import ConfigError
 from .jsonfile import read_json
@@ -99,6 +102,21 @@ class HardwarePlan:
     def __post_init__(self):
         if not self.qnet_sha256:
             self.qnet_sha256 = qnet_digest(self.qnet)
+
+    # ----- what the accelerator computes -----------------------------------------------------
+    @property
+    def input_shape(self) -> tuple:
+        """(C, H, W) of one input image."""
+        return self.qnet.input_shape
+
+    @property
+    def num_classes(self) -> int:
+        """Logits per image (one output beat)."""
+        return self.qnet.num_classes
+
+    def golden_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The golden int8 logits [B, classes] the accelerator must give for int8 x [B, C, H, W]."""
+        return golden.logits(self.qnet, x)
 
     # ----- predictions --------------------------------------------------------------------
     @property
