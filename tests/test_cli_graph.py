@@ -94,12 +94,15 @@ def test_weights_are_loaded_from_a_state_dict(model_py, tmp_path, capsys):
     assert "does not fit the model" in capsys.readouterr().err
 
 
-def test_a_graph_needs_no_verilog_until_its_hardware_exists(model_py, tmp_path, capsys):
+def test_a_graph_compiles_to_the_verilog_of_its_graph_accelerator(model_py, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["compile", f"{model_py}:build", "--data", "random", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "--no-verilog" in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
+    assert main(["compile", f"{model_py}:build", "--data", "random", "--out", str(out)]) == 0
+    verilog = (out / "structhw_network.v").read_text()
+    plan = load_graph_plan(out / "plan.json")
+    for k, op in enumerate(plan.graph.nodes):
+        assert f"node_{k}_{op.name}" in verilog
+    assert "fork_0_stem" in verilog and "fifo_0_stem__2_add_0" in verilog
+    assert f"wrote {out / 'structhw_network.v'}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("suffix, argv, message", [

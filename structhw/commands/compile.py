@@ -4,8 +4,7 @@ plan the accelerator of a quantized model under a board's (or an explicit) budge
 
 MODEL is anything :mod:`structhw.model_source` resolves (default the shipped demo model). A chain
 of conv/linear layers gets plan.json version 1 and its Verilog; a graph network (residual adds,
-pooling, shortcuts) gets plan.json version 2 and, until its hardware is generated, needs
-``--no-verilog``. The Verilog is written before ``plan.json``, so a failure while generating it
+pooling, shortcuts) gets plan.json version 2 and the Verilog of its graph accelerator. The Verilog is written before ``plan.json``, so a failure while generating it
 leaves no new ``plan.json`` behind.
 """
 
@@ -168,12 +167,12 @@ def _quantized(args):
 
 
 def _write_verilog(plan, out: Path, target: str) -> list:
-    from structhw.rtl_gen.network import Network
+    from structhw.rtl_gen.graph_network import accelerator
     from structhw.rtl_gen.verilog import simulation_sources, write_verilog
 
     from .rtl import check_fits_some_board
     check_fits_some_board(plan.totals, f"the plan under the {target}")
-    return simulation_sources(Path(write_verilog(Network(plan), out, TOP_NAME)))
+    return simulation_sources(Path(write_verilog(accelerator(plan), out, TOP_NAME)))
 
 
 def run(args) -> int:
@@ -191,10 +190,6 @@ def run(args) -> int:
         bar.update()
         bar.set_postfix_str("plan")
         plan = plan_graph(graph, budget, dense=args.dense, target=target)
-        if isinstance(plan, GraphPlan) and not args.no_verilog:
-            raise ConfigError(f"{name} is a graph network (residual adds, pooling, shortcuts): "
-                              f"its plan is ready, its Verilog is not generated yet; rerun with "
-                              f"--no-verilog to write plan.json")
         bar.update()
         out.mkdir(parents=True, exist_ok=True)
         written = []
