@@ -1,16 +1,9 @@
 """Simulating a :class:`~structhw.rtl_gen.graph_network.GraphNetwork` in Amaranth with random
 idle input and output backpressure, under a deadlock watchdog that names the stalled node."""
 
-import random
+from .streams import Deadlock, run_stream_dut
 
-from amaranth import ClockDomain, Module
-from amaranth.sim import Simulator
-
-from .streams import stream_get, stream_put
-
-
-class Deadlock(AssertionError):
-    """No output beat for the watchdog's limit of cycles."""
+__all__ = ["Deadlock", "run_graph_dut", "stalled_node"]
 
 
 def stalled_node(ctx, net) -> str:
@@ -30,37 +23,7 @@ def stalled_node(ctx, net) -> str:
 
 def run_graph_dut(net, beats: list, out_count: int, *, seed: int, idle: float, stall: float,
                   watchdog: int):
-    """Send ``beats`` (one list of C0 ints per pixel) into ``net``, take ``out_count`` logit
-    beats; :class:`Deadlock` naming the stalled node when no beat comes out for ``watchdog``
-    cycles. Returns (output beats as lists of ints, the cycle each was taken)."""
-    got, out_cycles, failure = [], [], []
-    top = Module()
-    top.domains.sync = ClockDomain()
-    top.submodules.dut = net
-
-    async def producer(ctx):
-        await stream_put(ctx, net.i, beats, rng=random.Random(seed), idle=idle)
-
-    async def consumer(ctx):
-        got.extend(await stream_get(ctx, net.o, out_count, rng=random.Random(seed + 1),
-                                    stall=stall))
-
-    async def watch(ctx):
-        cycle = quiet = 0
-        async for _clk, _rst, valid, ready in ctx.tick().sample(net.o.valid, net.o.ready):
-            cycle += 1
-            quiet = 0 if valid and ready else quiet + 1
-            if valid and ready:
-                out_cycles.append(cycle)
-            if quiet > watchdog and not failure:
-                failure.append(f"no output for {watchdog} cycles (beat {len(out_cycles)} of "
-                               f"{out_count}): {stalled_node(ctx, net)}")
-                raise Deadlock(failure[0])
-
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.add_testbench(watch, background=True)
-    sim.run()
-    return [[int(v) for v in beat] for beat in got], out_cycles
+    """:func:`~.streams.run_stream_dut` on ``net`` with a watchdog of ``watchdog`` cycles whose
+    :class:`Deadlock` names the stalled node (:func:`stalled_node`)."""
+    return run_stream_dut(net, beats, out_count, seed=seed, idle=idle, stall=stall,
+                          watchdog=watchdog, diagnose=lambda ctx: stalled_node(ctx, net))

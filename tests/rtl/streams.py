@@ -32,9 +32,17 @@ async def stream_get(ctx, stream, count: int, *, rng: random.Random | None = Non
     return out
 
 
-def run_stream_dut(dut, beats: list, out_count: int, *, seed: int, idle: float, stall: float):
+class Deadlock(AssertionError):
+    """No output beat for the watchdog's limit of cycles."""
+
+
+def run_stream_dut(dut, beats: list, out_count: int, *, seed: int, idle: float, stall: float,
+                   watchdog: int | None = None, diagnose=None):
     """Simulate ``dut`` (ports ``i`` and ``o``, one ``sync`` domain): send ``beats`` on ``i``
     with random idle cycles, take ``out_count`` beats from ``o`` under random backpressure.
+
+    With ``watchdog``, :class:`Deadlock` when no beat comes out for that many cycles, its
+    message followed by ``diagnose(ctx)`` (a description of where the stream stopped).
 
     Returns (output beats as lists of ints, the cycle at which each output beat was accepted).
     """
@@ -54,11 +62,19 @@ def run_stream_dut(dut, beats: list, out_count: int, *, seed: int, idle: float, 
                                     stall=stall))
 
     async def output_cycles(ctx):
-        cycle = 0
+        cycle = quiet = 0
         async for _clk, _rst, valid, ready in ctx.tick().sample(dut.o.valid, dut.o.ready):
             cycle += 1
+            quiet = 0 if valid and ready else quiet + 1
             if valid and ready:
                 out_cycles.append(cycle)
+            if watchdog is not None and quiet > watchdog:
+                break
+        else:
+            return
+        where = f": {diagnose(ctx)}" if diagnose else ""
+        raise Deadlock(f"no output for {watchdog} cycles (beat {len(out_cycles)} of "
+                       f"{out_count}){where}")
 
     sim = Simulator(top)
     sim.add_clock(1e-6)
