@@ -140,3 +140,19 @@ def test_resnet20_on_random_data_is_refused_by_the_budget(tmp_path, capsys):
     assert not (out / "plan.json").exists()
     report = json.dumps(err)
     assert "Traceback" not in report
+
+
+def test_sim_runs_a_py_graph_model_bit_exact_at_the_planned_rate(model_py, tmp_path, capsys,
+                                                                 monkeypatch):
+    monkeypatch.setenv("STRUCTHW_SIM_CACHE", str(tmp_path / "cache"))
+    assert main(["sim", f"{model_py}:build", "--data", "random", "--images", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 4 and result["mismatches"] == 0 and result["bench"] == "native"
+    assert result["logits"] == 4 * 10
+    assert result["cycles_per_image_measured"] == result["cycles_per_image_predicted"]
+
+
+def test_sim_refuses_data_for_a_checkpoint(capsys):
+    assert main(["sim", "--data", "random"]) == 2
+    err = capsys.readouterr().err
+    assert "--data applies to zoo, .py and graph models" in err and len(err.splitlines()) == 1

@@ -13,9 +13,9 @@ MODEL_HELP = ("zoo name, structhw checkpoint, *.qnet.json, or path/to/file.py:ca
               "(default: the shipped demo model)")
 
 
-def add_model_arguments(parser) -> None:
+def add_model_arguments(parser, help: str = MODEL_HELP) -> None:
     """MODEL, ``--preset``, ``--input-shape``, ``--weights`` and ``--data``."""
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None, help=MODEL_HELP)
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None, help=help)
     parser.add_argument("--preset", choices=PRESETS, default=None,
                         help="zoo / .py models: decompose with this structure preset "
                         "(default: as given, dense)")

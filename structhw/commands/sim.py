@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import ConfigError
+from .model_args import MODEL_HELP, add_model_arguments, is_file_model, model_source
 
 RANDOM_LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
 BENCHES = ("native", "cocotb")
@@ -43,8 +44,8 @@ def register(subparsers) -> None:
         "and compare every logit with the golden integer model; or, with --random-layer, run one "
         "random quantized layer through its RTL and dump inputs, weights and both outputs.",
     )
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help="training checkpoint or *.qnet.json (default: the shipped demo model)")
+    add_model_arguments(parser, MODEL_HELP + "; a graph network (residual adds, pooling, "
+                        "shortcuts) runs in the native bench, on the --data test images")
     parser.add_argument("--board", default=None, help="board whose budget the compiler plans for "
                         "(default ulx3s-85f)")
     parser.add_argument("--images", type=int, default=None, metavar="N",
@@ -248,6 +249,30 @@ def _simulate(plan, images, labels, args, bench: str):
                             work_dir=args.work)
 
 
+def _graph_file(model) -> bool:
+    """True for a qnet.json holding a graph network (not a chain of conv/linear layers)."""
+    if not str(model).endswith(".qnet.json"):
+        return False
+    from structhw.graph.quant_graph import load_graph
+    return not load_graph(model).is_chain()
+
+
+def _graph_model(args, budget, target) -> tuple:
+    """(plan, int8 test images int64 [B, C, H, W], labels or None) of a zoo, .py or graph
+    MODEL: quantized on ``--data`` as ``structhw quantize`` does, planned as ``compile``
+    does, the first ``--images`` test images of the data set quantized to its input scale."""
+    from structhw.graph.pipeline import plan_graph, quantize_source
+    from structhw.model_source import calibration_images
+    from structhw.quant.fixed_point import quantize_symmetric
+
+    graph, _ = quantize_source(model_source(args), data=args.data)
+    plan = plan_graph(graph, budget, target=target)
+    _, test, labels = calibration_images(args.data, graph.input_shape)
+    count = len(test) if args.images is None else min(args.images, len(test))
+    images = quantize_symmetric(test[:count], graph.input_scale).numpy()
+    return plan, images, None if labels is None else labels[:count].numpy()
+
+
 def run_network(args) -> int:
     from structhw.commands.compile import load_model, resolve_budget
     from structhw.compiler import compile_plan
@@ -265,12 +290,20 @@ def run_network(args) -> int:
     with terminate_as_exit(), tqdm(total=len(steps), desc="sim", unit="step", file=sys.stderr,
                                    leave=False, disable=None) as bar:
         bar.set_postfix_str("model")
-        qnet = load_model(args.model, dense=False)
-        bar.update()
-        bar.set_postfix_str("compile")
         budget, target = resolve_budget(args.board, None)
-        plan = compile_plan(qnet, budget, target=target)
-        images, labels = quantized_test_split(qnet, args.images)
+        if is_file_model(args.model) and not _graph_file(args.model):
+            if args.data != "digits":
+                raise ConfigError("--data applies to zoo, .py and graph models; a checkpoint or "
+                                  "chain qnet file runs on the digits test split")
+            qnet = load_model(args.model, dense=False)
+            bar.update()
+            bar.set_postfix_str("compile")
+            plan = compile_plan(qnet, budget, target=target)
+            images, labels = quantized_test_split(qnet, args.images)
+        else:
+            plan, images, labels = _graph_model(args, budget, target)
+            bar.update()
+            bar.set_postfix_str("compile")
         bar.update()
         bar.set_postfix_str(f"simulate {len(images)} images")
         result = _simulate(plan, images, labels, args, bench)
