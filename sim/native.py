@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from structhw.rtl_gen.engine import images_in_flight
 
 from .layer import DEFAULT_IDLE, DEFAULT_STALL, map_to_beats
 from .native_build import build_native, run_process
-from .network import DEFAULT_TIMING_IMAGES, NETWORK_TOP, NetworkSimResult, cached_network_verilog
+from .network import (DEFAULT_TIMING_IMAGES, NETWORK_TOP, NetworkSimResult,
+                      cached_network_verilog, images_and_reference)
 from .runner import SimulationError, default_build_root
 
 STUCK_EXIT = 3
@@ -106,12 +106,7 @@ def simulate_network_native(plan, images, labels=None, *, seed: int = 0,
         values drawn with this seed instead of zero.
     """
     start = time.perf_counter()
-    x = np.asarray(images, dtype=np.int64)
-    if x.ndim != 4 or tuple(x.shape[1:]) != plan.input_shape:
-        from structhw.errors import ConfigError
-        raise ConfigError(f"images must have shape [B, {', '.join(map(str, plan.input_shape))}], "
-                          f"got {list(x.shape)}")
-    ref = plan.golden_logits(torch.as_tensor(x)).numpy().astype(np.int8)
+    x, ref = images_and_reference(plan, images)
     root = Path(build_root) if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
     sources = network_sources(plan, root)

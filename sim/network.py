@@ -189,14 +189,28 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
     if bench != "cocotb":
         from structhw.errors import ConfigError
         raise ConfigError(f"bench must be 'cocotb' or 'native', got {bench!r}")
-    start = time.perf_counter()
+    return _simulate_cocotb(plan, images, labels, seed=seed, idle=idle, stall=stall,
+                            timing_images=timing_images, simulator=simulator, waves=waves,
+                            build_root=build_root, work_dir=work_dir, quiet=quiet, check=check)
+
+
+def images_and_reference(plan, images) -> tuple:
+    """(``images`` as int64 [B, C, H, W], the golden int8 logits [B, classes]) for ``plan``'s
+    accelerator; ConfigError when the images are not the plan's input shape."""
     x = np.asarray(images, dtype=np.int64)
     if x.ndim != 4 or tuple(x.shape[1:]) != plan.input_shape:
         from structhw.errors import ConfigError
         raise ConfigError(f"images must have shape [B, {', '.join(map(str, plan.input_shape))}], "
                           f"got {list(x.shape)}")
     ref = plan.golden_logits(torch.as_tensor(x)).numpy().astype(np.int8)
+    return x, ref
 
+
+def _simulate_cocotb(plan, images, labels, *, seed, idle, stall, timing_images, simulator, waves,
+                     build_root, work_dir, quiet, check) -> NetworkSimResult:
+    """:func:`simulate_network` in the cocotb bench."""
+    start = time.perf_counter()
+    x, ref = images_and_reference(plan, images)
     root = Path(build_root) if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="network-"))
