@@ -4,8 +4,9 @@ plan the accelerator of a quantized model under a board's (or an explicit) budge
 
 MODEL is anything :mod:`structhw.model_source` resolves (default the shipped demo model). A chain
 of conv/linear layers gets plan.json version 1 and its Verilog; a graph network (residual adds,
-pooling, shortcuts) gets plan.json version 2 and the Verilog of its graph accelerator. The Verilog is written before ``plan.json``, so a failure while generating it
-leaves no new ``plan.json`` behind.
+pooling, shortcuts) gets plan.json version 2 and the Verilog of its graph accelerator. The
+Verilog is written before ``plan.json``, so a failure while generating it leaves no new
+``plan.json`` behind.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..budget import Budget
-from ..compiler import RESOURCES, HardwarePlan, compile_plan
+from ..compiler import RESOURCES, HardwarePlan
 from ..errors import ConfigError, check_output_dir
 from .graph_table import format_graph_plan
 from .model_args import add_model_arguments, is_file_model, model_source
@@ -106,8 +107,8 @@ def load_qnet_file(path):
     check_graph_sizes(graph, str(path))
     if not graph.is_chain():
         raise ConfigError(f"{path}: a graph network (residual adds, pooling, shortcuts); this "
-                          f"command takes chains of conv/linear layers until the graph hardware "
-                          f"is generated: plan it with structhw compile --no-verilog")
+                          f"command takes chains of conv/linear layers for now: graph networks "
+                          f"go through structhw compile and structhw sim")
     return graph.to_qnet()
 
 

@@ -99,7 +99,7 @@ def edge_depths(graph, hardware: dict) -> dict:
     input have a FIFO only where the input forks (one consumer reads the input stream
     directly)."""
     depths = {}
-    for src in [INPUT] + [node.name for node in graph.nodes]:
+    for src in graph.producers():
         edges = graph.edges_from(src)
         if src == INPUT and len(edges) < 2:
             continue
@@ -160,17 +160,15 @@ def throughput_depths(graph, hardware: dict, minimum: dict, latency: dict,
     at one F pixel every ``cycles_per_image / pixels(F)`` cycles; on a small map this is more
     than a whole map) — capped at :data:`MAX_MAPS` maps of F, and never below ``minimum``."""
     depths = dict(minimum)
-    for src in [INPUT] + [node.name for node in graph.nodes]:
+    for src in graph.producers():
         edges = graph.edges_from(src)
         if not edges or (src, *edges[0]) not in minimum:
             continue
         lags = latency_lags(graph, latency, src) if len(edges) > 1 else {}
         period = cycles_per_image / _pixels(graph, src)
         for dst, i in edges:
-            chain = chain_depth(graph, hardware, src, dst)
-            want = minimum[src, dst, i] + (0 if chain == MIN_FIFO_DEPTH and
-                                           getattr(hardware[dst], "flattens", False)
-                                           else _width(graph, src))
+            flattens = getattr(hardware[dst], "flattens", False)
+            want = minimum[src, dst, i] + (0 if flattens else _width(graph, src))
             if lags.get((dst, i)):
                 want += int(np.ceil(lags[dst, i] / period))
             ceiling = max(minimum[src, dst, i], MAX_MAPS * _pixels(graph, src))

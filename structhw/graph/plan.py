@@ -4,8 +4,8 @@
 Every node gets its hardware (:mod:`structhw.rtl_gen.nodes`), sized by the same greedy balancer
 as the chain compiler (:mod:`structhw.balance`) under the budget minus the parameter-free
 hardware: a FIFO on every edge between nodes (depths by :mod:`structhw.graph.fifo_depth`), a
-fork where a node (or the input) has several consumers, a Flatten in front of a linear layer fed a map. In
-steady state the accelerator delivers one image per ``max(node cycles)`` cycles.
+fork where a node (or the input) has several consumers, a Flatten in front of a linear layer fed
+a map. In steady state the accelerator delivers one image per ``max(node cycles)`` cycles.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..plan import save_plan_json
 from ..errors import ConfigError, ResourceError
 from ..resources import Resources, block_ram
 from .fifo_depth import MAX_CHAIN_DEPTH, edge_depths, throughput_depths
-from .quant_graph import INPUT, QuantGraph
+from .quant_graph import QuantGraph
 
 PLAN_VERSION = 2
 
@@ -201,7 +201,7 @@ def _edges(graph: QuantGraph, hardware: dict, budget: Budget, depths: dict) -> t
         cost = edge_fifo_cost(width, depth, budget)
         edges.append(EdgePlan(src, dst, i, depth, width, cost))
         overhead = overhead + cost
-    for name in [INPUT] + [op.name for op in graph.nodes]:
+    for name in graph.producers():
         consumers = len(graph.edges_from(name))
         if consumers > 1:
             overhead = overhead + fork_cost(consumers)

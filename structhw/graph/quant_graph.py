@@ -90,6 +90,10 @@ class QuantGraph:
         """The nodes that read ``name``'s output, in order."""
         return [n for n in self.nodes if name in n.inputs]
 
+    def producers(self) -> list:
+        """The names of every stream source: :data:`INPUT`, then every node, in graph order."""
+        return [INPUT] + [n.name for n in self.nodes]
+
     def edges_from(self, name: str) -> list:
         """Every edge leaving ``name`` (a node or :data:`INPUT`) as ``(consumer, input index)``,
         in graph order; a consumer that reads ``name`` twice has two edges."""
