@@ -204,3 +204,59 @@ def engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     for part in engine_cost_breakdown(layer, params).values():
         total = total + part
     return total
+
+
+def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
+    """Cost of each component of ``MemoryWindowEngine(layer, params)``.
+
+    ===========  ==================================================================
+    writer       ff = 8·C (rotating pixel) + (T+1)·w (packed word, running sum) + counters;
+                 lut4 = 8·C (load or rotate) + 2·w (add, subtract) + T·w (packing) + counters
+    rows         bram_bits = R·Wp·⌈c/T⌉·T·w (the row memory)
+    reader       ff = lut4 = counters of (g, kh, kw, chunk, step, ox, oy, slots, offsets)
+                 + one address add
+    mac          as the register engine's without the window copy and operand multiplexers:
+                 ff = T·w (operand register) + 2·P·T·8 + 2·P·T·(w+8) + tree + 2·P·A + flags;
+                 lut4 = tree adders + 3·P·A; bram_bits = α ROM + bias ROM
+    ===========  ==================================================================
+    """
+    from .memory_engine import check_memory_engine
+    from .memory_window_model import MemoryWindowGeometry
+
+    check_memory_engine(layer, params)
+    geo = MemoryWindowGeometry(layer, params.mults)
+    P, T, w = params.lanes, params.mults, geo.value_bits
+    G, K = -(-layer.out_channels // P), geo.passes
+    A = layer.widths().accumulator
+    hp, wp = geo.padded
+    writer_counters = _counter_bits(layer.in_channels, wp, T, geo.depth)
+    reader_counters = (_counter_bits(G, layer.n, layer.n, geo.chunks, G * K, layer.out_width,
+                                     layer.out_height, geo.rows, geo.rows, geo.rows)
+                       + 2 * _counter_bits(wp * geo.chunks))
+    address = _counter_bits(geo.depth)
+    tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
+    steps = _counter_bits(G) + 3
+    return {
+        "padder": padder_cost(layer),
+        "writer": Cost(lut4=8 * layer.in_channels + (T + 2) * w + 2 * writer_counters,
+                       ff=8 * layer.in_channels + (T + 1) * w + writer_counters + 1),
+        "rows": Cost(bram_bits=geo.depth * geo.word_bits),
+        "reader": Cost(lut4=2 * reader_counters + 2 * address,
+                       ff=reader_counters + _counter_bits(hp + geo.rows) + 2),
+        "mac": Cost(lut4=tree + 3 * P * A,
+                    ff=(T * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
+                        + P * tree_register_bits(T, w + 8) + 2 * P * A
+                        + steps * (tree_stages(T) + 5)),
+                    dsp=P * T, bram_bits=G * K * P * T * 8 + G * P * A),
+        "skid": skid_cost(layer, params),
+        "requant": requant_cost(layer, params),
+        "collector": collector_cost(layer, params),
+    }
+
+
+def memory_engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+    """Total analytic resources of ``MemoryWindowEngine(layer, params)``."""
+    total = Cost()
+    for part in memory_engine_cost_breakdown(layer, params).values():
+        total = total + part
+    return total

@@ -177,14 +177,20 @@ class LayerEngine(wiring.Component):
             wiring.connect(m, queue.o, mac.i)
         else:
             wiring.connect(m, window.o, mac.i)
-        m.submodules.requant = requant = Requantizer(layer, params.lanes, self.dsp)
-        m.submodules.mac_skid = mac_skid = SkidBuffer(mac.o.payload.shape())
-        wiring.connect(m, mac.o, mac_skid.i)
-        wiring.connect(m, mac_skid.o, requant.i)
-        m.submodules.collect = collect = GroupCollector(layer.out_channels, params.lanes)
-        wiring.connect(m, requant.o, collect.i)
-        wiring.connect(m, collect.o, wiring.flipped(self.o))
+        connect_output_stages(m, mac.o, wiring.flipped(self.o), layer, params.lanes, self.dsp)
         return m
+
+
+def connect_output_stages(m: Module, accumulators, out, layer: QuantLayer, lanes: int,
+                          dsp) -> None:
+    """MAC lane-group beats (``accumulators``) → skid → requantiser → collector → ``out``."""
+    m.submodules.requant = requant = Requantizer(layer, lanes, dsp)
+    m.submodules.mac_skid = mac_skid = SkidBuffer(accumulators.payload.shape())
+    wiring.connect(m, accumulators, mac_skid.i)
+    wiring.connect(m, mac_skid.o, requant.i)
+    m.submodules.collect = collect = GroupCollector(layer.out_channels, lanes)
+    wiring.connect(m, requant.o, collect.i)
+    wiring.connect(m, collect.o, out)
 
 
 def engine_steps(layer: QuantLayer, params: EngineParams) -> int:

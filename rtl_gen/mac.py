@@ -8,55 +8,22 @@ word per (group, pass).
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from structhw.errors import ConfigError
-from structhw.qnet import QuantLayer, ceil_log2
+from structhw.qnet import QuantLayer
 
-from .dsp import MULT18X18D_OPERAND_BITS, RegisteredMultiplier, check_primitive
+from .dsp import MULT18X18D_OPERAND_BITS, check_primitive
+from .mac_pipeline import (IssuedStep, alpha_rom, ceil_div, group_layout, multiply_accumulate,
+                           step_layout, tree_register_bits, tree_stages)
+
+__all__ = ["MULT_OPERAND_BITS", "MacSchedule", "MacArray", "check_mac", "ceil_div",
+           "group_layout", "tree_stages", "tree_register_bits"]
 
 MULT_OPERAND_BITS = MULT18X18D_OPERAND_BITS
 """Widest signed operand of one ECP5 MULT18X18D."""
-
-TREE_LEVELS_PER_STAGE = 2
-"""Adder levels of the product tree between two pipeline registers (two carry chains of ≤ 28
-bits keep the MAC array above 100 MHz on ECP5 speed 6)."""
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def group_layout(value_shape, lanes: int, groups: int) -> data.StructLayout:
-    """Payload of one lane group: ``values`` (P lanes of ``value_shape``) and its index."""
-    return data.StructLayout({
-        "values": data.ArrayLayout(value_shape, lanes),
-        "group": unsigned(max(1, ceil_log2(groups))),
-    })
-
-
-BLOCK_ROM_MIN_BITS = 4096
-"""ROMs of at least this many bits are marked for block RAM (a quarter of one DP16KD)."""
-
-
-def rom_memory(bits: int, words: list, *, block: bool = False) -> Memory:
-    """A ROM of ``words`` (unsigned ``bits`` wide), at least two deep so that its address is
-    never a zero-width vector in Verilog (a one-word table repeats its word). With ``block``
-    (for a synchronous read port) and at least BLOCK_ROM_MIN_BITS bits it asks synthesis for
-    block RAM instead of LUTs (``rom_style = "block"``)."""
-    words = list(words) * 2 if len(words) == 1 else list(words)
-    attrs = {"rom_style": "block"} if block and bits * len(words) >= BLOCK_ROM_MIN_BITS else None
-    return Memory(shape=unsigned(bits), depth=len(words), init=words, attrs=attrs)
-
-
-def _pack(values, bits: int) -> int:
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
-    return word
 
 
 class MacSchedule:
@@ -234,150 +201,16 @@ class MacArray(wiring.Component):
                     shared[key] = op
                 operands[p][t] = shared[key]
 
-        # ---- multiply: α from ROM (synchronous read, one word per step) ----
-        alpha_words = [_pack([a for lane in sch.alpha[gg][kk] for a in lane], 8)
-                       for gg in range(G) for kk in range(K)]
-        m.submodules.alpha_rom = alpha_rom = rom_memory(P * T * 8, alpha_words, block=True)
-        rom = alpha_rom.read_port()
-        m.d.comb += [rom.addr.eq(step), rom.en.eq(advance)]
-
-        s1_valid, s1_first, s1_last = Signal(), Signal(), Signal()
-        s1_group = Signal.like(g)
+        # ---- the step issued: flags and operands registered, α read from ROM ----
+        flags = Signal(step_layout(G), name="s1")
         s1_ops = {id(op): Signal.like(op, name=f"{op.name}_r") for op in shared.values()}
         with m.If(advance):
-            m.d.sync += [s1_valid.eq(issue), s1_first.eq(~k.any()), s1_last.eq(last_pass),
-                         s1_group.eq(g)]
+            m.d.sync += [flags.valid.eq(issue), flags.first.eq(~k.any()),
+                         flags.last.eq(last_pass), flags.group.eq(g)]
             m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
-
-        # Block-RAM clock-to-output (≈6 ns on ECP5) plus a multiply does not fit 10 ns: the ROM
-        # word and the operands get a register of their own (alpha_r, _rr) before the
-        # multipliers' input registers.
-        alpha_layout = data.ArrayLayout(data.ArrayLayout(signed(8), T), P)
-        alpha_r = Signal(alpha_layout, name="alpha_r")
-        r_valid, r_first, r_last = Signal(), Signal(), Signal()
-        r_group = Signal.like(g)
-        rr_ops = {key: Signal.like(op, name=f"{op.name}_rr") for key, op in s1_ops.items()}
-        q_valid, q_first, q_last = Signal(), Signal(), Signal()
-        q_group = Signal.like(g)
-        with m.If(advance):
-            m.d.sync += [r_valid.eq(s1_valid), r_first.eq(s1_first), r_last.eq(s1_last),
-                         r_group.eq(s1_group), alpha_r.eq(rom.data)]
-            m.d.sync += [rr_ops[key].eq(op) for key, op in s1_ops.items()]
-            m.d.sync += [q_valid.eq(r_valid), q_first.eq(r_first), q_last.eq(r_last),
-                         q_group.eq(r_group)]
-
-        # ---- multiply: one RegisteredMultiplier each (operand register, product register) ----
-        p_valid, p_first, p_last = Signal(), Signal(), Signal()
-        p_group = Signal.like(g)
-        raw_products = []
-        for p in range(P):
-            row = []
-            for t in range(T):
-                mult = RegisteredMultiplier(signed(self.operand_bits), signed(8), self.dsp)
-                m.submodules[f"mult_p{p}_t{t}"] = mult
-                m.d.comb += [mult.a.eq(rr_ops[id(operands[p][t])]), mult.b.eq(alpha_r[p][t]),
-                             mult.en.eq(advance)]
-                row.append(mult.p)
-            raw_products.append(row)
-        prod_bits = self.operand_bits + 8
-        # The product is registered once more out of the DSP row.
-        s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
-        s2_group = Signal.like(g)
-        products = [[Signal(signed(prod_bits), name=f"prod_r_p{p}_t{t}") for t in range(T)]
-                    for p in range(P)]
-        with m.If(advance):
-            m.d.sync += [p_valid.eq(q_valid), p_first.eq(q_first), p_last.eq(q_last),
-                         p_group.eq(q_group)]
-            m.d.sync += [s2_valid.eq(p_valid), s2_first.eq(p_first), s2_last.eq(p_last),
-                         s2_group.eq(p_group)]
-            for p in range(P):
-                for t in range(T):
-                    m.d.sync += products[p][t].eq(raw_products[p][t])
-
-        # ---- adder tree over the T products, registered every TREE_LEVELS_PER_STAGE levels ----
-        sums = []
-        for p in range(P):
-            total, stages = _pipelined_tree_sum(m, products[p], advance, f"psum_p{p}")
-            sums.append(total)
-        assert stages == tree_stages(T)
-        s3_valid, s3_first, s3_last, s3_group = s2_valid, s2_first, s2_last, s2_group
-        for stage in range(stages):
-            nxt = [Signal(name=f"tree{stage}_valid"), Signal(name=f"tree{stage}_first"),
-                   Signal(name=f"tree{stage}_last"), Signal.like(g, name=f"tree{stage}_group")]
-            with m.If(advance):
-                m.d.sync += [nxt[0].eq(s3_valid), nxt[1].eq(s3_first), nxt[2].eq(s3_last),
-                             nxt[3].eq(s3_group)]
-            s3_valid, s3_first, s3_last, s3_group = nxt
-
-        # ---- accumulate: acc = (first ? bias : acc) + Σ_t products ----
-        bias = [[int(layer.bias[gg * P + p]) if gg * P + p < layer.out_channels else 0
-                 for p in range(P)] for gg in range(G)]
-        bias_rom = rom_memory(P * self.acc_bits, [_pack(row, self.acc_bits) for row in bias])
-        m.submodules.bias_rom = bias_rom
-        bias_rd = bias_rom.read_port(domain="comb")
-        m.d.comb += bias_rd.addr.eq(s3_group)
-        bias_now = data.View(data.ArrayLayout(signed(self.acc_bits), P), bias_rd.data)
-
-        acc = [Signal(signed(self.acc_bits), name=f"acc_p{p}") for p in range(P)]
-        acc_next = [Signal(signed(self.acc_bits), name=f"acc_next_p{p}") for p in range(P)]
-        for p in range(P):
-            m.d.comb += acc_next[p].eq(Mux(s3_first, bias_now[p], acc[p]) + sums[p])
-        out_valid = Signal()
-        m.d.comb += self.o.valid.eq(out_valid)
-        with m.If(advance):
-            with m.If(s3_valid):
-                m.d.sync += [acc[p].eq(acc_next[p]) for p in range(P)]
-            m.d.sync += out_valid.eq(s3_valid & s3_last)
-            with m.If(s3_valid & s3_last):
-                m.d.sync += [self.o.payload.values[p].eq(acc_next[p]) for p in range(P)]
-                m.d.sync += self.o.payload.group.eq(s3_group)
+        issued = IssuedStep(flags, [[s1_ops[id(op)] for op in row] for row in operands],
+                            alpha_rom(m, sch.alpha, advance, step))
+        multiply_accumulate(m, issued, layer=layer, groups=G, operand_bits=self.operand_bits,
+                            dsp=self.dsp, advance=advance, out=self.o)
         return m
-
-
-def tree_stages(mults: int) -> int:
-    """Register stages of the product adder tree of T = ``mults`` products: one after every
-    TREE_LEVELS_PER_STAGE levels and one after the last (none for a single product)."""
-    levels = ceil_log2(mults) if mults > 1 else 0
-    return ceil_div(levels, TREE_LEVELS_PER_STAGE)
-
-
-def tree_register_bits(mults: int, width: int) -> int:
-    """Flip-flops of one lane's pipelined product tree: the sums alive at every register stage
-    of a balanced tree over ``mults`` products of ``width`` bits (each add one bit wider)."""
-    widths, level, bits = [width] * mults, 0, 0
-    while len(widths) > 1:
-        widths = [max(widths[i], widths[i + 1]) + 1 if i + 1 < len(widths) else widths[i]
-                  for i in range(0, len(widths), 2)]
-        level += 1
-        if level % TREE_LEVELS_PER_STAGE == 0 or len(widths) == 1:
-            bits += sum(widths)
-    return bits
-
-
-def _pipelined_tree_sum(m: Module, values: list, enable, name: str) -> tuple:
-    """Balanced adder tree over ``values`` with a register (loaded on ``enable``) after every
-    TREE_LEVELS_PER_STAGE levels and after the last level; returns (sum, register stages)."""
-    values, level, stages = list(values), 0, 0
-    while len(values) > 1:
-        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
-                  for i in range(0, len(values), 2)]
-        level += 1
-        if level % TREE_LEVELS_PER_STAGE == 0 or len(values) == 1:
-            registered = []
-            for j, v in enumerate(values):
-                reg = Signal(signed(len(v)), name=f"{name}_s{stages}_{j}")
-                with m.If(enable):
-                    m.d.sync += reg.eq(v)
-                registered.append(reg)
-            values, stages = registered, stages + 1
-    return values[0], stages
-
-
-def _tree_sum(values):
-    """Balanced adder tree over ``values`` (Amaranth grows each sum by one bit)."""
-    values = list(values)
-    while len(values) > 1:
-        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
-                  for i in range(0, len(values), 2)]
-    return values[0]
 

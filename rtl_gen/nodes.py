@@ -27,9 +27,9 @@ from structhw.graph.ops import (AddOp, AvgPoolOp, ConvOp, GlobalAvgPoolOp, MaxPo
 from structhw.qnet import QuantLayer, ceil_log2
 from structhw.resources import Resources
 
-from .cost import engine_cost
-from .engine import (LayerEngine, check_engine, engine_cycles, engine_latency,
-                     engine_throughput_bound)
+from .cost import Cost
+from .engine_variants import engine_variant
+from .memory_window_model import memory_window_refusal
 from .params import EngineParams
 from .pooling import AvgPool, GlobalAvgPool, MaxPool
 from .residual import ResidualAdd
@@ -38,28 +38,32 @@ from .sumpool import choose_sumpool_arch
 
 
 class EngineModel:
-    """Cycles and resources of a layer engine from the generator's analytic models; tests
-    substitute their own (same methods) to plan against another model."""
+    """Cycles and resources of a layer engine from the generator's analytic models (the variant
+    of ``params.window``, :mod:`~structhw.rtl_gen.engine_variants`); tests substitute their own
+    (same methods) to plan against another model."""
 
     def check(self, layer: QuantLayer, params: EngineParams) -> None:
         """Raise :class:`ConfigError` naming the layer if the engine cannot implement it."""
-        check_engine(layer, params)
+        engine_variant(params).check(layer, params)
 
     def cycles(self, layer: QuantLayer, params: EngineParams) -> int:
         """Cycles the engine needs per image in steady state."""
-        return int(engine_cycles(layer, params))
+        return engine_variant(params).cycles(layer, params)
 
     def cycles_lower_bound(self, layer: QuantLayer, params: EngineParams) -> int:
         """A cheap bound the engine cannot beat (the planner skips candidates with it)."""
-        return int(engine_throughput_bound(layer, params))
+        return engine_variant(params).cycles_lower_bound(layer, params)
 
     def cost(self, layer: QuantLayer, params: EngineParams) -> Resources:
         """Resources of the engine for ``layer`` with ``params``."""
-        return Resources.of(engine_cost(layer, params))
+        total = Cost()
+        for part in engine_variant(params).cost_breakdown(layer, params).values():
+            total = total + part
+        return Resources.of(total)
 
     def latency(self, layer: QuantLayer, params: EngineParams) -> int:
         """Cycles from the first input beat to the first output pixel, no stalls."""
-        return int(engine_latency(layer, params))
+        return engine_variant(params).latency(layer, params)
 
     def sumpool_arch(self, layer: QuantLayer) -> str | None:
         """The cheaper sum-pool microarchitecture for ``layer``; ``None`` for a dense layer."""
@@ -150,34 +154,41 @@ class NodeHardware(Stage):
 
 class ConvNode(NodeHardware):
     """A conv/linear layer engine: candidates are every useful (lanes P, multipliers T), P
-    outer. A linear layer fed an H·W > 1 map needs a Flatten in front (:attr:`flattens`), which
-    the plan counts with the FIFOs."""
+    outer, for the register engine and, with ``memory_windows`` and a layer it can take, first
+    for the memory-window engine (T ≤ c; its (1, 1) is the smallest candidate). A linear layer
+    fed an H·W > 1 map needs a Flatten in front (:attr:`flattens`), which the plan counts with
+    the FIFOs."""
 
-    def __init__(self, op: ConvOp, model=None):
+    def __init__(self, op: ConvOp, model=None, memory_windows: bool = False):
         super().__init__(op)
         self.layer, self.model = op.layer, model or EngineModel()
         self.arch = self.model.sumpool_arch(self.layer)
+        self.memory_windows = memory_windows and memory_window_refusal(self.layer) is None
 
     @property
     def flattens(self) -> bool:
         return self.layer.kind == "linear" and self.in_pixels > 1
 
-    def _params(self, lanes_mults) -> EngineParams:
-        return EngineParams(lanes=lanes_mults[0], mults=lanes_mults[1], sumpool=self.arch)
+    def _params(self, candidate) -> EngineParams:
+        if len(candidate) == 3:
+            return EngineParams(lanes=candidate[0], mults=candidate[1], window="memory")
+        return EngineParams(lanes=candidate[0], mults=candidate[1], sumpool=self.arch)
 
     def candidates(self) -> list:
-        return [(p, t) for p in useful_steps(self.layer.out_channels)
-                for t in useful_steps(self.layer.mults_per_output)]
+        lanes = useful_steps(self.layer.out_channels)
+        memory = ([(p, t, "memory") for p in lanes for t in useful_steps(self.layer.c)]
+                  if self.memory_windows else [])
+        return memory + [(p, t) for p in lanes for t in useful_steps(self.layer.mults_per_output)]
 
-    def evaluate(self, lanes_mults) -> Choice:
-        params = self._params(lanes_mults)
+    def evaluate(self, candidate) -> Choice:
+        params = self._params(candidate)
         self.model.check(self.layer, params)
         return Choice(params, self.model.cycles(self.layer, params),
                       self.model.cost(self.layer, params))
 
-    def cycles_lower_bound(self, lanes_mults):
+    def cycles_lower_bound(self, candidate):
         bound = getattr(self.model, "cycles_lower_bound", None)
-        return None if bound is None else bound(self.layer, self._params(lanes_mults))
+        return None if bound is None else bound(self.layer, self._params(candidate))
 
     def latency(self, params) -> int:
         return int(self.model.latency(self.layer, params))
@@ -190,14 +201,15 @@ class ConvNode(NodeHardware):
                            L.padding, L.dilation)
 
     def component(self, params, dsp_primitive=None):
-        return LayerEngine(self.layer, params, dsp_primitive)
+        return engine_variant(params).component(self.layer, params, dsp_primitive)
 
     def params_from_json(self, obj, where: str):
         try:
-            params = EngineParams(lanes=obj["lanes"], mults=obj["mults"], sumpool=obj["sumpool"])
-        except (KeyError, TypeError):
+            params = EngineParams(lanes=obj["lanes"], mults=obj["mults"], sumpool=obj["sumpool"],
+                                  window=obj.get("window", "registers"))
+        except (KeyError, TypeError, AttributeError):
             raise ConfigError(f"{where}: params need lanes, mults and sumpool") from None
-        params.check(self.layer)
+        engine_variant(params).check(self.layer, params)
         return params
 
 
@@ -377,10 +389,10 @@ _OP_TYPES = {ConvNode: ConvOp, AddNode: AddOp, MaxPoolNode: MaxPoolOp, AvgPoolNo
              ReluNode: ReluOp}
 
 
-def node_hardware(op, model=None) -> NodeHardware:
+def node_hardware(op, model=None, memory_windows: bool = False) -> NodeHardware:
     """The hardware class of ``op``, built for it (``model`` replaces the engine models of a
-    conv/linear node)."""
+    conv/linear node; ``memory_windows`` lets it choose the memory-window engine)."""
     cls = NODE_HARDWARE.get(op.kind if not isinstance(op, ConvOp) else op.layer.kind)
     if cls is None or not isinstance(op, _OP_TYPES[cls]):
         raise ConfigError(f"{op.kind} {op.name!r}: no hardware for this op")
-    return cls(op, model) if cls is ConvNode else cls(op)
+    return cls(op, model, memory_windows) if cls is ConvNode else cls(op)

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from structhw.errors import ConfigError
 
 SUMPOOL_ARCHS = ("tree", "separable")
+WINDOW_KINDS = ("registers", "memory")
+"""Where an engine keeps its windows: ``"registers"`` (:class:`~structhw.rtl_gen.LayerEngine`)
+or ``"memory"`` (:class:`~structhw.rtl_gen.memory_engine.MemoryWindowEngine`, serial sum-pool)."""
 
 
 @dataclass(frozen=True)
@@ -21,12 +24,15 @@ class EngineParams:
         T, multipliers per lane, 1 ≤ T ≤ c·n² (one ECP5 MULT18X18D each).
     sumpool : str or None
         Sum-pool microarchitecture, ``"tree"`` or ``"separable"``; ``None`` for a dense layer
-        (no sum-pool).
+        (no sum-pool) and for a memory-window engine (its sum-pool is serial).
+    window : str
+        One of :data:`WINDOW_KINDS`.
     """
 
     lanes: int = 1
     mults: int = 1
     sumpool: str | None = None
+    window: str = "registers"
 
     def __post_init__(self):
         for key in ("lanes", "mults"):
@@ -36,6 +42,12 @@ class EngineParams:
         if self.sumpool is not None and self.sumpool not in SUMPOOL_ARCHS:
             raise ConfigError(f"EngineParams.sumpool must be one of {SUMPOOL_ARCHS} or None, "
                               f"got {self.sumpool!r}")
+        if self.window not in WINDOW_KINDS:
+            raise ConfigError(f"EngineParams.window must be one of {WINDOW_KINDS}, "
+                              f"got {self.window!r}")
+        if self.window == "memory" and self.sumpool is not None:
+            raise ConfigError(f"EngineParams: a memory-window engine sums serially, "
+                              f"sumpool must be None, got {self.sumpool!r}")
 
     def check(self, layer) -> None:
         """Raise :class:`ConfigError` if these parameters cannot implement ``layer``."""
@@ -45,6 +57,8 @@ class EngineParams:
         if self.mults > layer.mults_per_output:
             raise ConfigError(f"layer {layer.name!r}: mults={self.mults} exceeds "
                               f"c·n²={layer.mults_per_output}")
+        if self.window == "memory":
+            return
         if layer.is_dense and self.sumpool is not None:
             raise ConfigError(f"layer {layer.name!r}: a dense layer has no sum-pool, "
                               f"but sumpool={self.sumpool!r}")

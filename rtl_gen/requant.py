@@ -15,7 +15,7 @@ from structhw.qnet import ACT_MAX, QuantLayer
 
 from .dsp import (MULT18X18D_OPERAND_BITS, RegisteredMultiplier, check_primitive_name,
                   fits_primitive)
-from .mac import group_layout, rom_memory
+from .mac_pipeline import group_layout, rom_memory
 
 
 PRODUCT_CHUNK_BITS = 17

@@ -20,7 +20,8 @@ from amaranth.lib import wiring
 
 from structhw import golden
 from structhw.qnet import QuantLayer
-from structhw.rtl_gen.engine import LayerEngine, engine_cycles, engine_latency, images_in_flight
+from structhw.rtl_gen.engine import images_in_flight
+from structhw.rtl_gen.engine_variants import engine_variant
 from structhw.rtl_gen.params import EngineParams
 
 from .runner import default_build_root, run_stream_bench
@@ -41,7 +42,8 @@ class EngineBank(wiring.Component):
     """
 
     def __init__(self, cases, dsp: str | None = None):
-        self.engines = [LayerEngine(layer, params, dsp) for layer, params in cases]
+        self.engines = [engine_variant(params).component(layer, params, dsp)
+                        for layer, params in cases]
         members = {}
         for k, engine in enumerate(self.engines):
             members[f"i{k}"] = engine.signature.members["i"]
@@ -118,11 +120,16 @@ STEADY_INTERVALS = 2
 """Image intervals the back-to-back phase times after the pipeline has filled."""
 
 
+def _cycles(layer: QuantLayer, params) -> int:
+    """The engine's cycles per image in steady state (its variant's model)."""
+    return engine_variant(params).cycles(layer, params)
+
+
 def _cycle_allowance(cases, images: list, idle: float, stall: float) -> int:
     """A hang bound: generous multiple of the predicted cycles under the given stall rates."""
     worst = 0
     for (layer, params), count in zip(cases, images):
-        per_image = max(engine_cycles(layer, params), layer.in_height * layer.in_width)
+        per_image = max(_cycles(layer, params), layer.in_height * layer.in_width)
         worst = max(worst, per_image * (count + 4))
     slow = 1.0 / max(1e-3, (1.0 - idle) * (1.0 - stall))
     return int(4 * slow * worst) + 20_000
@@ -167,7 +174,8 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="layers-"))
     work.mkdir(parents=True, exist_ok=True)
     single = len(cases) == 1
-    component = LayerEngine(*cases[0], dsp) if single else EngineBank(cases, dsp)
+    component = (engine_variant(cases[0][1]).component(*cases[0], dsp) if single
+                 else EngineBank(cases, dsp))
     verilog = write_verilog(component, work / "rtl", LAYER_TOP)
     sources = simulation_sources(verilog)
 
@@ -180,7 +188,7 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
                         "beats_in": layer.in_height * layer.in_width,
                         "beats_out": layer.out_height * layer.out_width})
     counts = [len(x) for x in inputs]
-    skip = max(images_in_flight(engine_latency(layer, lp), engine_cycles(layer, lp))
+    skip = max(images_in_flight(engine_variant(lp).latency(layer, lp), _cycles(layer, lp))
                for layer, lp in cases)
     timing = skip + STEADY_INTERVALS + 1 if max(counts) >= 2 else 0
     params = {"streams": streams, "seed": seed, "idle": idle, "stall": stall,
@@ -202,7 +210,7 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
             notes=[n for n in report["notes"] if n.startswith(streams[k]["out"] + " ")],
             cycles_per_image=entry.get("cycles_per_image"),
             latency_cycles=entry.get("latency_cycles"),
-            predicted_cycles=engine_cycles(layer, lp), waves=result.waves))
+            predicted_cycles=_cycles(layer, lp), waves=result.waves))
     if work_dir is None and not waves and all(r.mismatches == 0 for r in out):
         shutil.rmtree(work, ignore_errors=True)
     return out

@@ -132,9 +132,10 @@ def test_a_missing_py_file_is_one_line(tmp_path, capsys):
     assert "is not a file" in capsys.readouterr().err
 
 
-def test_resnet20_on_random_data_is_refused_by_the_budget(tmp_path, capsys):
+def test_resnet20_on_random_data_is_refused_by_a_small_board(tmp_path, capsys):
     out = tmp_path / "r20"
-    rc = main(["compile", "resnet20", "--data", "random", "--no-verilog", "--out", str(out)])
+    rc = main(["compile", "resnet20", "--board", "ulx3s-12f", "--data", "random", "--no-verilog",
+               "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 2 and "flip-flops: needs" in err and "short by" in err
     assert not (out / "plan.json").exists()

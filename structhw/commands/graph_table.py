@@ -7,7 +7,8 @@ from ..resources import RESOURCES, budget_limits
 
 def _params(params) -> str:
     if hasattr(params, "mults"):
-        return f"P={params.lanes} T={params.mults}" + (f" {params.sumpool}" if params.sumpool else "")
+        kind = params.sumpool or ("memory" if params.window == "memory" else "")
+        return f"P={params.lanes} T={params.mults}" + (f" {kind}" if kind else "")
     return f"P={params.lanes}"
 
 

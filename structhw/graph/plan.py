@@ -49,6 +49,8 @@ class NodePlan:
         params = self.params
         body = ({"lanes": params.lanes, "mults": params.mults, "sumpool": params.sumpool}
                 if hasattr(params, "mults") else params.to_json())
+        if getattr(params, "window", "registers") != "registers":
+            body["window"] = params.window
         return {"name": self.name, "op": self.kind, "params": body,
                 "cycles_per_image": self.cycles, "latency_cycles": self.latency,
                 "cost": self.cost.to_json(), "flatten_before": self.flatten_before}
@@ -242,8 +244,9 @@ def _balance_with_depths(graph, hardware: dict, budget: Budget) -> tuple:
 
 
 def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
-                  target: str | None = None, model=None) -> GraphPlan:
-    """Plan the accelerator of ``graph`` under ``budget``.
+                  target: str | None = None, model=None, memory_windows: bool = True) -> GraphPlan:
+    """Plan the accelerator of ``graph`` under ``budget``; ``memory_windows`` lets conv/linear
+    nodes use the memory-window engine where it can implement them and is cheaper.
 
     Raises
     ------
@@ -253,7 +256,7 @@ def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
         with the smallest hardware everywhere, naming each short resource and by how much.
     """
     _check_graph(graph, budget, dense)
-    hardware = {op.name: node_hardware(op, model) for op in graph.nodes}
+    hardware = {op.name: node_hardware(op, model, memory_windows) for op in graph.nodes}
     chosen, edges, overhead = _balance_with_depths(graph, hardware, budget)
     nodes = [NodePlan(op.name, op.kind if op.kind != "conv" else op.layer.kind, c.params,
                       c.cycles, hardware[op.name].latency(c.params), c.cost,

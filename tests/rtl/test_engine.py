@@ -21,11 +21,11 @@ from structhw.rtl_gen.random_layer import random_quant_layer
 from .streams import stream_put
 
 
-def simulate_engine(layer, params, x, *, idle=0.0, stall=0.0, seed=0):
+def simulate_engine(layer, params, x, *, idle=0.0, stall=0.0, seed=0, engine=LayerEngine):
     """Run ``x`` ([B, C, H, W] int8 values) through a LayerEngine. Returns the output as a
     [B, Cout, H', W'] array and the cycle (counted by the consumer) at which each output beat
     was taken."""
-    dut = LayerEngine(layer, params)
+    dut = engine(layer, params)
     B = x.shape[0]
     beats = [[int(v) for v in x[b, :, yy, xx]]
              for b in range(B) for yy in range(x.shape[2]) for xx in range(x.shape[3])]
@@ -69,10 +69,10 @@ def random_input(layer, images, seed):
     return rng.integers(-128, 128, size=(images, layer.in_channels, layer.in_height, layer.in_width))
 
 
-def check_engine(layer, params, seed, idle=0.3, stall=0.3):
+def check_engine(layer, params, seed, idle=0.3, stall=0.3, engine=LayerEngine):
     x = random_input(layer, 2, seed)
     want = golden.run_layer(torch.as_tensor(x), layer).numpy()
-    got, _ = simulate_engine(layer, params, x, idle=idle, stall=stall, seed=seed)
+    got, _ = simulate_engine(layer, params, x, idle=idle, stall=stall, seed=seed, engine=engine)
     assert got.shape == want.shape
     assert (got == want).all(), f"mismatch at {np.argwhere(got != want)[:5].tolist()}"
 

@@ -1,10 +1,12 @@
 """Hypothesis strategies for random (layer, engine parameters) cases of the layer bench: conv,
 depthwise, pointwise and linear layers, dense and structured, stride, padding, dilation, groups,
-both sum-pool microarchitectures, any lanes and multipliers. Kept small (≤ 7×7 maps, ≤ 6
+both sum-pool microarchitectures, the memory-window engine where it applies (half the time),
+any lanes and multipliers. Kept small (≤ 7×7 maps, ≤ 6
 channels) so that many fit in one simulator build."""
 
 from hypothesis import strategies as st
 
+from structhw.rtl_gen.memory_window_model import memory_window_refusal
 from structhw.rtl_gen.params import EngineParams
 from structhw.rtl_gen.random_layer import random_quant_layer
 
@@ -36,6 +38,9 @@ def layer_cases(draw, name: str = "case"):
     layer = random_quant_layer(C, N, c, n, Cout, H, W, stride, pad, seed=draw(st.integers(0, 2**31)),
                                dilation=dilation, groups=groups, relu=draw(st.booleans()),
                                kind="linear" if kind == "linear" else "conv", name=name)
+    if memory_window_refusal(layer) is None and draw(st.booleans()):
+        return layer, EngineParams(lanes=draw(st.integers(1, Cout)),
+                                   mults=draw(st.integers(1, layer.c)), window="memory")
     sumpool = None if layer.is_dense else draw(st.sampled_from(["tree", "separable"]))
     params = EngineParams(lanes=draw(st.integers(1, Cout)),
                           mults=draw(st.integers(1, layer.mults_per_output)), sumpool=sumpool)
@@ -48,7 +53,7 @@ def describe(layer, params) -> str:
             f"Cout={layer.out_channels} H={layer.in_height} W={layer.in_width} "
             f"stride={layer.stride} pad={layer.padding} dilation={layer.dilation} "
             f"groups={layer.groups} relu={layer.relu} P={params.lanes} T={params.mults} "
-            f"sumpool={params.sumpool}")
+            f"sumpool={params.sumpool} window={params.window}")
 
 
 def sample_cases(count: int) -> list:

@@ -43,7 +43,8 @@ def check_bank(cases, seed: int, dsp=None) -> int:
         fd, path = tempfile.mkstemp(prefix="structhw-failed-layers-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump([{"layer": r.layer.to_json(), "lanes": r.params.lanes,
-                        "mults": r.params.mults, "sumpool": r.params.sumpool} for r in failed], f)
+                        "mults": r.params.mults, "sumpool": r.params.sumpool,
+                        "window": r.params.window} for r in failed], f)
         lines = [f"{describe(r.layer, r.params)}: {r.mismatches} mismatches, cycles/image "
                  f"{r.cycles_per_image} vs model {r.predicted_cycles} {r.notes[:2]}" for r in failed]
         pytest.fail(f"{len(failed)} of {len(results)} cases failed with dsp={dsp} (saved in "

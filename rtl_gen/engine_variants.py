@@ -1,0 +1,96 @@
+"""The layer-engine microarchitectures behind one interface, keyed by ``EngineParams.window``.
+
+Each variant owns its checks, cycle and latency models, resource model and component, so the
+planner and the network elaboration ask :func:`engine_variant` and never branch on the kind.
+"""
+
+from __future__ import annotations
+
+from structhw.qnet import QuantLayer
+
+from .params import EngineParams
+
+
+class RegisterWindows:
+    """:class:`~structhw.rtl_gen.engine.LayerEngine`: windows in registers, parallel sum-pool."""
+
+    name = "registers"
+
+    @staticmethod
+    def check(layer: QuantLayer, params: EngineParams) -> None:
+        from .engine import check_engine
+        check_engine(layer, params)
+
+    @staticmethod
+    def cycles(layer: QuantLayer, params: EngineParams) -> int:
+        from .engine import engine_cycles
+        return int(engine_cycles(layer, params))
+
+    @staticmethod
+    def cycles_lower_bound(layer: QuantLayer, params: EngineParams) -> int:
+        from .engine import engine_throughput_bound
+        return int(engine_throughput_bound(layer, params))
+
+    @staticmethod
+    def latency(layer: QuantLayer, params: EngineParams) -> int:
+        from .engine import engine_latency
+        return int(engine_latency(layer, params))
+
+    @staticmethod
+    def cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
+        from .cost import engine_cost_breakdown
+        return engine_cost_breakdown(layer, params)
+
+    @staticmethod
+    def component(layer: QuantLayer, params: EngineParams, dsp=None):
+        from .engine import LayerEngine
+        return LayerEngine(layer, params, dsp)
+
+
+class MemoryWindows:
+    """:class:`~structhw.rtl_gen.memory_engine.MemoryWindowEngine`: rows in a block-RAM memory,
+    serial channel sums; for channel-only sum-pools with one conv group."""
+
+    name = "memory"
+
+    @staticmethod
+    def check(layer: QuantLayer, params: EngineParams) -> None:
+        from .memory_engine import check_memory_engine
+        check_memory_engine(layer, params)
+
+    @staticmethod
+    def cycles(layer: QuantLayer, params: EngineParams) -> int:
+        from .memory_window_model import memory_window_cycles
+        return int(memory_window_cycles(layer, params.lanes, params.mults))
+
+    @staticmethod
+    def cycles_lower_bound(layer: QuantLayer, params: EngineParams) -> int:
+        from .memory_window_model import MemoryWindowGeometry, memory_window_steps
+        geo = MemoryWindowGeometry(layer, params.mults)
+        pixels = geo.padded[0] * geo.padded[1]
+        outputs = layer.out_height * layer.out_width
+        return max(pixels * geo.writer_cycles,
+                   outputs * memory_window_steps(layer, params.lanes, params.mults))
+
+    @staticmethod
+    def latency(layer: QuantLayer, params: EngineParams) -> int:
+        from .memory_window_model import memory_window_latency
+        return int(memory_window_latency(layer, params.lanes, params.mults))
+
+    @staticmethod
+    def cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
+        from .cost import memory_engine_cost_breakdown
+        return memory_engine_cost_breakdown(layer, params)
+
+    @staticmethod
+    def component(layer: QuantLayer, params: EngineParams, dsp=None):
+        from .memory_engine import MemoryWindowEngine
+        return MemoryWindowEngine(layer, params, dsp)
+
+
+ENGINE_VARIANTS = {v.name: v for v in (RegisterWindows, MemoryWindows)}
+
+
+def engine_variant(params: EngineParams):
+    """The variant class implementing ``params.window``."""
+    return ENGINE_VARIANTS[params.window]
