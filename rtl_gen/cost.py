@@ -58,6 +58,7 @@ from dataclasses import asdict, dataclass
 from structhw.qnet import QuantLayer, ceil_log2
 
 from .mac import MacSchedule, tree_register_bits, tree_stages
+from .mac_pipeline import BLOCK_ROM_MIN_BITS
 from .params import EngineParams
 from .requant import REQUANT_STAGES, product_chunks
 
@@ -206,18 +207,39 @@ def engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     return total
 
 
+MEMORY_BLOCK_MIN_BITS = BLOCK_ROM_MIN_BITS
+"""Memories of the memory-window engine from this size on are block RAM (synthesis is told so,
+as for the α ROMs); smaller ones are distributed RAM."""
+
+
+def _memory_cost(depth: int, width: int) -> Cost:
+    """A synchronous-read memory: whole DP16KD blocks from MEMORY_BLOCK_MIN_BITS on, else
+    distributed RAM (one DPR16X4 of about 3 LUT4s per 16 words × 4 bits)."""
+    from structhw.resources import ebr_blocks
+    if depth * width >= MEMORY_BLOCK_MIN_BITS:
+        return Cost(bram_bits=ebr_blocks(depth, width) * 18432)
+    return Cost(lut4=3 * -(-width // 4) * -(-depth // 16))
+
+
+def _lut_rom_cost(depth: int, width: int) -> Cost:
+    """An asynchronous ROM in LUT4s: one per 16 words of one bit."""
+    return Cost(lut4=width * -(-depth // 16))
+
+
 def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
     """Cost of each component of ``MemoryWindowEngine(layer, params)``.
 
     ===========  ==================================================================
     writer       ff = 8·C (rotating pixel) + (T+1)·w (packed word, running sum) + counters;
                  lut4 = 8·C (load or rotate) + 2·w (add, subtract) + T·w (packing) + counters
-    rows         bram_bits = R·Wp·⌈c/T⌉·T·w (the row memory)
+    rows         the row memory of R·Wp·⌈c/T⌉ words of T·w bits: whole block RAMs of the best
+                 DP16KD shape from 4096 bits on (marked so for synthesis), else LUT RAM
     reader       ff = lut4 = counters of (g, kh, kw, chunk, step, ox, oy, slots, offsets)
                  + one address add
     mac          as the register engine's without the window copy and operand multiplexers:
                  ff = T·w (operand register) + 2·P·T·8 + 2·P·T·(w+8) + tree + 2·P·A + flags;
-                 lut4 = tree adders + 3·P·A; bram_bits = α ROM + bias ROM
+                 lut4 = tree adders + 3·P·A; α ROM (G·K words of P·T·8 bits) as the rows;
+                 bias ROM (G words of P·A bits, read asynchronously) in LUT4s, 16 words each
     ===========  ==================================================================
     """
     from .memory_engine import check_memory_engine
@@ -240,14 +262,14 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dic
         "padder": padder_cost(layer),
         "writer": Cost(lut4=8 * layer.in_channels + (T + 2) * w + 2 * writer_counters,
                        ff=8 * layer.in_channels + (T + 1) * w + writer_counters + 1),
-        "rows": Cost(bram_bits=geo.depth * geo.word_bits),
+        "rows": _memory_cost(geo.depth, geo.word_bits),
         "reader": Cost(lut4=2 * reader_counters + 2 * address,
                        ff=reader_counters + _counter_bits(hp + geo.rows) + 2),
         "mac": Cost(lut4=tree + 3 * P * A,
                     ff=(T * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
                         + P * tree_register_bits(T, w + 8) + 2 * P * A
                         + steps * (tree_stages(T) + 5)),
-                    dsp=P * T, bram_bits=G * K * P * T * 8 + G * P * A),
+                    dsp=P * T) + _memory_cost(G * K, P * T * 8) + _lut_rom_cost(G, P * A),
         "skid": skid_cost(layer, params),
         "requant": requant_cost(layer, params),
         "collector": collector_cost(layer, params),

@@ -9,7 +9,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from structhw.graph.plan import GraphPlan
+from structhw.graph.plan import GraphPlan, edge_ram_style
 from structhw.graph.quant_graph import INPUT
 
 from .flatten import Flatten
@@ -77,7 +77,7 @@ class GraphNetwork(wiring.Component):
         streams, tag = {}, self._tags[name]
         for (dst, i), branch in zip(edges, branches):
             if (dst, i) in depths:
-                queue = StreamFIFO(layout, depths[dst, i])
+                queue = StreamFIFO(layout, depths[dst, i], edge_ram_style(depths[dst, i]))
                 m.submodules[f"fifo_{tag}__{self._tags[dst]}_{i}"] = queue
                 wiring.connect(m, branch, queue.i)
                 branch = queue.o

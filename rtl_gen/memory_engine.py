@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
+from .cost import MEMORY_BLOCK_MIN_BITS
 from .dsp import check_primitive
 from .engine import connect_output_stages
 from .mac import MULT_OPERAND_BITS
@@ -107,7 +108,9 @@ class MemoryWindowEngine(wiring.Component):
         wiring.connect(m, padder.o, writer.i)
         m.submodules.reader = reader = WindowReader(geo, P)
 
-        m.submodules.rows = rows = Memory(shape=unsigned(geo.word_bits), depth=geo.depth, init=[])
+        block = geo.depth * geo.word_bits >= MEMORY_BLOCK_MIN_BITS
+        m.submodules.rows = rows = Memory(shape=unsigned(geo.word_bits), depth=geo.depth, init=[],
+                                          attrs={"ram_style": "block" if block else "distributed"})
         write = rows.write_port()
         read = rows.read_port()
         m.d.comb += [write.addr.eq(writer.w_addr), write.data.eq(writer.w_data),

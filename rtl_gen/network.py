@@ -13,6 +13,24 @@ from .engine import LayerEngine
 from .flatten import Flatten
 
 
+RAM_STYLES = (None, "block", "distributed")
+
+
+class _StyledFIFO(fifo.SyncFIFOBuffered):
+    """``SyncFIFOBuffered`` whose storage memory carries ``ram_style`` for synthesis."""
+
+    def __init__(self, width: int, depth: int, ram_style: str | None):
+        super().__init__(width=width, depth=depth)
+        self.ram_style = ram_style
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        storage = m._named_submodules.get("storage")
+        if self.ram_style is not None and storage is not None:
+            storage[0].attrs["ram_style"] = self.ram_style
+        return m
+
+
 class StreamFIFO(wiring.Component):
     """A first-in first-out queue of ``depth`` beats between two streams of ``layout``.
 
@@ -23,6 +41,10 @@ class StreamFIFO(wiring.Component):
     depth : int
         Entries (beats), ≥ 1. Storage is a ``SyncFIFOBuffered`` (synchronous RAM read, so block or
         distributed RAM), which adds one cycle of latency on an empty queue.
+    ram_style : str or None
+        ``"block"`` or ``"distributed"``: the RAM synthesis must use (the plan's cost model
+        decided it); None leaves the choice to synthesis (which takes block RAM even for a
+        60-deep, 512-bit queue).
 
     Attributes
     ----------
@@ -30,16 +52,19 @@ class StreamFIFO(wiring.Component):
     o : Out(stream.Signature(layout))
     """
 
-    def __init__(self, layout, depth: int):
+    def __init__(self, layout, depth: int, ram_style: str | None = None):
         if not isinstance(depth, int) or depth < 1:
             raise ConfigError(f"StreamFIFO: depth must be an integer ≥ 1, got {depth!r}")
-        self.layout, self.depth = layout, depth
+        if ram_style not in RAM_STYLES:
+            raise ConfigError(f"StreamFIFO: ram_style must be one of {RAM_STYLES}, "
+                              f"got {ram_style!r}")
+        self.layout, self.depth, self.ram_style = layout, depth, ram_style
         super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
 
     def elaborate(self, platform):
         m = Module()
         width = Shape.cast(self.layout).width
-        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
+        m.submodules.queue = queue = _StyledFIFO(width, self.depth, self.ram_style)
         m.d.comb += [
             queue.w_data.eq(self.i.payload.as_value()),
             queue.w_en.eq(self.i.valid),

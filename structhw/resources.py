@@ -70,7 +70,26 @@ def format_shortfall(short: dict, need: Resources, budget: Budget) -> str:
                      f"{getattr(have, k)}, short by {v}" for k, v in short.items())
 
 
-def block_ram(bits: int, budget: Budget) -> int:
-    """Block-RAM bits of a memory of ``bits`` bits, rounded up to whole blocks of the budget's
-    ``ebr_bits`` (a memory never shares a block)."""
-    return math.ceil(bits / budget.ebr_bits) * budget.ebr_bits if bits > 0 else 0
+EBR_SHAPES = {
+    18432: ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+    4096: ((2048, 2), (1024, 4), (512, 8), (256, 16)),
+}
+"""(words, bits per word) a block RAM offers, by its size in bits: ECP5 DP16KD (512×36 as a
+pseudo dual-port RAM, one write and one read port) and iCE40 SB_RAM40_4K."""
+
+
+def ebr_blocks(depth: int, width: int, ebr_bits: int = 18432) -> int:
+    """Block RAMs a memory of ``depth`` words of ``width`` bits takes: the best block shape
+    cascaded in width and depth (a memory never shares a block)."""
+    if depth <= 0 or width <= 0:
+        return 0
+    shapes = EBR_SHAPES.get(ebr_bits)
+    if shapes is None:
+        return math.ceil(depth * width / ebr_bits)
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in shapes)
+
+
+def block_ram(depth: int, width: int, budget: Budget) -> int:
+    """Block-RAM bits of a memory of ``depth`` × ``width`` bits: :func:`ebr_blocks` of the
+    budget's block size, in bits."""
+    return ebr_blocks(depth, width, budget.ebr_bits) * budget.ebr_bits

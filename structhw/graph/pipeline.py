@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..compiler import compile_plan
-from ..errors import ConfigError
+from ..errors import ConfigError, ResourceError
 from ..model_source import ModelSource, calibration_images
 from ..quant.fixed_point import quantize_symmetric
 from .plan import compile_graph
@@ -64,9 +64,13 @@ def quantize_source(source: ModelSource, *, data: str = "digits", dense: bool = 
 
 
 def plan_graph(graph: QuantGraph, budget, *, dense: bool = False, target: str | None = None):
-    """The chain compiler's :class:`~structhw.compiler.HardwarePlan` (plan.json version 1)
-    for a chain of conv/linear layers, else the graph compiler's
-    :class:`~structhw.graph.plan.GraphPlan` (version 2)."""
+    """The chain compiler's :class:`~structhw.compiler.HardwarePlan` (plan.json version 1,
+    register engines: the board-verified demo path) for a chain of conv/linear layers that
+    fits with them, else the graph compiler's :class:`~structhw.graph.plan.GraphPlan`
+    (version 2), whose nodes may also be memory-window engines."""
     if graph.is_chain():
-        return compile_plan(graph.to_qnet(), budget, dense=dense, target=target)
+        try:
+            return compile_plan(graph.to_qnet(), budget, dense=dense, target=target)
+        except ResourceError:
+            pass
     return compile_graph(graph, budget, dense=dense, target=target)

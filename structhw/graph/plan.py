@@ -73,14 +73,21 @@ class EdgePlan:
                 "width_bits": self.width, "cost": self.cost.to_json()}
 
 
+def edge_ram_style(depth: int) -> str:
+    """The RAM an edge FIFO of ``depth`` beats is built in (and costed as): distributed RAM up
+    to the chain rule's depth, block RAM beyond."""
+    return "distributed" if depth <= MAX_CHAIN_DEPTH else "block"
+
+
 def edge_fifo_cost(width: int, depth: int, budget: Budget) -> Resources:
     """A FIFO of ``depth`` beats: distributed RAM up to the chain rule's depth, block RAM (whole
-    blocks) beyond it, plus the output register and pointers."""
-    if depth <= MAX_CHAIN_DEPTH:
+    blocks of the best shape, :func:`~structhw.resources.ebr_blocks`) beyond it, plus the output
+    register and pointers."""
+    if edge_ram_style(depth) == "distributed":
         return fifo_cost(width, depth)
     pointers = 3 * max(depth.bit_length(), 1)
     return Resources(lut4=4 * pointers + 8, ff=width + pointers,
-                     bram_bits=block_ram(width * depth, budget))
+                     bram_bits=block_ram(depth, width, budget))
 
 
 def fork_cost(consumers: int) -> Resources:

@@ -115,3 +115,25 @@ def test_memory_engine_is_much_smaller_than_the_register_engine_on_a_slow_layer(
     assert memory.ff * 4 < registers.ff
     geo = MemoryWindowGeometry(layer, 4)
     assert geo.rows == 7 and geo.depth == 7 * 10 * 8
+
+
+@pytest.mark.parametrize("depth, style", [(8, "distributed"), (200, "block")])
+def test_memories_carry_the_ram_style_the_cost_model_assumed(depth, style):
+    """Left to itself yosys puts even a 60×512-bit FIFO in 15 DP16KD; the plan's FIFOs and row
+    memories tell it what the cost model counted."""
+    from amaranth.back import verilog
+    from amaranth.lib import data
+    from amaranth.hdl import signed
+
+    from structhw.graph.plan import edge_ram_style
+    from structhw.rtl_gen.network import StreamFIFO
+
+    fifo = StreamFIFO(data.ArrayLayout(signed(8), 16), depth, edge_ram_style(depth))
+    assert f'ram_style = "{style}"' in verilog.convert(fifo, name="fifo")
+    big = random_quant_layer(C=64, N=3, c=32, n=3, Cout=4, H=8, W=8, stride=1, pad=1, seed=0)
+    small = random_quant_layer(C=4, N=1, c=2, n=1, Cout=2, H=1, W=1, stride=1, pad=0, seed=0,
+                               kind="linear")
+    for layer, want in ((big, "block"), (small, "distributed")):
+        text = verilog.convert(MemoryWindowEngine(layer, EngineParams(1, 1, window="memory")),
+                               name="engine")
+        assert f'ram_style = "{want}"' in text
