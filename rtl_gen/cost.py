@@ -1,8 +1,8 @@
 """Analytic resource model of a :class:`~structhw.rtl_gen.engine.LayerEngine` on ECP5.
 
 Counts are LUT4s (a CCU2C carry cell counted as two LUT4s), flip-flops, MULT18X18D DSPs and
-memory bits (line buffers and ROMs; small ones may land in LUT RAM or FFs after synthesis, they
-are counted as block RAM bits all the same). The sum-pool's share comes from
+memory bits (ROMs; line buffers in the RAM :func:`~structhw.rtl_gen.memory_style.ram_style`
+picks, whole DP16KD blocks or LUT RAM). The sum-pool's share comes from
 :func:`structhw.rtl_gen.sumpool.sumpool_cost`. Checked against ``synth_ecp5`` by
 ``benchmarks/bench_engine_synth.py``.
 
@@ -19,7 +19,7 @@ bits, Mb multiplier bits, U distinct multiplier operands (T when groups = 1, els
 ===============  =====================================================================
 padder           lut4 = 8·C (zero mux) + 4·(counter bits); ff = counter bits
 window           ff = span·n·Ce·w (tap registers) + counters + 1; lut4 = 2·counter bits + 4;
-                 bram_bits = Ws·(span−1)·Ce·w (line buffer)
+                 line buffer: Ws words of (span−1)·Ce·w bits in its RAM (memory_cost)
 window_queue     Q = :func:`~structhw.rtl_gen.engine.window_queue_depth` windows of
                  B = n²·Ce·w bits (nothing when Q = 0); lut4 = 3·⌈B/4⌉·⌈Q/16⌉ (LUT RAM, one
                  DPR16X4 per 4 bits × 16 words) + B (bypass mux) + 4·⌈log2(Q+1)⌉ + 4;
@@ -59,6 +59,7 @@ from structhw.qnet import QuantLayer, ceil_log2
 
 from .mac import MacSchedule, tree_register_bits, tree_stages
 from .mac_pipeline import BLOCK_ROM_MIN_BITS
+from .memory_style import memory_cost
 from .params import EngineParams
 from .requant import REQUANT_STAGES, product_chunks
 
@@ -97,8 +98,8 @@ def window_cost(layer: QuantLayer, operand_bits: int) -> Cost:
     span = layer.dilation * (layer.n - 1) + 1
     pixel = layer.sumpool_channels * operand_bits
     bits = _counter_bits(layer.sumpool_height, layer.sumpool_width)
-    return Cost(lut4=2 * bits + 4, ff=span * layer.n * pixel + bits + 1,
-                bram_bits=layer.sumpool_width * (span - 1) * pixel)
+    return (Cost(lut4=2 * bits + 4, ff=span * layer.n * pixel + bits + 1)
+            + memory_cost(layer.sumpool_width, (span - 1) * pixel))
 
 
 def window_queue_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost:
@@ -178,6 +179,16 @@ def collector_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     return Cost(lut4=2 * max(ceil_log2(groups), 1) + 8, ff=8 * layer.out_channels + 1)
 
 
+def _line_buffer_in_its_ram(cost: Cost, depth: int) -> Cost:
+    """``cost`` with its line buffer (``bram_bits`` over ``depth`` words, as
+    :func:`~structhw.rtl_gen.sumpool.sumpool_cost` counts it for choosing an arch) costed in
+    the RAM it is built in."""
+    if not cost.bram_bits:
+        return cost
+    return (Cost(lut4=cost.lut4, ff=cost.ff, dsp=cost.dsp)
+            + memory_cost(depth, cost.bram_bits // depth))
+
+
 def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
     """Cost of each component of ``LayerEngine(layer, params)`` (see the module docstring)."""
     from .engine import check_engine
@@ -188,7 +199,8 @@ def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
         operand_bits = 8
     else:
         from .sumpool import sumpool_cost
-        parts["sumpool"] = Cost(**sumpool_cost(layer, params.sumpool))
+        parts["sumpool"] = _line_buffer_in_its_ram(Cost(**sumpool_cost(layer, params.sumpool)),
+                                                   layer.in_width + 2 * layer.padding)
         operand_bits = layer.widths().sumpool
     parts["window"] = window_cost(layer, operand_bits)
     parts["window_queue"] = window_queue_cost(layer, params, operand_bits)
@@ -207,18 +219,13 @@ def engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     return total
 
 
-MEMORY_BLOCK_MIN_BITS = BLOCK_ROM_MIN_BITS
-"""Memories of the memory-window engine from this size on are block RAM (synthesis is told so,
-as for the α ROMs); smaller ones are distributed RAM."""
-
-
-def _memory_cost(depth: int, width: int) -> Cost:
-    """A synchronous-read memory: whole DP16KD blocks from MEMORY_BLOCK_MIN_BITS on, else
-    distributed RAM (one DPR16X4 of about 3 LUT4s per 16 words × 4 bits)."""
+def _rom_cost(depth: int, width: int) -> Cost:
+    """A synchronous-read ROM from :func:`~structhw.rtl_gen.mac_pipeline.rom_memory`: whole
+    DP16KD blocks from BLOCK_ROM_MIN_BITS on (it asks for block RAM), else LUT4s."""
     from structhw.resources import ebr_blocks
-    if depth * width >= MEMORY_BLOCK_MIN_BITS:
+    if depth * width >= BLOCK_ROM_MIN_BITS:
         return Cost(bram_bits=ebr_blocks(depth, width) * 18432)
-    return Cost(lut4=3 * -(-width // 4) * -(-depth // 16))
+    return _lut_rom_cost(depth, width)
 
 
 def _lut_rom_cost(depth: int, width: int) -> Cost:
@@ -232,13 +239,14 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dic
     ===========  ==================================================================
     writer       ff = 8·C (rotating pixel) + (T+1)·w (packed word, running sum) + counters;
                  lut4 = 8·C (load or rotate) + 2·w (add, subtract) + T·w (packing) + counters
-    rows         the row memory of R·Wp·⌈c/T⌉ words of T·w bits: whole block RAMs of the best
-                 DP16KD shape from 4096 bits on (marked so for synthesis), else LUT RAM
+    rows         the row memory of R·Wp·⌈c/T⌉ words of T·w bits in the RAM
+                 :func:`~structhw.rtl_gen.memory_style.ram_style` picks (and tells synthesis)
     reader       ff = lut4 = counters of (g, kh, kw, chunk, step, ox, oy, slots, offsets)
                  + one address add
     mac          as the register engine's without the window copy and operand multiplexers:
                  ff = T·w (operand register) + 2·P·T·8 + 2·P·T·(w+8) + tree + 2·P·A + flags;
-                 lut4 = tree adders + 3·P·A; α ROM (G·K words of P·T·8 bits) as the rows;
+                 lut4 = tree adders + 3·P·A; α ROM (G·K words of P·T·8 bits) in whole DP16KD
+                 blocks from 4096 bits on, else LUT4s;
                  bias ROM (G words of P·A bits, read asynchronously) in LUT4s, 16 words each
     ===========  ==================================================================
     """
@@ -262,14 +270,14 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dic
         "padder": padder_cost(layer),
         "writer": Cost(lut4=8 * layer.in_channels + (T + 2) * w + 2 * writer_counters,
                        ff=8 * layer.in_channels + (T + 1) * w + writer_counters + 1),
-        "rows": _memory_cost(geo.depth, geo.word_bits),
+        "rows": memory_cost(geo.depth, geo.word_bits),
         "reader": Cost(lut4=2 * reader_counters + 2 * address,
                        ff=reader_counters + _counter_bits(hp + geo.rows) + 2),
         "mac": Cost(lut4=tree + 3 * P * A,
                     ff=(T * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
                         + P * tree_register_bits(T, w + 8) + 2 * P * A
                         + steps * (tree_stages(T) + 5)),
-                    dsp=P * T) + _memory_cost(G * K, P * T * 8) + _lut_rom_cost(G, P * A),
+                    dsp=P * T) + _rom_cost(G * K, P * T * 8) + _lut_rom_cost(G, P * A),
         "skid": skid_cost(layer, params),
         "requant": requant_cost(layer, params),
         "collector": collector_cost(layer, params),

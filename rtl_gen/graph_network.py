@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, Shape, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -77,7 +77,8 @@ class GraphNetwork(wiring.Component):
         streams, tag = {}, self._tags[name]
         for (dst, i), branch in zip(edges, branches):
             if (dst, i) in depths:
-                queue = StreamFIFO(layout, depths[dst, i], edge_ram_style(depths[dst, i]))
+                depth = depths[dst, i]
+                queue = StreamFIFO(layout, depth, edge_ram_style(depth, Shape.cast(layout).width))
                 m.submodules[f"fifo_{tag}__{self._tags[dst]}_{i}"] = queue
                 wiring.connect(m, branch, queue.i)
                 branch = queue.o

@@ -15,6 +15,8 @@ from amaranth.lib.wiring import In, Out
 
 from structhw.errors import ConfigError
 
+from .memory_style import ram_style
+
 
 class LineBuffer(wiring.Component):
     """The last ``rows`` rows of an image of ``depth`` columns, one pixel word per column.
@@ -79,7 +81,8 @@ class LineBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         word = data.ArrayLayout(self.shape, self.rows)
-        m.submodules.memory = memory = Memory(shape=unsigned(word.size), depth=self.depth, init=[])
+        m.submodules.memory = memory = Memory(shape=unsigned(word.size), depth=self.depth, init=[],
+                                              attrs={"ram_style": ram_style(self.depth, word.size)})
         write = memory.write_port()
         # Only a one-column image reads the address being written (the next pixel is in the same
         # column); wider images never do, and a transparent port would cost a bypass register.

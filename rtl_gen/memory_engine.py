@@ -19,11 +19,11 @@ from amaranth.lib.wiring import In, Out
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
-from .cost import MEMORY_BLOCK_MIN_BITS
 from .dsp import check_primitive
 from .engine import connect_output_stages
 from .mac import MULT_OPERAND_BITS
 from .mac_pipeline import IssuedStep, alpha_rom, group_layout, multiply_accumulate, step_layout
+from .memory_style import ram_style
 from .memory_window_model import MemoryWindowGeometry
 from .padder import Padder
 from .params import EngineParams
@@ -108,9 +108,8 @@ class MemoryWindowEngine(wiring.Component):
         wiring.connect(m, padder.o, writer.i)
         m.submodules.reader = reader = WindowReader(geo, P)
 
-        block = geo.depth * geo.word_bits >= MEMORY_BLOCK_MIN_BITS
         m.submodules.rows = rows = Memory(shape=unsigned(geo.word_bits), depth=geo.depth, init=[],
-                                          attrs={"ram_style": "block" if block else "distributed"})
+                                          attrs={"ram_style": ram_style(geo.depth, geo.word_bits)})
         write = rows.write_port()
         read = rows.read_port()
         m.d.comb += [write.addr.eq(writer.w_addr), write.data.eq(writer.w_data),

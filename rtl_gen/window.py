@@ -17,6 +17,8 @@ from amaranth.lib.wiring import In, Out
 
 from structhw.errors import ConfigError
 
+from .memory_style import ram_style
+
 
 def window_positions(size: int, span: int, stride: int) -> list:
     """Indices (along one axis of length ``size``) of the input pixels that complete a window of
@@ -117,7 +119,8 @@ class WindowGenerator(wiring.Component):
         new_pixel = self.i.payload.as_value()
         # column[r] is the pixel at row y − past_rows + r of the current column, r = 0..past_rows
         if past_rows:
-            lines = Memory(shape=unsigned(past_rows * pix_bits), depth=self.width, init=[])
+            lines = Memory(shape=unsigned(past_rows * pix_bits), depth=self.width, init=[],
+                           attrs={"ram_style": ram_style(self.width, past_rows * pix_bits)})
             m.submodules.lines = lines
             wr = lines.write_port()
             rd = lines.read_port(transparent_for=(wr,))

@@ -4,6 +4,7 @@ the one-line refusals (unsupported op, bad file, wrong data) that write nothing.
 import json
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -146,11 +147,22 @@ def test_resnet20_on_random_data_is_refused_by_a_small_board(tmp_path, capsys):
 def test_sim_runs_a_py_graph_model_bit_exact_at_the_planned_rate(model_py, tmp_path, capsys,
                                                                  monkeypatch):
     monkeypatch.setenv("STRUCTHW_SIM_CACHE", str(tmp_path / "cache"))
-    assert main(["sim", f"{model_py}:build", "--data", "random", "--images", "4", "--json"]) == 0
+    dump = tmp_path / "run.npz"
+    assert main(["sim", f"{model_py}:build", "--data", "random", "--images", "4", "--json",
+                 "--dump", str(dump)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == 4 and result["mismatches"] == 0 and result["bench"] == "native"
     assert result["logits"] == 4 * 10
     assert result["cycles_per_image_measured"] == result["cycles_per_image_predicted"]
+    with np.load(dump) as f:
+        arrays = {k: f[k] for k in f.files}
+    assert arrays["x"].dtype == np.int8 and arrays["x"].shape[0] == 4
+    assert arrays["logits_hw"].dtype == arrays["logits_golden"].dtype == np.int8
+    assert (arrays["logits_hw"] == arrays["logits_golden"]).all()
+    assert arrays["logits_float"].shape == (4, 10) and float(arrays["logit_scale"]) > 0
+    dequantized = arrays["logits_golden"] * float(arrays["logit_scale"])
+    error = np.abs(dequantized - arrays["logits_float"]).max()
+    assert error < 0.25 * np.abs(arrays["logits_float"]).max(), error
 
 
 def test_sim_refuses_data_for_a_checkpoint(capsys):

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from .model_args import MODEL_HELP, add_model_arguments, is_file_model, model_source
+from .sim_dump import check_dump_path, dump_arrays, float_model
 
 RANDOM_LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
 BENCHES = ("native", "cocotb")
@@ -77,7 +78,9 @@ def register(subparsers) -> None:
                         help=f"random layer: multipliers per lane (default min({DEFAULT_MULTS}, c·n²))")
     parser.add_argument("--no-relu", action="store_true", help="random layer: no fused ReLU")
     parser.add_argument("--dump", type=Path, default=None, metavar="OUT.npz",
-                        help="random layer: write x, alpha, bias, M, S, relu, y_hw, y_ref here")
+                        help="random layer: write x, alpha, bias, M, S, relu, y_hw, y_ref here; "
+                             "a network: x, logits_hw, logits_golden, logits_float, "
+                             "logit_scale, input_scale")
     parser.add_argument("--work", type=Path, default=None, metavar="DIR",
                         help="keep Verilog, stimulus, logs and waves in DIR (default: a cache folder)")
     parser.set_defaults(func=run)
@@ -258,19 +261,20 @@ def _graph_file(model) -> bool:
 
 
 def _graph_model(args, budget, target) -> tuple:
-    """(plan, int8 test images int64 [B, C, H, W], labels or None) of a zoo, .py or graph
+    """(plan, int8 test images int64 [B, C, H, W], labels or None, ModelSource) of a zoo, .py or graph
     MODEL: quantized on ``--data`` as ``structhw quantize`` does, planned as ``compile``
     does, the first ``--images`` test images of the data set quantized to its input scale."""
     from structhw.graph.pipeline import plan_graph, quantize_source
     from structhw.model_source import calibration_images
     from structhw.quant.fixed_point import quantize_symmetric
 
-    graph, _ = quantize_source(model_source(args), data=args.data)
+    source = model_source(args)
+    graph, _ = quantize_source(source, data=args.data)
     plan = plan_graph(graph, budget, target=target)
     _, test, labels = calibration_images(args.data, graph.input_shape)
     count = len(test) if args.images is None else min(args.images, len(test))
     images = quantize_symmetric(test[:count], graph.input_scale).numpy()
-    return plan, images, None if labels is None else labels[:count].numpy()
+    return plan, images, None if labels is None else labels[:count].numpy(), source
 
 
 def run_network(args) -> int:
@@ -281,7 +285,7 @@ def run_network(args) -> int:
     from structhw.sim.runner import require_simulator
 
     if args.dump is not None:
-        raise ConfigError("--dump writes a random layer's data: use it with --random-layer")
+        check_dump_path(args.dump)
     if args.images is not None and args.images < 1:
         raise ConfigError(f"--images must be ≥ 1, got {args.images}")
     bench = resolve_bench(args)
@@ -300,14 +304,18 @@ def run_network(args) -> int:
             bar.set_postfix_str("compile")
             plan = compile_plan(qnet, budget, target=target)
             images, labels = quantized_test_split(qnet, args.images)
+            source = None
         else:
-            plan, images, labels = _graph_model(args, budget, target)
+            plan, images, labels, source = _graph_model(args, budget, target)
             bar.update()
             bar.set_postfix_str("compile")
         bar.update()
         bar.set_postfix_str(f"simulate {len(images)} images")
         result = _simulate(plan, images, labels, args, bench)
         bar.update()
+    if args.dump is not None:
+        arrays = dump_arrays(images, result, plan, float_model(args, source))
+        print(f"wrote {write_npz(args.dump, arrays)}", file=sys.stderr)
     name = Path(args.model).name if args.model else "demo model"
     if args.json:
         print(json.dumps(network_json(result, name, target, args.simulator)))

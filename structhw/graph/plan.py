@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from structhw.rtl_gen.memory_style import ram_style
 from structhw.rtl_gen.nodes import flatten_cost, node_hardware
 
 from ..balance import Balancer
@@ -25,7 +26,7 @@ from ..compiler import fifo_cost
 from ..plan import save_plan_json
 from ..errors import ConfigError, ResourceError
 from ..resources import Resources, block_ram
-from .fifo_depth import MAX_CHAIN_DEPTH, edge_depths, throughput_depths
+from .fifo_depth import edge_depths, throughput_depths
 from .quant_graph import QuantGraph
 
 PLAN_VERSION = 2
@@ -73,17 +74,18 @@ class EdgePlan:
                 "width_bits": self.width, "cost": self.cost.to_json()}
 
 
-def edge_ram_style(depth: int) -> str:
-    """The RAM an edge FIFO of ``depth`` beats is built in (and costed as): distributed RAM up
-    to the chain rule's depth, block RAM beyond."""
-    return "distributed" if depth <= MAX_CHAIN_DEPTH else "block"
+def edge_ram_style(depth: int, width: int) -> str:
+    """The RAM an edge FIFO of ``depth`` beats of ``width`` bits is built in (and costed as):
+    :func:`~structhw.rtl_gen.memory_style.ram_style`. A FIFO no deeper than the chain rule's
+    depth is always distributed."""
+    return ram_style(depth, width)
 
 
 def edge_fifo_cost(width: int, depth: int, budget: Budget) -> Resources:
-    """A FIFO of ``depth`` beats: distributed RAM up to the chain rule's depth, block RAM (whole
-    blocks of the best shape, :func:`~structhw.resources.ebr_blocks`) beyond it, plus the output
-    register and pointers."""
-    if edge_ram_style(depth) == "distributed":
+    """A FIFO of ``depth`` beats: distributed RAM (as the chain compiler's FIFOs) or whole
+    block RAMs of the best shape (:func:`~structhw.resources.ebr_blocks`), as
+    :func:`edge_ram_style` decides, plus the output register and pointers."""
+    if edge_ram_style(depth, width) == "distributed":
         return fifo_cost(width, depth)
     pointers = 3 * max(depth.bit_length(), 1)
     return Resources(lut4=4 * pointers + 8, ff=width + pointers,

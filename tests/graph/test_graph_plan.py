@@ -144,3 +144,24 @@ def test_malformed_plans_are_refused(residual, tmp_path, mutate, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_graph_plan(_edited(plan, tmp_path, mutate))
     assert "\n" not in str(err.value)
+
+
+def test_a_chain_that_needs_memory_windows_is_planned_as_a_graph():
+    """A structured 512→10 Linear: its register engine's parallel channel sums need more
+    flip-flops than the 85F has; plan_graph falls back to the graph compiler, whose
+    memory-window engine sums serially."""
+    from structhw.compiler import compile_plan
+    from structhw.graph.pipeline import plan_graph
+    from structhw.graph.plan import GraphPlan
+    from structhw.graph.quant_graph import QuantGraph
+    from structhw.qnet import QuantNet
+    from structhw.rtl_gen.random_layer import random_quant_layer
+
+    layer = random_quant_layer(512, 1, 256, 1, 10, 1, 1, 1, 0, seed=0, kind="linear", name="fc")
+    qnet = QuantNet(512, 1, 1, 1.0, [layer])
+    with pytest.raises(ResourceError, match="flip-flops"):
+        compile_plan(qnet, BUDGET)
+    plan = plan_graph(QuantGraph.from_qnet(qnet), BUDGET)
+    assert isinstance(plan, GraphPlan)
+    assert plan.nodes[0].params.window == "memory"
+    assert not shortfalls(plan.totals, BUDGET)

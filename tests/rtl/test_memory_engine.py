@@ -128,7 +128,7 @@ def test_memories_carry_the_ram_style_the_cost_model_assumed(depth, style):
     from structhw.graph.plan import edge_ram_style
     from structhw.rtl_gen.network import StreamFIFO
 
-    fifo = StreamFIFO(data.ArrayLayout(signed(8), 16), depth, edge_ram_style(depth))
+    fifo = StreamFIFO(data.ArrayLayout(signed(8), 16), depth, edge_ram_style(depth, 128))
     assert f'ram_style = "{style}"' in verilog.convert(fifo, name="fifo")
     big = random_quant_layer(C=64, N=3, c=32, n=3, Cout=4, H=8, W=8, stride=1, pad=1, seed=0)
     small = random_quant_layer(C=4, N=1, c=2, n=1, Cout=2, H=1, W=1, stride=1, pad=0, seed=0,
@@ -137,3 +137,12 @@ def test_memories_carry_the_ram_style_the_cost_model_assumed(depth, style):
         text = verilog.convert(MemoryWindowEngine(layer, EngineParams(1, 1, window="memory")),
                                name="engine")
         assert f'ram_style = "{want}"' in text
+
+
+def test_chain_rule_fifos_are_distributed():
+    from structhw.graph.fifo_depth import MAX_CHAIN_DEPTH
+    from structhw.rtl_gen.memory_style import DISTRIBUTED_MAX_DEPTH, memory_cost, ram_style
+    assert MAX_CHAIN_DEPTH <= DISTRIBUTED_MAX_DEPTH
+    assert ram_style(MAX_CHAIN_DEPTH, 4096) == "distributed"
+    assert ram_style(500, 128) == "block" and memory_cost(500, 128).bram_bits == 4 * 18432
+    assert memory_cost(60, 512).lut4 == 3 * 128 * 4 and memory_cost(60, 512).bram_bits == 0

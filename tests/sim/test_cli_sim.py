@@ -67,7 +67,7 @@ def test_random_layer_dump(tmp_path, capsys):
     (["sim", "--random-layer", "3,3,2"], "needs 9 comma-separated integers"),
     (["sim", "--random-layer", "3,3,2,2,4,6,x,1,1"], "W must be an integer"),
     (["sim", "--random-layer", "3,3,4,2,4,6,6,1,1"], "c=4 exceeds"),
-    (["sim", "--dump", "out.npz"], "use it with --random-layer"),
+    (["sim", "--dump", "/etc/passwd/out.npz"], "is not a directory"),
     (["sim", "--stall", "1.5"], "--stall must be a probability"),
     (["sim", "--images", "0"], "--images must be"),
     (["sim", "--bench", "native", "--simulator", "icarus"],
