@@ -233,7 +233,8 @@ def _lut_rom_cost(depth: int, width: int) -> Cost:
     return Cost(lut4=width * -(-depth // 16))
 
 
-def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
+def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
+                                 dsp_primitive: str | None = None) -> dict:
     """Cost of each component of ``MemoryWindowEngine(layer, params)``.
 
     ===========  ==================================================================
@@ -244,7 +245,9 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dic
     reader       ff = lut4 = counters of (g, kh, kw, chunk, step, ox, oy, slots, offsets)
                  + one address add
     mac          as the register engine's without the window copy and operand multiplexers:
-                 ff = T·w (operand register) + 2·P·T·8 + 2·P·T·(w+8) + tree + 2·P·A + flags;
+                 ff = T·w (operand register) + 2·P·T·8 + 2·P·T·(w+8) + tree + 2·P·A + flags,
+                 less the multipliers' input and output registers (P·T·(2w+16)) when they
+                 are MULT18X18D instances (``dsp_primitive``), which hold them inside;
                  lut4 = tree adders + 3·P·A; α ROM (G·K words of P·T·8 bits) in whole DP16KD
                  blocks from 4096 bits on, else LUT4s;
                  bias ROM (G words of P·A bits, read asynchronously) in LUT4s, 16 words each
@@ -275,6 +278,7 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dic
                        ff=reader_counters + _counter_bits(hp + geo.rows) + 2),
         "mac": Cost(lut4=tree + 3 * P * A,
                     ff=(T * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
+                        - (P * T * (2 * w + 16) if dsp_primitive else 0)
                         + P * tree_register_bits(T, w + 8) + 2 * P * A
                         + steps * (tree_stages(T) + 5)),
                     dsp=P * T) + _rom_cost(G * K, P * T * 8) + _lut_rom_cost(G, P * A),
@@ -284,9 +288,10 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dic
     }
 
 
-def memory_engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
-    """Total analytic resources of ``MemoryWindowEngine(layer, params)``."""
+def memory_engine_cost(layer: QuantLayer, params: EngineParams,
+                       dsp_primitive: str | None = None) -> Cost:
+    """Total analytic resources of ``MemoryWindowEngine(layer, params, dsp_primitive)``."""
     total = Cost()
-    for part in memory_engine_cost_breakdown(layer, params).values():
+    for part in memory_engine_cost_breakdown(layer, params, dsp_primitive).values():
         total = total + part
     return total

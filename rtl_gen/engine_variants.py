@@ -37,7 +37,8 @@ class RegisterWindows:
         return int(engine_latency(layer, params))
 
     @staticmethod
-    def cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
+    def cost_breakdown(layer: QuantLayer, params: EngineParams, dsp_primitive=None) -> dict:
+        """Per component; flip-flops an upper bound with MULT18X18D instances (cost.py)."""
         from .cost import engine_cost_breakdown
         return engine_cost_breakdown(layer, params)
 
@@ -78,9 +79,9 @@ class MemoryWindows:
         return int(memory_window_latency(layer, params.lanes, params.mults))
 
     @staticmethod
-    def cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
+    def cost_breakdown(layer: QuantLayer, params: EngineParams, dsp_primitive=None) -> dict:
         from .cost import memory_engine_cost_breakdown
-        return memory_engine_cost_breakdown(layer, params)
+        return memory_engine_cost_breakdown(layer, params, dsp_primitive)
 
     @staticmethod
     def component(layer: QuantLayer, params: EngineParams, dsp=None):

@@ -3,10 +3,11 @@ latency, resources and which input pixels each output pixel waits for.
 
 One class per op (:data:`NODE_HARDWARE`, keyed by the op's ``kind``), each a
 :class:`~structhw.balance.Stage` the balancer can size. Conv/linear nodes are the
-:class:`~structhw.rtl_gen.engine.LayerEngine` with its own analytic models; the other ops follow
+:class:`~structhw.rtl_gen.engine.LayerEngine` or the memory-window engine with their own analytic
+models; the other ops follow
 the throughput contract of their components (one input pixel per cycle, ``lanes`` channels per
-cycle where they multiply). Their resource figures are first-order estimates (formulas in each
-class) until ``benchmarks/bench_graph_ops_synth.py`` measures the components.
+cycle where they multiply). Their resource formulas (in each class) have coefficients fitted to
+``benchmarks/bench_graph_ops_synth.py``.
 
 Pixels are numbered in raster order, ``row · width + column``; :meth:`NodeHardware.need_map`
 gives, for every output pixel, the last input pixel it needs — what the FIFO-depth rule of
@@ -29,6 +30,7 @@ from structhw.resources import Resources
 
 from .cost import Cost
 from .engine_variants import engine_variant
+from .memory_style import memory_cost
 from .memory_window_model import memory_window_refusal
 from .params import EngineParams
 from .pooling import AvgPool, GlobalAvgPool, MaxPool
@@ -40,7 +42,11 @@ from .sumpool import choose_sumpool_arch
 class EngineModel:
     """Cycles and resources of a layer engine from the generator's analytic models (the variant
     of ``params.window``, :mod:`~structhw.rtl_gen.engine_variants`); tests substitute their own
-    (same methods) to plan against another model."""
+    (same methods) to plan against another model. ``dsp_primitive``: the budget's multiplier
+    cell, which holds the multipliers' registers of the engines that count them so."""
+
+    def __init__(self, dsp_primitive: str | None = None):
+        self.dsp_primitive = dsp_primitive
 
     def check(self, layer: QuantLayer, params: EngineParams) -> None:
         """Raise :class:`ConfigError` naming the layer if the engine cannot implement it."""
@@ -57,7 +63,8 @@ class EngineModel:
     def cost(self, layer: QuantLayer, params: EngineParams) -> Resources:
         """Resources of the engine for ``layer`` with ``params``."""
         total = Cost()
-        for part in engine_variant(params).cost_breakdown(layer, params).values():
+        for part in engine_variant(params).cost_breakdown(layer, params,
+                                                           self.dsp_primitive).values():
             total = total + part
         return Resources.of(total)
 
@@ -261,8 +268,9 @@ class AddNode(NodeHardware):
 
 class MaxPoolNode(NodeHardware):
     """k×k max pool, all channels in parallel, one padded input pixel per cycle:
-    cycles = (H+2p)·(W+2p); bram = (k−1)·(W+2p)·8C (line buffer);
-    ff = k²·8C (window) + 8C (output) + counters; lut4 = (k²−1)·8C·1.2 (comparators, muxes)."""
+    cycles = (H+2p)·(W+2p); line buffer: W+2p words of (k−1)·8C bits in its RAM
+    (:func:`~structhw.rtl_gen.memory_style.memory_cost`); ff = k²·8C (window) + 8C (output) +
+    counters; lut4 = 2.2·(k²−1)·8C (comparators, muxes; fitted to bench_graph_ops_synth)."""
 
     def padded(self) -> tuple:
         _, H, W = self.op.in_shape
@@ -284,12 +292,12 @@ class MaxPoolNode(NodeHardware):
         C, k = self.op.in_shape[0], self.op.kernel
         Hp, Wp = self.padded()
         counters = _counter_bits(Hp, Wp)
-        return Resources(lut4=4 * counters + 8, ff=k * k * 8 * C + counters,
-                         bram_bits=(k - 1) * Wp * 8 * C)
+        return (Resources(lut4=4 * counters + 8, ff=k * k * 8 * C + counters)
+                + Resources.of(memory_cost(Wp, (k - 1) * 8 * C)))
 
     def cost(self, params) -> Resources:
         C, k = self.op.in_shape[0], self.op.kernel
-        return self.window_cost() + Resources(lut4=int(1.2 * (k * k - 1) * 8 * C), ff=8 * C)
+        return self.window_cost() + Resources(lut4=int(2.2 * (k * k - 1) * 8 * C), ff=8 * C)
 
     def need_map(self, k: int) -> np.ndarray:
         op = self.op
@@ -299,7 +307,8 @@ class MaxPoolNode(NodeHardware):
 class AvgPoolNode(MaxPoolNode):
     """k×k average pool: window sums, then ``lanes`` requantisers: cycles =
     max((H+2p)·(W+2p), H'·W'·⌈C/P⌉); dsp = P; the window as for max pool plus adder trees
-    (k²−1)·(8+log2 k²)·C LUT4s and P·60 LUT4/FF for the requantisers."""
+    1.8·(k²−1)·(8+log2 k²)·C LUT4s, 8C + 20P LUT4s and 16C + 60P FFs (sums, requantisers;
+    fitted to bench_graph_ops_synth)."""
 
     def candidates(self) -> list:
         return [LaneParams(p) for p in useful_steps(self.op.in_shape[0])]
@@ -316,16 +325,17 @@ class AvgPoolNode(MaxPoolNode):
 
     def cost(self, params) -> Resources:
         C, k = self.op.in_shape[0], self.op.kernel
-        adders = (k * k - 1) * (8 + ceil_log2(k * k)) * C
-        return self.window_cost() + Resources(lut4=adders + 60 * params.lanes + 8 * C,
-                                              ff=60 * params.lanes + 8 * C, dsp=params.lanes)
+        adders = int(1.8 * (k * k - 1) * (8 + ceil_log2(k * k)) * C)
+        return self.window_cost() + Resources(lut4=adders + 20 * params.lanes + 8 * C,
+                                              ff=60 * params.lanes + 16 * C, dsp=params.lanes)
 
 
 class GlobalAvgPoolNode(NodeHardware):
     """Global average pool: C exact accumulators of 8 + log2(H·W) bits (double-buffered, so
     the next image accumulates while this one is requantised), then ``lanes`` requantisers:
     cycles = max(H·W, ⌈C/P⌉); latency = H·W + ⌈C/P⌉ + 4; dsp = P;
-    ff = 2·C·(8 + log2 HW) + 8C + 60P; lut4 = C·(8 + log2 HW) (adders) + 60P + 8C."""
+    ff = 2·C·(8 + log2 HW) + 8C + 60P; lut4 = 2.5·C·(8 + log2 HW) (adders, buffer select)
+    + 20P + 8C (fitted to bench_graph_ops_synth)."""
 
     def candidates(self) -> list:
         return [LaneParams(p) for p in useful_steps(self.op.in_shape[0])]
@@ -343,7 +353,8 @@ class GlobalAvgPoolNode(NodeHardware):
         C = self.op.in_shape[0]
         acc = 8 + ceil_log2(self.in_pixels)
         P = params.lanes
-        return Resources(lut4=C * acc + 60 * P + 8 * C, ff=2 * C * acc + 8 * C + 60 * P, dsp=P)
+        return Resources(lut4=int(2.5 * C * acc) + 20 * P + 8 * C,
+                         ff=2 * C * acc + 8 * C + 60 * P, dsp=P)
 
     def need_map(self, k: int) -> np.ndarray:
         return np.full(1, self.in_pixels - 1)
@@ -351,15 +362,16 @@ class GlobalAvgPoolNode(NodeHardware):
 
 class PadShortcutNode(NodeHardware):
     """Option-A shortcut: row/column counters keep every stride-th pixel; the extra channels
-    are constant zeros. cycles = H·W; lut4 = counters·4 + 8; ff = 8·(C+extra) + counters."""
+    are constant zeros, and the pixel passes through unregistered. cycles = H·W;
+    lut4 = 2.5·counters; ff = counters + 2 (measured by bench_graph_ops_synth)."""
 
     def component(self, params, dsp_primitive=None):
         return PadShortcut(self.op)
 
     def cost(self, params) -> Resources:
-        C, H, W = self.op.in_shape
+        _, H, W = self.op.in_shape
         counters = _counter_bits(H, W)
-        return Resources(lut4=4 * counters + 8, ff=8 * (C + self.op.extra) + counters)
+        return Resources(lut4=5 * counters // 2, ff=counters + 2)
 
     def need_map(self, k: int) -> np.ndarray:
         _, H, W = self.op.in_shape
@@ -369,14 +381,15 @@ class PadShortcutNode(NodeHardware):
 
 
 class ReluNode(NodeHardware):
-    """An unfused ReLU: a clamp per channel and an output register. lut4 = ff = 8C."""
+    """An unfused ReLU: a clamp per channel, combinational (no register). lut4 = 17C
+    (measured by bench_graph_ops_synth), ff = 0."""
 
     def component(self, params, dsp_primitive=None):
         return Relu(self.op)
 
     def cost(self, params) -> Resources:
         C = self.op.in_shape[0]
-        return Resources(lut4=8 * C, ff=8 * C)
+        return Resources(lut4=17 * C)
 
 
 NODE_HARDWARE = {"conv": ConvNode, "linear": ConvNode, "add": AddNode, "maxpool": MaxPoolNode,

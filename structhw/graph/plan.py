@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from structhw.rtl_gen.memory_style import ram_style
-from structhw.rtl_gen.nodes import flatten_cost, node_hardware
+from structhw.rtl_gen.nodes import EngineModel, flatten_cost, node_hardware
 
 from ..balance import Balancer
 from ..budget import Budget
@@ -84,11 +84,13 @@ def edge_ram_style(depth: int, width: int) -> str:
 def edge_fifo_cost(width: int, depth: int, budget: Budget) -> Resources:
     """A FIFO of ``depth`` beats: distributed RAM (as the chain compiler's FIFOs) or whole
     block RAMs of the best shape (:func:`~structhw.resources.ebr_blocks`), as
-    :func:`edge_ram_style` decides, plus the output register and pointers."""
+    :func:`edge_ram_style` decides, plus registers, output multiplexer and pointers."""
     if edge_ram_style(depth, width) == "distributed":
         return fifo_cost(width, depth)
     pointers = 3 * max(depth.bit_length(), 1)
-    return Resources(lut4=4 * pointers + 8, ff=width + pointers,
+    # measured (bench_graph_ops_synth): the read data and the output register hold a beat each,
+    # and the output multiplexer takes a LUT per bit
+    return Resources(lut4=width + 2 * pointers + 30, ff=2 * width + pointers + 10,
                      bram_bits=block_ram(depth, width, budget))
 
 
@@ -265,6 +267,7 @@ def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
         with the smallest hardware everywhere, naming each short resource and by how much.
     """
     _check_graph(graph, budget, dense)
+    model = model or EngineModel(budget.dsp_primitive)
     hardware = {op.name: node_hardware(op, model, memory_windows) for op in graph.nodes}
     chosen, edges, overhead = _balance_with_depths(graph, hardware, budget)
     nodes = [NodePlan(op.name, op.kind if op.kind != "conv" else op.layer.kind, c.params,
