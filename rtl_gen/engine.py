@@ -108,6 +108,22 @@ class SkidBuffer(wiring.Component):
         return m
 
 
+def checked_engine(engine, check, layer: QuantLayer, params: EngineParams, dsp) -> dict:
+    """For a layer engine's ``__init__``: ``check(layer, params)`` and the multiplier primitive
+    (a :class:`ConfigError` marks the never-built component silent and propagates), the
+    attributes ``layer``, ``params``, ``dsp``, and the members of its signature (``i``: C int8
+    values per beat, ``o``: Cout)."""
+    try:
+        check(layer, params)
+        check_primitive(dsp, signed(MULT_OPERAND_BITS), signed(8))
+    except ConfigError:
+        engine._MustUse__silence = True  # never built: no "created but never used" warning
+        raise
+    engine.layer, engine.params, engine.dsp = layer, params, dsp
+    return {"i": In(stream.Signature(data.ArrayLayout(signed(8), layer.in_channels))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(8), layer.out_channels)))}
+
+
 class LayerEngine(wiring.Component):
     """One quantized layer (conv, depthwise, pointwise or linear; dense or structured).
 
@@ -132,17 +148,7 @@ class LayerEngine(wiring.Component):
     """
 
     def __init__(self, layer: QuantLayer, params: EngineParams, dsp: str | None = None):
-        try:
-            check_engine(layer, params)
-            check_primitive(dsp, signed(MULT_OPERAND_BITS), signed(8))
-        except ConfigError:
-            self._MustUse__silence = True  # never built: no "created but never used" warning
-            raise
-        self.layer, self.params, self.dsp = layer, params, dsp
-        super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(signed(8), layer.in_channels))),
-            "o": Out(stream.Signature(data.ArrayLayout(signed(8), layer.out_channels))),
-        })
+        super().__init__(checked_engine(self, check_engine, layer, params, dsp))
 
     def elaborate(self, platform):
         m = Module()

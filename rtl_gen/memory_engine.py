@@ -14,13 +14,11 @@ from __future__ import annotations
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
-from .dsp import check_primitive
-from .engine import connect_output_stages
+from .engine import checked_engine, connect_output_stages
 from .mac import MULT_OPERAND_BITS
 from .mac_pipeline import IssuedStep, alpha_rom, group_layout, multiply_accumulate, step_layout
 from .memory_style import ram_style
@@ -84,18 +82,8 @@ class MemoryWindowEngine(wiring.Component):
     """
 
     def __init__(self, layer: QuantLayer, params: EngineParams, dsp: str | None = None):
-        try:
-            check_memory_engine(layer, params)
-            check_primitive(dsp, signed(MULT_OPERAND_BITS), signed(8))
-        except ConfigError:
-            self._MustUse__silence = True  # never built: no "created but never used" warning
-            raise
-        self.layer, self.params, self.dsp = layer, params, dsp
+        super().__init__(checked_engine(self, check_memory_engine, layer, params, dsp))
         self.geometry = MemoryWindowGeometry(layer, params.mults)
-        super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(signed(8), layer.in_channels))),
-            "o": Out(stream.Signature(data.ArrayLayout(signed(8), layer.out_channels))),
-        })
 
     def elaborate(self, platform):
         m = Module()
