@@ -84,18 +84,8 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1
 
 
-def _demo_ready() -> bool:
-    try:
-        from structhw.checkpoint import demo_checkpoint_path
-        from structhw.rtl_gen import cost  # noqa: F401 (the compiler's default cost model)
-        return demo_checkpoint_path().exists()
-    except (ImportError, FileNotFoundError):
-        return False
-
-
 @needs_verilator
 @pytest.mark.slow
-@pytest.mark.skipif(not _demo_ready(), reason="demo model or compiler cost model not there yet")
 def test_cocotb_bench_on_demo_model(capsys):
     rc = main(["sim", "--bench", "cocotb", "--images", "40", "--seed", "3"])
     printed = capsys.readouterr().out
