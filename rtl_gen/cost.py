@@ -31,7 +31,9 @@ mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
                  lut4 = U·w·(S−1)/2 (operand multiplexers of S = K or G·K inputs)
                  + 1.6·P·(T−1)·(w+8+log2 T) (the product sums become carry-save adders
                  and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters;
-                 bram_bits = G·K·P·T·8 (α ROM) + G·P·A (bias ROM)
+                 α ROM of G·K words of P·T·8 bits: whole DP16KD blocks of the best shape from
+                 4096 bits on (it asks for block RAM), else LUT4s; the bias ROM (read
+                 asynchronously) is among the 3·P·A LUT4s
 requant          the accumulator is cut into X slices of ≤ 18 bits (one DSP each, see
                  :func:`~structhw.rtl_gen.requant.product_chunks`); dsp = P·X·⌈(Mb+1)/18⌉;
                  ff = P·(A + Mb + Σ(slice+Mb+1) + 2R + 2·S_max + 3·⌈log2 S_max⌉ + 8)
@@ -142,8 +144,7 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost
             + P * tree_register_bits(T, w + 8)
             + 2 * P * A + steps + 6 + G.bit_length() + (3 + G.bit_length()) * (tree_stages(T) + 2)),
         dsp=P * T,
-        bram_bits=G * K * P * T * 8 + G * P * A,
-    )
+    ) + _rom_cost(G * K, P * T * 8)
 
 
 def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
