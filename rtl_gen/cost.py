@@ -48,9 +48,8 @@ collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
 ===============  =====================================================================
 
 The LUT coefficients (1.6 per adder-tree bit, 4·R per requantiser lane) are fitted to
-``synth_ecp5`` (LUTs mapped by ``abc -lut 4``) of the engines in benchmarks/bench_engine_synth.py
-(C = 16…64, P = 2 and 8): LUT4-equivalents within −17 %…+5 % (the model is low for wide,
-slow dense engines); FF and DSP counts within 1 %.
+``synth_ecp5`` (LUTs mapped by ``abc -lut 4``) of the engines in benchmarks/bench_engine_synth.py;
+benchmarks/README.md has the last measured ÷ model figures.
 """
 
 from __future__ import annotations
