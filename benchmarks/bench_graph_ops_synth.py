@@ -8,7 +8,7 @@ Ops: Fork to 2 consumers; ResidualAdd (M = 40000, 30000, S = 16); MaxPool 3×3/2
 2×2/2 (M = 12345, S = 16); GlobalAvgPool (M = 20000, S = 20); PadShortcut stride 2 adding C
 channels; Relu (hi 127); the skip FIFO is ``network.StreamFIFO`` of one pixel per entry,
 1024 deep at C=16 (128-bit words) and 256 deep at C=64 (512-bit words), in the RAM the plan
-would give it (``edge_ram_style``).
+would give it (``memory_style.ram_style``).
 
 LUTs are mapped by classic ABC (``abc -lut 4``), as in ``bench_engine_synth.py``. Usage:
 ``python benchmarks/bench_graph_ops_synth.py [--out benchmarks/results/graph_ops_synth.json]``.
@@ -31,7 +31,8 @@ from structhw.graph.ops import (AddOp, AvgPoolOp, GlobalAvgPoolOp, MaxPoolOp, Pa
 from structhw.jsonfile import write_json
 from structhw.rtl_gen.fork import Fork
 from structhw.rtl_gen.network import StreamFIFO
-from structhw.graph.plan import edge_fifo_cost, edge_ram_style, fork_cost
+from structhw.graph.plan import edge_fifo_cost, fork_cost
+from structhw.rtl_gen.memory_style import ram_style
 from structhw.boards.registry import get_board
 from structhw.resources import Resources
 from structhw.rtl_gen.nodes import LaneParams, node_hardware
@@ -73,7 +74,7 @@ def configurations():
         depth, width = SKIP_DEPTH[C], 8 * C
         yield "Fork", C, H, None, fork_cost(2), H * H, lambda: Fork(pixel, 2)
         yield ("StreamFIFO", C, H, None, edge_fifo_cost(width, depth, BUDGET), H * H,
-               lambda: StreamFIFO(pixel, depth, edge_ram_style(depth, width)))
+               lambda: StreamFIFO(pixel, depth, ram_style(depth, width)))
         for P in LANES:
             yield ("ResidualAdd", C, H, P, add, H * H * -(-C // P),
                    lambda P=P, add=add: ResidualAdd(add, P))

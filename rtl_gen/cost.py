@@ -60,7 +60,7 @@ from structhw.qnet import QuantLayer, ceil_log2
 
 from .mac import MacSchedule, tree_register_bits, tree_stages
 from .mac_pipeline import BLOCK_ROM_MIN_BITS
-from .memory_style import memory_cost
+from .memory_style import block_cost, memory_cost
 from .params import EngineParams
 from .requant import REQUANT_STAGES, product_chunks
 
@@ -222,9 +222,8 @@ def engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
 def _rom_cost(depth: int, width: int) -> Cost:
     """A synchronous-read ROM from :func:`~structhw.rtl_gen.mac_pipeline.rom_memory`: whole
     DP16KD blocks from BLOCK_ROM_MIN_BITS on (it asks for block RAM), else LUT4s."""
-    from structhw.resources import ebr_blocks
     if depth * width >= BLOCK_ROM_MIN_BITS:
-        return Cost(bram_bits=ebr_blocks(depth, width) * 18432)
+        return block_cost(depth, width)
     return _lut_rom_cost(depth, width)
 
 

@@ -9,11 +9,12 @@ from amaranth.hdl import Module, Shape, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from structhw.graph.plan import GraphPlan, edge_ram_style
+from structhw.graph.plan import GraphPlan
 from structhw.graph.quant_graph import INPUT
 
 from .flatten import Flatten
 from .fork import Fork
+from .memory_style import ram_style
 from .network import Network, StreamFIFO
 from .nodes import node_hardware
 
@@ -78,7 +79,7 @@ class GraphNetwork(wiring.Component):
         for (dst, i), branch in zip(edges, branches):
             if (dst, i) in depths:
                 depth = depths[dst, i]
-                queue = StreamFIFO(layout, depth, edge_ram_style(depth, Shape.cast(layout).width))
+                queue = StreamFIFO(layout, depth, ram_style(depth, Shape.cast(layout).width))
                 m.submodules[f"fifo_{tag}__{self._tags[dst]}_{i}"] = queue
                 wiring.connect(m, branch, queue.i)
                 branch = queue.o

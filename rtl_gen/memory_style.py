@@ -27,6 +27,12 @@ def ram_style(depth: int, width: int) -> str:
     return "distributed"
 
 
+def block_cost(depth: int, width: int):
+    """A memory of ``depth`` × ``width`` bits in whole DP16KD blocks of the best shape."""
+    from .cost import Cost
+    return Cost(bram_bits=ebr_blocks(depth, width) * ECP5_EBR_BITS)
+
+
 def memory_cost(depth: int, width: int):
     """A synchronous-read memory in the RAM :func:`ram_style` picks: whole DP16KD blocks of the
     best shape, or DPR16X4s of about 3 LUT4s per 16 words × 4 bits."""
@@ -34,5 +40,5 @@ def memory_cost(depth: int, width: int):
     if depth <= 0 or width <= 0:
         return Cost()
     if ram_style(depth, width) == "block":
-        return Cost(bram_bits=ebr_blocks(depth, width) * ECP5_EBR_BITS)
+        return block_cost(depth, width)
     return Cost(lut4=3 * -(-width // 4) * -(-depth // 16))

@@ -74,18 +74,12 @@ class EdgePlan:
                 "width_bits": self.width, "cost": self.cost.to_json()}
 
 
-def edge_ram_style(depth: int, width: int) -> str:
-    """The RAM an edge FIFO of ``depth`` beats of ``width`` bits is built in (and costed as):
-    :func:`~structhw.rtl_gen.memory_style.ram_style`. A FIFO no deeper than the chain rule's
-    depth is always distributed."""
-    return ram_style(depth, width)
-
-
 def edge_fifo_cost(width: int, depth: int, budget: Budget) -> Resources:
     """A FIFO of ``depth`` beats: distributed RAM (as the chain compiler's FIFOs) or whole
     block RAMs of the best shape (:func:`~structhw.resources.ebr_blocks`), as
-    :func:`edge_ram_style` decides, plus registers, output multiplexer and pointers."""
-    if edge_ram_style(depth, width) == "distributed":
+    :func:`~structhw.rtl_gen.memory_style.ram_style` decides (a FIFO no deeper than the chain
+    rule's depth is always distributed), plus registers, output multiplexer and pointers."""
+    if ram_style(depth, width) == "distributed":
         return fifo_cost(width, depth)
     pointers = 3 * max(depth.bit_length(), 1)
     # measured (bench_graph_ops_synth): the read data and the output register hold a beat each,

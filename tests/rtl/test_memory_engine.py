@@ -125,10 +125,10 @@ def test_memories_carry_the_ram_style_the_cost_model_assumed(depth, style):
     from amaranth.lib import data
     from amaranth.hdl import signed
 
-    from structhw.graph.plan import edge_ram_style
+    from structhw.rtl_gen.memory_style import ram_style
     from structhw.rtl_gen.network import StreamFIFO
 
-    fifo = StreamFIFO(data.ArrayLayout(signed(8), 16), depth, edge_ram_style(depth, 128))
+    fifo = StreamFIFO(data.ArrayLayout(signed(8), 16), depth, ram_style(depth, 128))
     assert f'ram_style = "{style}"' in verilog.convert(fifo, name="fifo")
     big = random_quant_layer(C=64, N=3, c=32, n=3, Cout=4, H=8, W=8, stride=1, pad=1, seed=0)
     small = random_quant_layer(C=4, N=1, c=2, n=1, Cout=2, H=1, W=1, stride=1, pad=0, seed=0,
