@@ -1,7 +1,8 @@
 """``structhw rtl --layer C,N,c,n,Cout,H,W,stride,pad [--dense] [--seed S] [--lanes P]
 [--mults T] [--sumpool tree|separable] --out DIR``: the Verilog of one layer engine with random
 quantized weights (reproducible from the seed), its Verilator waivers and the layer's weights
-as JSON, for inspection, lint and synthesis experiments."""
+as JSON, for inspection, lint and synthesis experiments. The files are written together
+(:mod:`structhw.staging`): a failure leaves DIR as it was."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, check_output_dir
 from ..jsonfile import write_json
+from ..staging import staged_outputs
 
 LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
 DEFAULT_MULTS = 18
@@ -168,9 +170,11 @@ def run(args) -> int:
     warnings = []
     with tqdm(total=len(steps), desc="rtl", file=sys.stderr, leave=False) as bar:
         bar.set_postfix_str(steps[0])
-        path = generate_layer_verilog(layer, params, args.out, args.name)
-        write_json(path.with_name(f"{args.name}.layer.json"), layer.to_json(), indent=1,
-                   sort_keys=True)
+        with staged_outputs(args.out) as stage:
+            staged = generate_layer_verilog(layer, params, stage.folder, args.name)
+            write_json(staged.with_name(f"{args.name}.layer.json"), layer.to_json(), indent=1,
+                       sort_keys=True)
+        path = Path(args.out) / staged.name
         bar.update()
         if args.lint:
             bar.set_postfix_str("lint")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..jsonfile import write_json, write_text
+from ..staging import staged_outputs
 from .plots import write_plots
 from .tables import accuracy_rows, fmt, pct, resource_rows, table, throughput_rows
 from .targets import info_rows
@@ -176,9 +177,11 @@ def _complexity_lines(report: dict, plot_dir: str) -> list:
 
 
 def write_report(report: dict, out_dir) -> list:
-    """Write ``report.json``, ``report.md`` and the plots into ``out_dir``; returns the paths."""
+    """Write ``report.json``, ``report.md`` and the plots into ``out_dir`` together
+    (:mod:`structhw.staging`: a failure leaves the previous ones); returns the paths."""
     out_dir = Path(out_dir)
-    paths = write_plots(report, out_dir)
-    write_json(out_dir / "report.json", report)
-    write_text(out_dir / "report.md", render_markdown(report))
-    return [out_dir / "report.json", out_dir / "report.md", *paths]
+    with staged_outputs(out_dir, last=("report.json",)) as stage:
+        plots = write_plots(report, stage.folder)
+        write_json(stage.folder / "report.json", report)
+        write_text(stage.folder / "report.md", render_markdown(report))
+    return [out_dir / "report.json", out_dir / "report.md", *(out_dir / p.name for p in plots)]
