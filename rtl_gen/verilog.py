@@ -37,8 +37,13 @@ WAIVERS = (
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, with the permissions a
+    plain ``open`` would give (``mkstemp`` makes the file owner-only)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -56,11 +61,12 @@ def waiver_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_verilog(component, out_dir, name: str) -> Path:
+def write_verilog(component, out_dir, name: str, header: str = "") -> Path:
     """Write ``out_dir/NAME.v`` (top module ``NAME``) and ``out_dir/NAME.vlt``, plus a copy of the
     behavioural model of each FPGA primitive the design instantiates (see
-    :func:`simulation_sources`); return the ``.v`` path. The same component and name always give
-    byte-identical files."""
+    :func:`simulation_sources`); return the ``.v`` path. ``header`` (comment lines, e.g. the
+    digest of the plan the design came from) goes at the top of every file written. The same
+    component, name and header always give byte-identical files."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError(f"Verilog module name {name!r} must be an identifier "
                           f"([A-Za-z_][A-Za-z0-9_]*)")
@@ -69,9 +75,9 @@ def write_verilog(component, out_dir, name: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
     for model in primitive_models(text):
-        _atomic_write(out_dir / model.name, model.read_text())
-    _atomic_write(path, text)
-    _atomic_write(out_dir / f"{name}.vlt", waiver_text())
+        _atomic_write(out_dir / model.name, header + model.read_text())
+    _atomic_write(path, header + text)
+    _atomic_write(out_dir / f"{name}.vlt", header + waiver_text())
     return path
 
 
