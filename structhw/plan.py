@@ -172,14 +172,19 @@ class HardwarePlan:
             "qnet": self.qnet.to_json(),
         }
 
-    def save(self, path) -> Path:
-        """Write the plan as JSON to ``path`` atomically (temporary file, then rename)."""
-        return save_plan_json(self.to_json(), path)
+    def save(self, path, extra: dict | None = None) -> Path:
+        """Write the plan as JSON to ``path`` atomically (temporary file, then rename), with the
+        top-level fields of ``extra`` (e.g. ``verilog_sha256``) before ``qnet_sha256``."""
+        return save_plan_json(self.to_json(), path, extra=extra)
 
 
-def save_plan_json(obj: dict, path, rows: tuple = ("stages",)) -> Path:
+def save_plan_json(obj: dict, path, rows: tuple = ("stages",), extra: dict | None = None) -> Path:
     """Write a plan's JSON object to ``path`` atomically, one top-level key per line and one
-    entry per line for the lists named in ``rows`` (the weights compact)."""
+    entry per line for the lists named in ``rows`` (the weights compact); the fields of
+    ``extra`` are inserted before ``qnet_sha256``."""
+    if extra:
+        head = {k: v for k, v in obj.items() if k not in ("qnet_sha256", "qnet")}
+        obj = {**head, **extra, **{k: obj[k] for k in ("qnet_sha256", "qnet") if k in obj}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -4,6 +4,10 @@ board top (PLL, UART host link, LEDs), synthesize with yosys, place and route wi
 
 Writes ``DIR/plan.json``, ``DIR/top.bit`` (iCE40: ``top.bin``), ``DIR/report.json`` (nextpnr's own
 utilisation and Fmax) and ``DIR/build.log``.
+
+MODEL may also be a ``structhw compile`` output folder (or its plan.json): its plan is built as it
+is, after its Verilog files and plan.json have been checked against each other
+(:func:`structhw.compiled.load_compiled`); a mismatch is refused before any tool runs.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ..board_plan import plan_for_board
+from ..compiled import is_compiled
 from ..errors import ConfigError, check_output_dir
 from .compile import check_model, format_plan, load_model
 
@@ -28,7 +33,8 @@ def register(subparsers) -> None:
         "(YoWASP from PyPI unless YOSYS/NEXTPNR_*/... are set).",
     )
     parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help="training checkpoint or *.qnet.json (default: the shipped demo model)")
+                        help="training checkpoint, *.qnet.json or a structhw compile output "
+                        "folder (default: the shipped demo model)")
     parser.add_argument("--board", default=DEFAULT_BOARD,
                         help=f"target board (default {DEFAULT_BOARD}; see the list on a wrong name)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -54,6 +60,37 @@ def check_clock(board, target_mhz: float | None) -> float:
     return target
 
 
+def compiled_plan(model, board, dense: bool):
+    """The chain plan in the compile output folder ``model``, its Verilog checked against it,
+    planned for ``board``; ConfigError otherwise."""
+    from ..compiled import load_compiled
+    from ..graph.plan import GraphPlan
+
+    if dense:
+        raise ConfigError(f"--dense: {model} holds a finished plan; compile the dense baseline "
+                          f"with structhw compile --dense and build that folder")
+    plan = load_compiled(model)
+    if isinstance(plan, GraphPlan):
+        raise ConfigError(f"{model}: a graph network's plan (plan.json version 2); build takes "
+                          f"chains of conv/linear layers for now")
+    if plan.target != board.name:
+        raise ConfigError(f"{model}: planned for {plan.target}, not {board.name}; compile it "
+                          f"with --board {board.name}, or build with --board {plan.target}")
+    return plan
+
+
+def _save_plan(plan, model, out: Path) -> None:
+    """``out/plan.json``, unless ``out`` is the compile folder ``model`` it came from (whose
+    plan.json, with its Verilog digests, stays as it is)."""
+    from ..compiled import PLAN_FILE
+
+    if model is not None and is_compiled(model):
+        folder = Path(model) if Path(model).is_dir() else Path(model).parent
+        if folder.resolve() == out.resolve():
+            return
+    plan.save(out / PLAN_FILE)
+
+
 def run(args) -> int:
     from structhw.boards.flow import build_board
     from structhw.boards.registry import get_board
@@ -62,18 +99,22 @@ def run(args) -> int:
     board = get_board(args.board)
     target_mhz = check_clock(board, args.target_mhz)
     out = check_output_dir(args.out or Path("build") / (board.name + ("-dense" if args.dense else "")))
-    check_model(args.model)
-
-    print(f"[1/3] quantize {'(dense baseline)' if args.dense else ''}".rstrip(), file=sys.stderr)
-    qnet = load_model(args.model, args.dense)
-    print(f"[2/3] plan for {board.name}", file=sys.stderr)
-    plan = plan_for_board(qnet, board, args.dense)
+    if args.model is not None and is_compiled(args.model):
+        print(f"[1-2/3] plan from {args.model}", file=sys.stderr)
+        plan = compiled_plan(args.model, board, args.dense)
+    else:
+        check_model(args.model)
+        print(f"[1/3] quantize {'(dense baseline)' if args.dense else ''}".rstrip(),
+              file=sys.stderr)
+        qnet = load_model(args.model, args.dense)
+        print(f"[2/3] plan for {board.name}", file=sys.stderr)
+        plan = plan_for_board(qnet, board, args.dense)
     out.mkdir(parents=True, exist_ok=True)
-    plan.save(out / "plan.json")
+    _save_plan(plan, args.model, out)
     print(format_plan(plan), file=sys.stderr)
     print("[3/3] bitstream (yosys → nextpnr → pack)", file=sys.stderr)
     report = build_board(board.name, lambda: Network(plan), out, target_mhz,
-                         image_shape=qnet.input_shape)
+                         image_shape=plan.qnet.input_shape)
     print(report.table())
     print(f"wrote {report.bitstream}" if getattr(report, "bitstream", None) else f"wrote {out}")
     return 0

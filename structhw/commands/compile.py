@@ -4,9 +4,11 @@ plan the accelerator of a quantized model under a board's (or an explicit) budge
 
 MODEL is anything :mod:`structhw.model_source` resolves (default the shipped demo model). A chain
 of conv/linear layers gets plan.json version 1 and its Verilog; a graph network (residual adds,
-pooling, shortcuts) gets plan.json version 2 and the Verilog of its graph accelerator. The
-Verilog is written before ``plan.json``, so a failure while generating it leaves no new
-``plan.json`` behind.
+pooling, shortcuts) gets plan.json version 2 and the Verilog of its graph accelerator.
+Everything is written into a staging folder beside DIR and moved into place together
+(:mod:`structhw.staging`), so a failure leaves DIR as it was; the Verilog files and plan.json
+name each other's digests (:mod:`structhw.compiled`), which ``build`` and ``sim`` check when
+given DIR.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..budget import Budget
+from ..compiled import PLAN_FILE, generated_names, write_compiled
 from ..compiler import RESOURCES, HardwarePlan
 from ..errors import ConfigError, check_output_dir
+from ..staging import staged_outputs
 from .graph_table import format_graph_plan
 from .model_args import add_model_arguments, is_file_model, model_source
 
 DEFAULT_BOARD = "ulx3s-85f"
-TOP_NAME = "structhw_network"
 
 
 def register(subparsers) -> None:
@@ -167,13 +170,16 @@ def _quantized(args):
     return graph, graph.metadata.get("name", source.name)
 
 
-def _write_verilog(plan, out: Path, target: str) -> list:
-    from structhw.rtl_gen.graph_network import accelerator
-    from structhw.rtl_gen.verilog import simulation_sources, write_verilog
-
-    from .rtl import check_fits_some_board
-    check_fits_some_board(plan.totals, f"the plan under the {target}")
-    return simulation_sources(Path(write_verilog(accelerator(plan), out, TOP_NAME)))
+def write_outputs(plan, out: Path, target: str, verilog: bool) -> list:
+    """Write plan.json and (with ``verilog``) the Verilog into ``out`` all or nothing; returns
+    the paths written, plan.json first. Verilog of an earlier compile that this one does not
+    write is removed."""
+    if verilog:
+        from .rtl import check_fits_some_board
+        check_fits_some_board(plan.totals, f"the plan under the {target}")
+    with staged_outputs(out, last=(PLAN_FILE,), remove=generated_names()) as stage:
+        names = write_compiled(plan, stage.folder, verilog=verilog)
+    return [out / name for name in names]
 
 
 def run(args) -> int:
@@ -192,15 +198,9 @@ def run(args) -> int:
         bar.set_postfix_str("plan")
         plan = plan_graph(graph, budget, dense=args.dense, target=target)
         bar.update()
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        if not args.no_verilog:
-            bar.set_postfix_str("verilog")
-            written += _write_verilog(plan, out, target)
-            bar.update()
-        bar.set_postfix_str("save")
-        written.insert(0, plan.save(out / "plan.json"))
-        bar.update()
+        bar.set_postfix_str("verilog and save" if not args.no_verilog else "save")
+        written = write_outputs(plan, out, target, verilog=not args.no_verilog)
+        bar.update(len(steps) - 2)
     variant = "dense baseline" if args.dense else "structured"
     print(f"{name} ({variant}) on {target}")
     print(format_graph_plan(plan) if isinstance(plan, GraphPlan) else format_plan(plan))

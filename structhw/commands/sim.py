@@ -13,6 +13,10 @@ testbench); ``--bench cocotb`` runs the cocotb bench (the only one for Icarus).
 random int8 image through the RTL of a random quantized layer (dilation 1, zero padding) and
 writes ``x, alpha, bias, M, S, relu, y_hw, y_ref`` to the npz, so anyone can check the RTL
 against their own reading of the paper's math.
+
+MODEL may also be a ``structhw compile`` output folder (or its plan.json): its plan is simulated
+as it is, after its Verilog files and plan.json have been checked against each other
+(:func:`structhw.compiled.load_compiled`); a mismatch is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..compiled import is_compiled
 from ..errors import ConfigError
 from .model_args import MODEL_HELP, add_model_arguments, is_file_model, model_source
 from .sim_dump import check_dump_path, dump_arrays, float_model
@@ -277,6 +282,30 @@ def _graph_model(args, budget, target) -> tuple:
     return plan, images, None if labels is None else labels[:count].numpy(), source
 
 
+def _compiled_model(args) -> tuple:
+    """(plan, int8 test images, labels or None) of a compile output folder MODEL: a chain plan
+    on the digits test split, a graph plan on ``--data``'s test images."""
+    from structhw.compiled import load_compiled
+    from structhw.graph.plan import GraphPlan
+    from structhw.model_source import calibration_images
+    from structhw.quant import quantized_test_split
+    from structhw.quant.fixed_point import quantize_symmetric
+
+    if args.board is not None:
+        raise ConfigError(f"--board: {args.model} holds a finished plan; compile it with "
+                          f"--board {args.board} to simulate that board's plan")
+    plan = load_compiled(args.model)
+    if not isinstance(plan, GraphPlan):
+        if args.data != "digits":
+            raise ConfigError("--data applies to graph plans; a chain plan runs on the digits "
+                              "test split")
+        return (plan, *quantized_test_split(plan.qnet, args.images))
+    _, test, labels = calibration_images(args.data, plan.graph.input_shape)
+    count = len(test) if args.images is None else min(args.images, len(test))
+    images = quantize_symmetric(test[:count], plan.graph.input_scale).numpy()
+    return plan, images, None if labels is None else labels[:count].numpy()
+
+
 def run_network(args) -> int:
     from structhw.commands.compile import load_model, resolve_budget
     from structhw.compiler import compile_plan
@@ -289,13 +318,21 @@ def run_network(args) -> int:
     if args.images is not None and args.images < 1:
         raise ConfigError(f"--images must be ≥ 1, got {args.images}")
     bench = resolve_bench(args)
+    compiled = (_compiled_model(args) if args.model is not None and is_compiled(args.model)
+                else None)
     require_simulator(args.simulator)
     steps = ("model", "compile", "simulate")
     with terminate_as_exit(), tqdm(total=len(steps), desc="sim", unit="step", file=sys.stderr,
                                    leave=False, disable=None) as bar:
         bar.set_postfix_str("model")
         budget, target = resolve_budget(args.board, None)
-        if is_file_model(args.model) and not _graph_file(args.model):
+        source = None
+        if compiled is not None:
+            plan, images, labels = compiled
+            target = plan.target or "its budget"
+            bar.update()
+            bar.set_postfix_str("compile")
+        elif is_file_model(args.model) and not _graph_file(args.model):
             if args.data != "digits":
                 raise ConfigError("--data applies to zoo, .py and graph models; a checkpoint or "
                                   "chain qnet file runs on the digits test split")
@@ -304,7 +341,6 @@ def run_network(args) -> int:
             bar.set_postfix_str("compile")
             plan = compile_plan(qnet, budget, target=target)
             images, labels = quantized_test_split(qnet, args.images)
-            source = None
         else:
             plan, images, labels, source = _graph_model(args, budget, target)
             bar.update()

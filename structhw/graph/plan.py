@@ -169,9 +169,10 @@ class GraphPlan:
             "qnet_sha256": self.graph_sha256, "qnet": self.graph.to_json(),
         }
 
-    def save(self, path) -> Path:
-        """Write the plan as JSON to ``path`` atomically."""
-        return save_plan_json(self.to_json(), path, rows=("nodes", "edges"))
+    def save(self, path, extra: dict | None = None) -> Path:
+        """Write the plan as JSON to ``path`` atomically, with the top-level fields of ``extra``
+        (e.g. ``verilog_sha256``) before ``qnet_sha256``."""
+        return save_plan_json(self.to_json(), path, rows=("nodes", "edges"), extra=extra)
 
 
 def graph_digest(graph: QuantGraph) -> str:
