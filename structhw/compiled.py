@@ -136,8 +136,9 @@ def load_compiled(path):
     path = Path(str(path))
     plan_path = path / PLAN_FILE if path.is_dir() else path
     if not plan_path.is_file():
-        raise ConfigError(f"{path}: no {PLAN_FILE} here (write one with structhw compile "
-                          f"--out {path})")
+        folder = path if path.is_dir() else path.parent
+        raise ConfigError(f"{plan_path}: no such file (write one with structhw compile "
+                          f"--out {folder})")
     obj = read_json(plan_path)
     version = obj.get("version") if isinstance(obj, dict) else None
     try:

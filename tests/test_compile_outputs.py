@@ -217,6 +217,14 @@ def test_build_of_a_compile_folder_builds_its_plan_and_keeps_its_plan_json(
     assert _snapshot(compiled_dir) == before
 
 
+@pytest.mark.parametrize("command", ["build", "sim"])
+def test_a_folder_without_a_plan_is_refused(tmp_path, capsys, command):
+    assert main([command, str(tmp_path), "--out" if command == "build" else "--images",
+                 str(tmp_path / "b") if command == "build" else "2"]) == 2
+    errors = _error_lines(capsys, command)
+    assert len(errors) == 1 and f"{tmp_path / PLAN_FILE}: no such file" in errors[0]
+
+
 def test_build_refuses_a_compile_folder_planned_for_another_board(compiled_dir, capsys):
     assert main(["build", str(compiled_dir), "--board", "ulx3s-85f"]) == 2
     errors = _error_lines(capsys, "build")
