@@ -5,7 +5,10 @@ board top (PLL, UART host link, LEDs), synthesize with yosys, place and route wi
 Writes ``DIR/plan.json``, ``DIR/top.bit`` (iCE40: ``top.bin``), ``DIR/report.json`` (nextpnr's own
 utilisation and Fmax) and ``DIR/build.log``.
 
-MODEL may also be a ``structhw compile`` output folder (or its plan.json): its plan is built as it
+MODEL is anything ``structhw compile`` takes (a zoo name, a checkpoint, a ``*.qnet.json``, a
+``file.py:callable``, with ``--preset/--input-shape/--weights/--data``): a checkpoint or chain
+qnet file is planned as a chain (plan.json version 1), the others as ``compile`` plans them
+(a graph plan, version 2, when the chain does not fit). MODEL may also be a ``structhw compile`` output folder (or its plan.json): its plan is built as it
 is, after its Verilog files and plan.json have been checked against each other
 (:func:`structhw.compiled.load_compiled`); a mismatch is refused before any tool runs.
 """
@@ -19,7 +22,9 @@ from pathlib import Path
 from ..board_plan import plan_for_board
 from ..compiled import is_compiled
 from ..errors import ConfigError, check_output_dir
-from .compile import check_model, format_plan, load_model
+from .compile import check_model, format_plan, load_model, quantized_graph
+from .graph_table import format_graph_plan
+from .model_args import add_model_arguments, is_file_model, is_graph_file
 
 DEFAULT_BOARD = "ulx3s"
 
@@ -32,9 +37,9 @@ def register(subparsers) -> None:
         "in the board top (PLL, UART host link, LEDs) and build the bitstream with yosys/nextpnr "
         "(YoWASP from PyPI unless YOSYS/NEXTPNR_*/... are set).",
     )
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help="training checkpoint, *.qnet.json or a structhw compile output "
-                        "folder (default: the shipped demo model)")
+    add_model_arguments(parser, help="zoo name, training checkpoint, *.qnet.json, "
+                        "path/to/file.py:callable or a structhw compile output folder "
+                        "(default: the shipped demo model)")
     parser.add_argument("--board", default=DEFAULT_BOARD,
                         help=f"target board (default {DEFAULT_BOARD}; see the list on a wrong name)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -61,18 +66,14 @@ def check_clock(board, target_mhz: float | None) -> float:
 
 
 def compiled_plan(model, board, dense: bool):
-    """The chain plan in the compile output folder ``model``, its Verilog checked against it,
+    """The plan in the compile output folder ``model``, its Verilog checked against it,
     planned for ``board``; ConfigError otherwise."""
     from ..compiled import load_compiled
-    from ..graph.plan import GraphPlan
 
     if dense:
         raise ConfigError(f"--dense: {model} holds a finished plan; compile the dense baseline "
                           f"with structhw compile --dense and build that folder")
     plan = load_compiled(model)
-    if isinstance(plan, GraphPlan):
-        raise ConfigError(f"{model}: a graph network's plan (plan.json version 2); build takes "
-                          f"chains of conv/linear layers for now")
     if plan.target != board.name:
         raise ConfigError(f"{model}: planned for {plan.target}, not {board.name}; compile it "
                           f"with --board {board.name}, or build with --board {plan.target}")
@@ -91,30 +92,65 @@ def _save_plan(plan, model, out: Path) -> None:
     plan.save(out / PLAN_FILE)
 
 
-def run(args) -> int:
-    from structhw.boards.flow import build_board
-    from structhw.boards.registry import get_board
-    from structhw.rtl_gen.network import Network
+def _refuse_model_options(args, what: str) -> None:
+    """ConfigError when an option that shapes quantization was given for ``what``."""
+    given = [f"--{name.replace('_', '-')}" for name in ("preset", "input_shape", "weights")
+             if getattr(args, name) is not None] + (["--data"] if args.data != "digits" else [])
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to zoo, .py and graph models; {what} is "
+                          "built as it is")
 
-    board = get_board(args.board)
-    target_mhz = check_clock(board, args.target_mhz)
-    out = check_output_dir(args.out or Path("build") / (board.name + ("-dense" if args.dense else "")))
-    if args.model is not None and is_compiled(args.model):
-        print(f"[1-2/3] plan from {args.model}", file=sys.stderr)
-        plan = compiled_plan(args.model, board, args.dense)
-    else:
+
+def _model_plan(args, board):
+    """The plan of a MODEL that is not a compile folder: a checkpoint or chain qnet file as a
+    chain (the board-verified path), anything else quantized and planned as ``compile`` does."""
+    from ..errors import ResourceError
+    from ..graph.pipeline import plan_graph
+
+    if is_file_model(args.model) and not is_graph_file(args.model):
+        _refuse_model_options(args, "a checkpoint or chain qnet file")
         check_model(args.model)
         print(f"[1/3] quantize {'(dense baseline)' if args.dense else ''}".rstrip(),
               file=sys.stderr)
         qnet = load_model(args.model, args.dense)
         print(f"[2/3] plan for {board.name}", file=sys.stderr)
-        plan = plan_for_board(qnet, board, args.dense)
+        return plan_for_board(qnet, board, args.dense)
+    print(f"[1/3] trace and quantize {args.model}", file=sys.stderr)
+    graph, _ = quantized_graph(args)
+    print(f"[2/3] plan for {board.name}", file=sys.stderr)
+    try:
+        return plan_graph(graph, board.budget, dense=args.dense, target=board.name)
+    except ResourceError as exc:
+        raise ConfigError(f"{board.name}: {exc}") from None
+
+
+def _input_shape(plan) -> tuple:
+    graph = getattr(plan, "graph", None)
+    return tuple(graph.input_shape if graph is not None else plan.qnet.input_shape)
+
+
+def run(args) -> int:
+    from structhw.boards.flow import build_board
+    from structhw.boards.registry import get_board
+    from structhw.graph.plan import GraphPlan
+    from structhw.rtl_gen.graph_network import accelerator
+
+    board = get_board(args.board)
+    target_mhz = check_clock(board, args.target_mhz)
+    out = check_output_dir(args.out or Path("build") / (board.name + ("-dense" if args.dense else "")))
+    if args.model is not None and is_compiled(args.model):
+        _refuse_model_options(args, "a compile folder")
+        print(f"[1-2/3] plan from {args.model}", file=sys.stderr)
+        plan = compiled_plan(args.model, board, args.dense)
+    else:
+        plan = _model_plan(args, board)
     out.mkdir(parents=True, exist_ok=True)
     _save_plan(plan, args.model, out)
-    print(format_plan(plan), file=sys.stderr)
+    print(format_graph_plan(plan) if isinstance(plan, GraphPlan) else format_plan(plan),
+          file=sys.stderr)
     print("[3/3] bitstream (yosys → nextpnr → pack)", file=sys.stderr)
-    report = build_board(board.name, lambda: Network(plan), out, target_mhz,
-                         image_shape=plan.qnet.input_shape)
+    report = build_board(board.name, lambda: accelerator(plan), out, target_mhz,
+                         image_shape=_input_shape(plan))
     print(report.table())
     print(f"wrote {report.bitstream}" if getattr(report, "bitstream", None) else f"wrote {out}")
     return 0

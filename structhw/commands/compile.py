@@ -160,7 +160,7 @@ def format_plan(plan: HardwarePlan) -> str:
     return "\n".join(lines)
 
 
-def _quantized(args):
+def quantized_graph(args):
     """(graph, name) of MODEL with ``args``' options, sizes checked."""
     from ..graph.pipeline import quantize_source
 
@@ -193,7 +193,7 @@ def run(args) -> int:
     with tqdm(total=len(steps), desc="compile", unit="step", file=sys.stderr, leave=False,
               disable=None) as bar:
         bar.set_postfix_str(steps[0])
-        graph, name = _quantized(args)
+        graph, name = quantized_graph(args)
         bar.update()
         bar.set_postfix_str("plan")
         plan = plan_graph(graph, budget, dense=args.dense, target=target)

@@ -33,6 +33,14 @@ def is_file_model(model) -> bool:
     return model is None or str(model).endswith((".qnet.json", ".pt"))
 
 
+def is_graph_file(model) -> bool:
+    """True for a qnet.json holding a graph network (not a chain of conv/linear layers)."""
+    if not str(model).endswith(".qnet.json"):
+        return False
+    from ..graph.quant_graph import load_graph
+    return not load_graph(model).is_chain()
+
+
 def model_source(args):
     """The resolved MODEL of ``args``; every option checked before anything is loaded."""
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None

@@ -33,7 +33,8 @@ from tqdm import tqdm
 
 from ..compiled import is_compiled
 from ..errors import ConfigError
-from .model_args import MODEL_HELP, add_model_arguments, is_file_model, model_source
+from .model_args import (MODEL_HELP, add_model_arguments, is_file_model, is_graph_file,
+                         model_source)
 from .sim_dump import check_dump_path, dump_arrays, float_model
 
 RANDOM_LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
@@ -257,14 +258,6 @@ def _simulate(plan, images, labels, args, bench: str):
                             work_dir=args.work)
 
 
-def _graph_file(model) -> bool:
-    """True for a qnet.json holding a graph network (not a chain of conv/linear layers)."""
-    if not str(model).endswith(".qnet.json"):
-        return False
-    from structhw.graph.quant_graph import load_graph
-    return not load_graph(model).is_chain()
-
-
 def _graph_model(args, budget, target) -> tuple:
     """(plan, int8 test images int64 [B, C, H, W], labels or None, ModelSource) of a zoo, .py or graph
     MODEL: quantized on ``--data`` as ``structhw quantize`` does, planned as ``compile``
@@ -332,7 +325,7 @@ def run_network(args) -> int:
             target = plan.target or "its budget"
             bar.update()
             bar.set_postfix_str("compile")
-        elif is_file_model(args.model) and not _graph_file(args.model):
+        elif is_file_model(args.model) and not is_graph_file(args.model):
             if args.data != "digits":
                 raise ConfigError("--data applies to zoo, .py and graph models; a checkpoint or "
                                   "chain qnet file runs on the digits test split")
