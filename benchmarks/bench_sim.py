@@ -3,8 +3,12 @@ run: the whole digits test split verified from a cold cache (Verilog generation,
 simulator's Verilator build, the run), then warm; simulated cycles/s of both benches; measured
 cycles per image against the plan's prediction, the DSP-bound ideal and the input-bound floor.
 
-Usage: ``python benchmarks/bench_sim.py [--images N] [--cocotb-images N] [--out
-benchmarks/results/sim.json]``. Every run uses a fresh cache folder. Both benches verify under
+Then (unless ``--resnet20-images 0``) Struct-ResNet20-A the way a user runs it,
+``structhw sim resnet20 --preset A --data random --images N --json`` in a fresh cache: its wall
+time from start to verdict (tracing, quantization, plan, Verilog, simulator build, simulation).
+
+Usage: ``python benchmarks/bench_sim.py [--images N] [--cocotb-images N] [--resnet20-images N]
+[--out benchmarks/results/sim.json]``. Every run uses a fresh cache folder. Both benches verify under
 random idle/backpressure (25 % each) plus back-to-back images for timing. CPU seconds (this
 process and its children: make, the compiler, the simulator) are printed next to wall seconds,
 and the load average with them, because the machine may be shared: the wall figure depends on
@@ -14,7 +18,9 @@ what else runs, the CPU figure much less.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import shutil
 import sys
 import tempfile
@@ -46,6 +52,8 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=None, help="default: the whole test split")
     parser.add_argument("--cocotb-images", type=int, default=None,
                         help="images for the cocotb bench (default: as --images)")
+    parser.add_argument("--resnet20-images", type=int, default=100,
+                        help="images for the Struct-ResNet20-A run (0: skip it)")
     parser.add_argument("--board", default=None, help="default ulx3s-85f")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sim.json"))
     args = parser.parse_args()
@@ -105,11 +113,31 @@ def main() -> int:
         "input_floor_cycles": qnet.input_height * qnet.input_width,
         "load_average_start": load_start, "load_average_end": load_end, "cpus": os.cpu_count(),
     }
+    if args.resnet20_images > 0:
+        report["resnet20_a"] = resnet20_run(args.resnet20_images)
     print_report(report)
     write_json(args.out, report, indent=1)
     print(f"wrote {args.out}")
     ok = report["mismatches"] == 0 and coco.mismatches == 0 and abs(dev) <= 5.0
+    ok = ok and report.get("resnet20_a", {}).get("mismatches", 0) == 0
     return 0 if ok else 1
+
+
+def resnet20_run(images: int) -> dict:
+    """``structhw sim resnet20 --preset A --data random --images N --json`` in a fresh cache:
+    its JSON verdict with the command's wall and CPU seconds added."""
+    with tempfile.TemporaryDirectory(prefix="structhw-bench-r20-") as cache:
+        env = dict(os.environ, STRUCTHW_SIM_CACHE=cache)
+        cmd = [sys.executable, "-m", "structhw", "sim", "resnet20", "--preset", "A", "--data",
+               "random", "--images", str(images), "--json"]
+        proc, wall, cpu = timed(lambda: subprocess.run(cmd, env=env, capture_output=True,
+                                                       text=True))
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd[2:])} failed ({proc.returncode}): {proc.stderr[-800:]}")
+    result = json.loads(proc.stdout)
+    result.update(command="structhw " + " ".join(cmd[3:]), wall_s=wall, cpu_s=cpu,
+                  load_average_end=os.getloadavg())
+    return result
 
 
 def print_report(r: dict) -> None:
@@ -138,6 +166,13 @@ def print_report(r: dict) -> None:
     print(f"  DSP-bound ideal           {r['ideal_cycles_board_dsps']:.1f} cycles/image with all "
           f"{r['dsp_board']} DSPs of the board, {r['ideal_cycles_plan_dsps']:.1f} with the plan's "
           f"{r['dsp_plan']}; input floor {r['input_floor_cycles']} (one pixel per beat)")
+    if "resnet20_a" in r:
+        q = r["resnet20_a"]
+        print(f"  Struct-ResNet20-A         {q['images']} images, {q['mismatches']} mismatching of "
+              f"{q['logits']} logits, {q['wall_s']:.0f} s wall from a cold cache (simulator build "
+              f"{q['build_s']:.0f} s, {q['cycles_per_s']:,.0f} cycles/s, "
+              f"{q['cycles_per_image_measured']:.0f} cycles/image, plan "
+              f"{q['cycles_per_image_predicted']})")
 
 
 if __name__ == "__main__":
