@@ -63,7 +63,8 @@ class FakeBuilder:
         report = {"board": board, "device": "LFE5U-85F", "lut4": self.lut4, "lut4_total": 83640,
                   "ff": 1500, "ff_total": 83640, "dsp": self.dsp, "dsp_total": 156, "ebr": 2,
                   "ebr_total": 208, "fmax_mhz": self.fmax, "target_mhz": target_mhz,
-                  "timing_met": self.fmax >= target_mhz}
+                  "timing_met": self.fmax >= target_mhz,
+                  "design_sha256": rp.build_key(board, plan, target_mhz)}
         rp.write_json(Path(out_dir) / "report.json", report)
         return report
 
@@ -88,6 +89,23 @@ def test_build_cache_reused_only_under_the_same_key(tiny_plan, tmp_path):
     assert len(builder.calls) == 3, "another plan must rebuild"
     key = json.loads((tmp_path / rp.BUILD_KEY).read_text())
     assert key["key"] == rp.build_key("ulx3s-85f", other, 90.0)
+
+
+def test_a_cached_report_whose_design_digest_differs_is_rebuilt(tiny_plan, tmp_path):
+    """The key file alone does not make a cached build trusted: a report.json whose own
+    design_sha256 is not the key (edited, or copied from another build) is built again."""
+    builder = FakeBuilder()
+    rp.cached_board_build("ulx3s-85f", tiny_plan, tmp_path, 100.0, builder=builder)
+    report = json.loads((tmp_path / "report.json").read_text())
+    for forged in ("0" * 64, None):
+        report["design_sha256"] = forged
+        rp.write_json(tmp_path / "report.json", report)
+        calls = len(builder.calls)
+        _, reused = rp.cached_board_build("ulx3s-85f", tiny_plan, tmp_path, 100.0, builder=builder)
+        assert not reused and len(builder.calls) == calls + 1
+    (tmp_path / "report.json").write_text("[1]")
+    _, reused = rp.cached_board_build("ulx3s-85f", tiny_plan, tmp_path, 100.0, builder=builder)
+    assert not reused
 
 
 def test_build_key_is_the_design_board_target_and_tools(tiny_plan, monkeypatch):

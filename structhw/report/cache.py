@@ -27,15 +27,19 @@ def build_key(board: str, plan, target_mhz: float) -> str:
 
 
 def cached_build(out_dir, key: str) -> dict | None:
-    """The ``report.json`` of an earlier build in ``out_dir`` when the key recorded with it
-    equals ``key`` (:func:`build_key` of the build about to run), else ``None``."""
+    """The ``report.json`` of an earlier build in ``out_dir`` when both the key recorded beside
+    it and the ``design_sha256`` the build recorded in it equal ``key`` (:func:`build_key` of
+    the build about to run), else ``None``: a report.json edited, corrupted or left by another
+    build under a matching key file is not trusted."""
     out_dir = Path(out_dir)
     try:
         recorded = json.loads((out_dir / BUILD_KEY).read_text())["key"]
         report = json.loads((out_dir / "report.json").read_text())
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return report if recorded == key else None
+    if not isinstance(report, dict):
+        return None
+    return report if recorded == key and report.get("design_sha256") == key else None
 
 
 def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:

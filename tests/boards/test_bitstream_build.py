@@ -6,7 +6,7 @@ import json
 import pytest
 
 from structhw.boards.build import NEXTPNR_REPORT, REPORT, parse_nextpnr_report
-from structhw.boards.flow import build_board
+from structhw.boards.flow import board_design_digest, build_board
 from structhw.budget import DEVICES
 from tests.boards.standin import StandInAccelerator
 
@@ -17,8 +17,9 @@ SHAPE, CLASSES = (1, 8, 8), 10
 def test_standin_bitstream_on_ulx3s_85f(tmp_path):
     stale = tmp_path / "top.bit"
     stale.write_bytes(b"stale")
-    report = build_board("ulx3s-85f", lambda: StandInAccelerator(SHAPE[0], SHAPE[1] * SHAPE[2], CLASSES),
-                         tmp_path, 100.0, image_shape=SHAPE)
+    def factory():
+        return StandInAccelerator(SHAPE[0], SHAPE[1] * SHAPE[2], CLASSES)
+    report = build_board("ulx3s-85f", factory, tmp_path, 100.0, image_shape=SHAPE)
     bitstream = tmp_path / "top.bit"
     assert bitstream.read_bytes() != b"stale" and bitstream.stat().st_size > 100_000
     assert not list(tmp_path.glob(".build-*")), "the temporary build folder must be removed"
@@ -36,3 +37,6 @@ def test_standin_bitstream_on_ulx3s_85f(tmp_path):
     assert saved["fmax_mhz"] == min(c["fmax_mhz"] for c in clocks.values()) >= 100.0
     assert saved["bitstream"] == str(bitstream) and saved["timing_met"] is True
     assert report.fmax_mhz == saved["fmax_mhz"]
+    assert saved["design_sha256"] == board_design_digest("ulx3s-85f", factory, 100.0,
+                                                         image_shape=SHAPE), \
+        "the report's build cache recognises a build by this digest, computed without the tools"
