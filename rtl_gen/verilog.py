@@ -9,15 +9,14 @@ a finding in the RTL.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog as amaranth_verilog
 
 from structhw.errors import ConfigError
+from structhw.jsonfile import write_text
 from structhw.toolchain import verilator_env, verilator_root
 
 from .dsp import primitive_models
@@ -34,22 +33,6 @@ WAIVERS = (
                      "top.path, so only the top module can match the file name"),
 )
 """(Verilator warning, why it is a generator artefact) pairs waived in the ``.vlt`` file."""
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, with the permissions a
-    plain ``open`` would give (``mkstemp`` makes the file owner-only)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def waiver_text() -> str:
@@ -75,9 +58,9 @@ def write_verilog(component, out_dir, name: str, header: str = "") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
     for model in primitive_models(text):
-        _atomic_write(out_dir / model.name, header + model.read_text())
-    _atomic_write(path, header + text)
-    _atomic_write(out_dir / f"{name}.vlt", header + waiver_text())
+        write_text(out_dir / model.name, header + model.read_text())
+    write_text(path, header + text)
+    write_text(out_dir / f"{name}.vlt", header + waiver_text())
     return path
 
 

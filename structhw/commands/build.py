@@ -124,11 +124,6 @@ def _model_plan(args, board):
         raise ConfigError(f"{board.name}: {exc}") from None
 
 
-def _input_shape(plan) -> tuple:
-    graph = getattr(plan, "graph", None)
-    return tuple(graph.input_shape if graph is not None else plan.qnet.input_shape)
-
-
 def run(args) -> int:
     from structhw.boards.flow import build_board
     from structhw.boards.registry import get_board
@@ -150,7 +145,7 @@ def run(args) -> int:
           file=sys.stderr)
     print("[3/3] bitstream (yosys → nextpnr → pack)", file=sys.stderr)
     report = build_board(board.name, lambda: accelerator(plan), out, target_mhz,
-                         image_shape=_input_shape(plan))
+                         image_shape=plan.input_shape)
     print(report.table())
     print(f"wrote {report.bitstream}" if getattr(report, "bitstream", None) else f"wrote {out}")
     return 0

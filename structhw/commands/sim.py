@@ -258,21 +258,28 @@ def _simulate(plan, images, labels, args, bench: str):
                             work_dir=args.work)
 
 
+def _graph_test_images(args, input_shape: tuple, input_scale: float) -> tuple:
+    """(int8 test images int64 [B, C, H, W], labels or None): the first ``--images`` test
+    images of ``--data`` for ``input_shape``, quantized to ``input_scale``."""
+    from structhw.model_source import calibration_images
+    from structhw.quant.fixed_point import quantize_symmetric
+
+    _, test, labels = calibration_images(args.data, input_shape)
+    count = len(test) if args.images is None else min(args.images, len(test))
+    images = quantize_symmetric(test[:count], input_scale).numpy()
+    return images, None if labels is None else labels[:count].numpy()
+
+
 def _graph_model(args, budget, target) -> tuple:
     """(plan, int8 test images int64 [B, C, H, W], labels or None, ModelSource) of a zoo, .py or graph
     MODEL: quantized on ``--data`` as ``structhw quantize`` does, planned as ``compile``
     does, the first ``--images`` test images of the data set quantized to its input scale."""
     from structhw.graph.pipeline import plan_graph, quantize_source
-    from structhw.model_source import calibration_images
-    from structhw.quant.fixed_point import quantize_symmetric
 
     source = model_source(args)
     graph, _ = quantize_source(source, data=args.data)
     plan = plan_graph(graph, budget, target=target)
-    _, test, labels = calibration_images(args.data, graph.input_shape)
-    count = len(test) if args.images is None else min(args.images, len(test))
-    images = quantize_symmetric(test[:count], graph.input_scale).numpy()
-    return plan, images, None if labels is None else labels[:count].numpy(), source
+    return (plan, *_graph_test_images(args, graph.input_shape, graph.input_scale), source)
 
 
 def _compiled_model(args) -> tuple:
@@ -280,9 +287,7 @@ def _compiled_model(args) -> tuple:
     on the digits test split, a graph plan on ``--data``'s test images."""
     from structhw.compiled import load_compiled
     from structhw.graph.plan import GraphPlan
-    from structhw.model_source import calibration_images
     from structhw.quant import quantized_test_split
-    from structhw.quant.fixed_point import quantize_symmetric
 
     if args.board is not None:
         raise ConfigError(f"--board: {args.model} holds a finished plan; compile it with "
@@ -293,10 +298,7 @@ def _compiled_model(args) -> tuple:
             raise ConfigError("--data applies to graph plans; a chain plan runs on the digits "
                               "test split")
         return (plan, *quantized_test_split(plan.qnet, args.images))
-    _, test, labels = calibration_images(args.data, plan.graph.input_shape)
-    count = len(test) if args.images is None else min(args.images, len(test))
-    images = quantize_symmetric(test[:count], plan.graph.input_scale).numpy()
-    return plan, images, None if labels is None else labels[:count].numpy()
+    return (plan, *_graph_test_images(args, plan.graph.input_shape, plan.graph.input_scale))
 
 
 def run_network(args) -> int:
