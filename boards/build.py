@@ -67,7 +67,8 @@ class BuildReport:
 
     ``used``/``totals``: counts by resource (``lut4``, ``ff``, ``dsp``, ``ebr``);
     ``clocks``: per clock net, ``{"fmax_mhz", "target_mhz"}``; ``fmax_mhz``: the slowest clock's
-    achieved maximum frequency; ``seconds``: wall time per stage and in total.
+    achieved maximum frequency; ``seconds``: wall time per stage and in total; ``bitstream``: its
+    path (in ``report.json``: its file name, the file beside the report).
     """
 
     board: str
@@ -91,7 +92,8 @@ class BuildReport:
             out[f"{key}_total"] = self.totals.get(key)
         out.update(fmax_mhz=self.fmax_mhz, target_mhz=self.target_mhz,
                    timing_met=self.fmax_mhz >= self.target_mhz, clocks=self.clocks,
-                   bitstream=self.bitstream, seconds=self.seconds,
+                   bitstream=Path(self.bitstream).name if self.bitstream else None,
+                   seconds=self.seconds,
                    critical_path=self.critical_path, clock=self.clock, notes=self.notes,
                    design_sha256=self.design_sha256)
         return out
@@ -311,7 +313,8 @@ def _fit_message(board: BoardInfo, used: dict, totals: dict) -> str | None:
 
 def _fail(board: BoardInfo, failed: "_StageFailed", build_dir: Path, name: str, out_dir: Path):
     """Keep the tools' logs in ``out_dir`` and raise the ConfigError for a failed stage: a fit
-    message when nextpnr's utilisation shows an overused resource, else the tool's error lines."""
+    message when nextpnr's utilisation shows an overused resource, else the tool's error lines
+    (the caller says where the logs are)."""
     tim = build_dir / f"{name}.tim"
     if tim.exists():
         shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
@@ -324,7 +327,7 @@ def _fail(board: BoardInfo, failed: "_StageFailed", build_dir: Path, name: str, 
             used = None
         if used is not None and (message := _fit_message(board, used, totals)):
             raise ConfigError(message) from None
-    raise ConfigError(f"{failed.stage} failed on {board.name} (logs in {out_dir}): "
+    raise ConfigError(f"{failed.stage} failed on {board.name}: "
                       + " | ".join(failed.lines)) from None
 
 

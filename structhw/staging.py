@@ -31,6 +31,15 @@ class Stage:
     folder: Path
     committed: list = field(default_factory=list)
 
+    def keep_as(self, dest) -> Path:
+        """Move what the run has staged so far to the folder ``dest`` (replacing an earlier
+        one), for a run that failed but wrote something worth reading (a tool's logs); ``--out``
+        stays untouched and the staging folder is gone. Returns ``dest``."""
+        dest = Path(dest)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(self.folder, dest)
+        return dest
+
 
 def _missing_ancestors(path: Path) -> list:
     """``path``'s ancestors that do not exist yet, outermost first."""

@@ -198,23 +198,17 @@ def test_verilog_left_beside_a_plan_that_does_not_list_it_is_refused(
 def test_build_of_a_compile_folder_builds_its_plan_and_keeps_its_plan_json(
         compiled_dir, monkeypatch, capsys):
     import structhw.boards.flow
+    from tests.fake_board_build import FakeBoardBuild
 
-    built = []
-
-    class FakeReport:
-        bitstream = None
-
-        def table(self):
-            return "fake build"
-
-    def fake_build(board, factory, out, target_mhz, image_shape):
-        built.append((board, factory().plan.to_json(), out))
-        return FakeReport()
-    monkeypatch.setattr(structhw.boards.flow, "build_board", fake_build)
+    fake = FakeBoardBuild()
+    monkeypatch.setattr(structhw.boards.flow, "build_board", fake)
     before = _snapshot(compiled_dir)
     assert main(["build", str(compiled_dir), "--board", BOARD, "--out", str(compiled_dir)]) == 0
-    assert built == [(BOARD, load_plan(compiled_dir / PLAN_FILE).to_json(), compiled_dir)]
-    assert _snapshot(compiled_dir) == before
+    [(board, factory, _, _, _)] = fake.calls
+    assert (board, factory().plan.to_json()) == (BOARD, load_plan(compiled_dir / PLAN_FILE).to_json())
+    after = _snapshot(compiled_dir)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert sorted(set(after) - set(before)) == ["build.log", "nextpnr.log", "report.json", "top.bit"]
 
 
 @pytest.mark.parametrize("command", ["build", "sim"])

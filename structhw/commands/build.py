@@ -3,7 +3,10 @@ model to a bitstream — quantize, plan under the board's budget, generate the n
 board top (PLL, UART host link, LEDs), synthesize with yosys, place and route with nextpnr, pack.
 
 Writes ``DIR/plan.json``, ``DIR/top.bit`` (iCE40: ``top.bin``), ``DIR/report.json`` (nextpnr's own
-utilisation and Fmax) and ``DIR/build.log``.
+utilisation and Fmax), ``DIR/build.log``, ``DIR/nextpnr.log`` and ``DIR/nextpnr-report.json``, all
+or nothing (:mod:`structhw.staging`): a build that fails (a tool error, the design does not fit,
+timing missed) leaves ``DIR`` as it was and its own plan, report and logs in ``DIR-failed``
+(:func:`failed_dir`), which the next successful build removes.
 
 MODEL is anything ``structhw compile`` takes (a zoo name, a checkpoint, a ``*.qnet.json``, a
 ``file.py:callable``, with ``--preset/--input-shape/--weights/--data``): a checkpoint or chain
@@ -16,6 +19,7 @@ is, after its Verilog files and plan.json have been checked against each other
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -80,16 +84,16 @@ def compiled_plan(model, board, dense: bool):
     return plan
 
 
-def _save_plan(plan, model, out: Path) -> None:
-    """``out/plan.json``, unless ``out`` is the compile folder ``model`` it came from (whose
-    plan.json, with its Verilog digests, stays as it is)."""
+def _save_plan(plan, model, out: Path, folder: Path) -> None:
+    """``folder/plan.json`` (the staging folder of ``out``), unless ``out`` is the compile
+    folder ``model`` it came from (whose plan.json, with its Verilog digests, stays as it is)."""
     from ..compiled import PLAN_FILE
 
     if model is not None and is_compiled(model):
         folder = Path(model) if Path(model).is_dir() else Path(model).parent
         if folder.resolve() == out.resolve():
             return
-    plan.save(out / PLAN_FILE)
+    plan.save(folder / PLAN_FILE)
 
 
 def _refuse_model_options(args, what: str) -> None:
@@ -124,28 +128,56 @@ def _model_plan(args, board):
         raise ConfigError(f"{board.name}: {exc}") from None
 
 
+FAILED_SUFFIX = "-failed"
+"""Suffix of the folder beside ``--out`` that keeps a failed build's plan, report and logs."""
+
+
+def failed_dir(out: Path) -> Path:
+    """Where a failed build into ``out`` leaves its files (``out`` itself is left as it was)."""
+    out = Path(out).resolve()
+    return out.parent / (out.name + FAILED_SUFFIX)
+
+
+def _stale_outputs() -> tuple:
+    """Files an earlier build may have left in ``--out`` that this build replaces or no longer
+    makes (its own files are replaced anyway)."""
+    from structhw.boards.build import BITSTREAM_SUFFIX, NEXTPNR_REPORT, YOSYS_LOG
+
+    return (NEXTPNR_REPORT, YOSYS_LOG) + tuple(f"top{s}" for s in BITSTREAM_SUFFIX.values())
+
+
 def run(args) -> int:
     from structhw.boards.flow import build_board
     from structhw.boards.registry import get_board
     from structhw.graph.plan import GraphPlan
     from structhw.rtl_gen.graph_network import accelerator
 
+    from ..staging import staged_outputs
+
     board = get_board(args.board)
     target_mhz = check_clock(board, args.target_mhz)
     out = check_output_dir(args.out or Path("build") / (board.name + ("-dense" if args.dense else "")))
+    check_output_dir(failed_dir(out))
     if args.model is not None and is_compiled(args.model):
         _refuse_model_options(args, "a compile folder")
         print(f"[1-2/3] plan from {args.model}", file=sys.stderr)
         plan = compiled_plan(args.model, board, args.dense)
     else:
         plan = _model_plan(args, board)
-    out.mkdir(parents=True, exist_ok=True)
-    _save_plan(plan, args.model, out)
     print(format_graph_plan(plan) if isinstance(plan, GraphPlan) else format_plan(plan),
           file=sys.stderr)
     print("[3/3] bitstream (yosys → nextpnr → pack)", file=sys.stderr)
-    report = build_board(board.name, lambda: accelerator(plan), out, target_mhz,
-                         image_shape=plan.input_shape)
+    with staged_outputs(out, remove=_stale_outputs()) as stage:
+        _save_plan(plan, args.model, out, stage.folder)
+        try:
+            report = build_board(board.name, lambda: accelerator(plan), stage.folder, target_mhz,
+                                 image_shape=plan.input_shape)
+        except ConfigError as exc:
+            kept = stage.keep_as(failed_dir(out))
+            raise ConfigError(f"{exc} ({out} is as it was; this build's plan, report and logs "
+                              f"are in {kept})") from None
+    shutil.rmtree(failed_dir(out), ignore_errors=True)
     print(report.table())
-    print(f"wrote {report.bitstream}" if getattr(report, "bitstream", None) else f"wrote {out}")
+    bitstream = out / Path(report.bitstream).name if report.bitstream else None
+    print(f"wrote {bitstream}" if bitstream else f"wrote {out}")
     return 0

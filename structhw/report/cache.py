@@ -53,9 +53,9 @@ def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:
     try:
         build_board(board, lambda: Network(plan), out_dir, target_mhz,
                     image_shape=plan.qnet.input_shape)
-    except ConfigError:
+    except ConfigError as exc:
         if not (out_dir / "report.json").exists():
-            raise
+            raise ConfigError(f"{exc} (logs in {out_dir})") from None
     return json.loads((out_dir / "report.json").read_text())
 
 

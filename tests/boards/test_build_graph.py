@@ -17,27 +17,18 @@ from structhw.cli import main
 from structhw.graph.quant_graph import save_graph
 from structhw.graph.random_graph import random_graph
 from structhw.rtl_gen.graph_network import GraphNetwork
+from structhw.staging import STAGING_PREFIX
+from tests.fake_board_build import FakeBoardBuild
 
 BOARD = "ulx3s-85f"
-
-
-class _Report:
-    bitstream = None
-
-    def table(self):
-        return "stand-in build"
 
 
 @pytest.fixture
 def builds(monkeypatch):
     """The board flow's calls: (board name, accelerator factory, out, MHz, image shape)."""
-    calls = []
-
-    def build_board(board, factory, out, target_mhz, image_shape):
-        calls.append((board, factory, out, target_mhz, image_shape))
-        return _Report()
-    monkeypatch.setattr(structhw.boards.flow, "build_board", build_board)
-    return calls
+    fake = FakeBoardBuild()
+    monkeypatch.setattr(structhw.boards.flow, "build_board", fake)
+    return fake.calls
 
 
 def test_a_graph_qnet_is_built_as_a_graph_network_in_the_board_top(tmp_path, builds):
@@ -47,7 +38,9 @@ def test_a_graph_qnet_is_built_as_a_graph_network_in_the_board_top(tmp_path, bui
     out = tmp_path / "build"
     assert main(["build", str(model), "--board", BOARD, "--out", str(out)]) == 0
     [(board, factory, where, mhz, shape)] = builds
-    assert (board, where, mhz) == (BOARD, out, 100.0)
+    assert (board, mhz) == (BOARD, 100.0)
+    assert where.parent == out.parent and where.name.startswith(STAGING_PREFIX)
+    assert (out / "top.bit").read_bytes() == b"stand-in bitstream of " + BOARD.encode()
     assert tuple(shape) == tuple(graph.input_shape)
     accelerator = factory()
     assert isinstance(accelerator, GraphNetwork)
