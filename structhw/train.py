@@ -42,11 +42,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -394,37 +392,20 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
 
 
 def write_outputs(result: TrainResult, out_dir) -> tuple[Path, Path]:
-    """Write ``checkpoint.pt`` and ``metrics.json`` into ``out_dir`` (created if needed).
-
-    Both go to temporary files in ``out_dir`` first and are renamed only when both are complete,
-    so a failure leaves neither a half-written nor a mismatched pair behind.
-    """
-    from .checkpoint import readable_mode, save_checkpoint
+    """Write ``checkpoint.pt`` and ``metrics.json`` into ``out_dir`` together
+    (:func:`structhw.staging.staged_outputs`, metrics last): a failure leaves the folder as it
+    was (or absent), never one new file beside an old one."""
+    from .checkpoint import save_checkpoint
+    from .jsonfile import write_json
+    from .staging import staged_outputs
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path, metrics_path = out / CHECKPOINT_NAME, out / METRICS_NAME
-    temps = []
-    try:
-        fd, tmp_ckpt = tempfile.mkstemp(prefix=f".{CHECKPOINT_NAME}.", suffix=".tmp", dir=out)
-        os.close(fd)
-        temps.append(tmp_ckpt)
-        save_checkpoint(result.checkpoint, tmp_ckpt)
-        fd, tmp_metrics = tempfile.mkstemp(prefix=f".{METRICS_NAME}.", suffix=".tmp", dir=out)
-        temps.append(tmp_metrics)
-        with os.fdopen(fd, "w") as f:
-            json.dump(result.metrics, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.chmod(tmp_metrics, readable_mode())
-        os.replace(tmp_ckpt, ckpt_path)
-        os.replace(tmp_metrics, metrics_path)
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return ckpt_path, metrics_path
+    with staged_outputs(out, last=(METRICS_NAME,)) as stage:
+        save_checkpoint(result.checkpoint, stage.folder / CHECKPOINT_NAME)
+        write_json(stage.folder / METRICS_NAME, result.metrics, sort_keys=True)
+    return out / CHECKPOINT_NAME, out / METRICS_NAME
 
 
 def default_out_dir(config: TrainConfig) -> Path:

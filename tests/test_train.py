@@ -148,17 +148,37 @@ def test_cli_out_that_is_a_file_is_rejected(tmp_path, capsys):
     assert out.read_text() == "keep me"
 
 
-def test_failure_while_writing_leaves_no_partial_files(tmp_path, monkeypatch):
-    result = train.run_training(train.TrainConfig(epochs=1), progress=False)
+@pytest.fixture(scope="module")
+def one_epoch():
+    return train.run_training(train.TrainConfig(epochs=1), progress=False)
 
-    def broken_dump(*args, **kwargs):
-        raise OSError("disk full")
 
-    monkeypatch.setattr(train.json, "dump", broken_dump)
-    out = tmp_path / "out"
+def _disk_full(*args, **kwargs):
+    raise OSError("disk full")
+
+
+def test_failure_while_writing_creates_no_output_folder(one_epoch, tmp_path, monkeypatch):
+    import structhw.jsonfile
+
+    monkeypatch.setattr(structhw.jsonfile, "write_json", _disk_full)
+    out = tmp_path / "runs" / "out"
     with pytest.raises(OSError, match="disk full"):
-        train.write_outputs(result, out)
-    assert list(out.iterdir()) == []
+        train.write_outputs(one_epoch, out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_while_writing_leaves_the_earlier_pair(one_epoch, tmp_path, monkeypatch):
+    import structhw.jsonfile
+
+    out = tmp_path / "out"
+    train.write_outputs(one_epoch, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == [train.CHECKPOINT_NAME, train.METRICS_NAME]
+    monkeypatch.setattr(structhw.jsonfile, "write_json", _disk_full)
+    with pytest.raises(OSError, match="disk full"):
+        train.write_outputs(one_epoch, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_run_training_trains_dense_and_structured_from_the_same_start(monkeypatch):
