@@ -92,8 +92,8 @@ def simulate_network_native(plan, images, labels=None, *, seed: int = 0,
                             idle: float = DEFAULT_IDLE, stall: float = DEFAULT_STALL,
                             timing_images: int = DEFAULT_TIMING_IMAGES, waves: bool = False,
                             build_root: Path | None = None, work_dir: Path | None = None,
-                            reset_at: int | None = None,
-                            x_seed: int | None = None) -> NetworkSimResult:
+                            reset_at: int | None = None, x_seed: int | None = None,
+                            sources=()) -> NetworkSimResult:
     """Run ``plan``'s accelerator on ``images`` (int8 values [B, C, H, W]) in the native bench.
 
     Parameters as :func:`structhw.sim.network.simulate_network`, plus
@@ -104,12 +104,16 @@ def simulate_network_native(plan, images, labels=None, *, seed: int = 0,
     x_seed : int, optional
         Start every variable Verilator left without an initial value (memories) from random
         values drawn with this seed instead of zero.
+    sources : sequence of paths, optional
+        The accelerator's Verilog to simulate (e.g. a compile folder's own files, checked
+        against ``plan`` by :func:`structhw.compiled.open_compiled`); by default generated for
+        ``plan`` (:func:`network_sources`).
     """
     start = time.perf_counter()
     x, ref = images_and_reference(plan, images)
     root = Path(build_root) if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
-    sources = network_sources(plan, root)
+    sources = [Path(s) for s in sources] or network_sources(plan, root)
     build = build_native(sources, NETWORK_TOP, 8 * plan.input_shape[0], 8 * plan.num_classes,
                          waves=waves, build_root=root)
     keep = work_dir is not None

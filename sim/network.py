@@ -154,7 +154,7 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
                      simulator: str = "verilator", waves: bool = False,
                      build_root: Path | None = None, work_dir: Path | None = None,
                      quiet: bool = True, check: bool = False,
-                     bench: str = "cocotb") -> NetworkSimResult:
+                     bench: str = "cocotb", sources=()) -> NetworkSimResult:
     """Run ``plan``'s accelerator on ``images`` (int8 values [B, C, H, W]).
 
     Parameters
@@ -176,6 +176,9 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
     work_dir : path-like, optional
         Keep Verilog, stimulus, results and logs here; by default a temporary folder in the
         build cache, removed after a clean run without waves.
+    sources : sequence of paths, optional
+        The accelerator's Verilog to simulate (e.g. a compile folder's own files); by default
+        generated for ``plan`` (:func:`cached_network_verilog`).
     """
     if bench == "native":
         from .native import simulate_network_native
@@ -185,13 +188,15 @@ def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = 
                               "use the cocotb bench for it")
         return simulate_network_native(plan, images, labels, seed=seed, idle=idle, stall=stall,
                                        timing_images=timing_images, waves=waves,
-                                       build_root=build_root, work_dir=work_dir)
+                                       build_root=build_root, work_dir=work_dir,
+                                       sources=sources)
     if bench != "cocotb":
         from structhw.errors import ConfigError
         raise ConfigError(f"bench must be 'cocotb' or 'native', got {bench!r}")
     return _simulate_cocotb(plan, images, labels, seed=seed, idle=idle, stall=stall,
                             timing_images=timing_images, simulator=simulator, waves=waves,
-                            build_root=build_root, work_dir=work_dir, quiet=quiet, check=check)
+                            build_root=build_root, work_dir=work_dir, quiet=quiet, check=check,
+                            sources=sources)
 
 
 def images_and_reference(plan, images) -> tuple:
@@ -207,7 +212,7 @@ def images_and_reference(plan, images) -> tuple:
 
 
 def _simulate_cocotb(plan, images, labels, *, seed, idle, stall, timing_images, simulator, waves,
-                     build_root, work_dir, quiet, check) -> NetworkSimResult:
+                     build_root, work_dir, quiet, check, sources) -> NetworkSimResult:
     """:func:`simulate_network` in the cocotb bench."""
     start = time.perf_counter()
     x, ref = images_and_reference(plan, images)
@@ -215,7 +220,7 @@ def _simulate_cocotb(plan, images, labels, *, seed, idle, stall, timing_images, 
     root.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="network-"))
     work.mkdir(parents=True, exist_ok=True)
-    sources = cached_network_verilog(plan, root)
+    sources = [Path(s) for s in sources] or cached_network_verilog(plan, root)
     if work_dir is not None:
         (work / "rtl").mkdir(exist_ok=True)
         for src in sources:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from structhw.rtl_gen.dsp import MULT18X18D_MODEL
@@ -125,11 +126,23 @@ def check_verilog(obj: dict, plan_path) -> list:
     return checked
 
 
-def load_compiled(path):
-    """The plan of a compile output folder (``path`` is the folder or its plan.json), every
-    field validated (:func:`structhw.plan.load_plan`, version 1, or
+@dataclass(frozen=True)
+class CompiledFolder:
+    """A checked compile output folder: its ``plan`` and the simulation ``sources`` of its own
+    Verilog (``NAME.v``, the primitive models, ``NAME.vlt``; empty when compiled with
+    ``--no-verilog``)."""
+
+    plan: object
+    sources: tuple
+
+
+def open_compiled(path) -> CompiledFolder:
+    """The compile output folder ``path`` (the folder or its plan.json), every field of its plan
+    validated (:func:`structhw.plan.load_plan`, version 1, or
     :func:`structhw.graph.plan_json.load_graph_plan`, version 2) and its Verilog files checked
     against it (:func:`check_verilog`)."""
+    from structhw.rtl_gen.verilog import simulation_sources
+
     from .graph.plan_json import graph_plan_from_json
     from .plan import plan_from_json
 
@@ -145,5 +158,11 @@ def load_compiled(path):
         plan = (graph_plan_from_json if version == 2 else plan_from_json)(obj)
     except ConfigError as exc:
         raise ConfigError(f"{plan_path}: {exc}") from None
-    check_verilog(obj, plan_path)
-    return plan
+    checked = check_verilog(obj, plan_path)
+    top = plan_path.parent / f"{TOP_NAME}.v"
+    return CompiledFolder(plan, tuple(simulation_sources(top)) if top in checked else ())
+
+
+def load_compiled(path):
+    """The plan of the compile output folder ``path``, checked as :func:`open_compiled` does."""
+    return open_compiled(path).plan

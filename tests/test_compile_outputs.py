@@ -231,11 +231,12 @@ def test_sim_of_a_compile_folder_simulates_its_plan(compiled_dir, monkeypatch):
     class Simulated(Exception):
         pass
 
-    def fake_simulate(plan, images, labels, args, bench):
-        raise Simulated(plan.to_json(), images.shape)
+    def fake_simulate(plan, images, labels, args, bench, sources):
+        raise Simulated(plan.to_json(), images.shape, sources)
     monkeypatch.setattr(sim_command, "_simulate", fake_simulate)
     with pytest.raises(Simulated) as caught:
         main(["sim", str(compiled_dir), "--images", "3"])
-    plan_json, shape = caught.value.args
+    plan_json, shape, sources = caught.value.args
+    assert sorted(sources) == sorted(compiled_dir / name for name in VERILOG)
     assert plan_json == load_plan(compiled_dir / PLAN_FILE).to_json()
     assert shape == quantized_test_split(load_plan(compiled_dir / PLAN_FILE).qnet, 3)[0].shape

@@ -15,8 +15,9 @@ writes ``x, alpha, bias, M, S, relu, y_hw, y_ref`` to the npz, so anyone can che
 against their own reading of the paper's math.
 
 MODEL may also be a ``structhw compile`` output folder (or its plan.json): its plan is simulated
-as it is, after its Verilog files and plan.json have been checked against each other
-(:func:`structhw.compiled.load_compiled`); a mismatch is refused before anything runs.
+as it is, from the folder's own Verilog files, after they and plan.json have been checked against
+each other (:func:`structhw.compiled.open_compiled`); a mismatch is refused before anything runs.
+A folder compiled with ``--no-verilog`` is simulated from Verilog generated for its plan.
 """
 
 from __future__ import annotations
@@ -245,17 +246,19 @@ def resolve_bench(args) -> str:
     return bench
 
 
-def _simulate(plan, images, labels, args, bench: str):
+def _simulate(plan, images, labels, args, bench: str, sources=()):
+    """Simulate ``plan``'s accelerator on ``images`` in ``bench``, from the Verilog ``sources``
+    when given (a compile folder's own files), else from Verilog generated for the plan."""
     if bench == "native":
         from structhw.sim.native import simulate_network_native
         return simulate_network_native(
             plan, images, labels, seed=args.seed, idle=args.idle, stall=args.stall,
             waves=args.waves, work_dir=args.work, reset_at=args.reset_at,
-            x_seed=args.seed if args.x_initial == "unique" else None)
+            x_seed=args.seed if args.x_initial == "unique" else None, sources=sources)
     from structhw.sim.network import simulate_network
     return simulate_network(plan, images, labels, seed=args.seed, idle=args.idle,
                             stall=args.stall, simulator=args.simulator, waves=args.waves,
-                            work_dir=args.work)
+                            work_dir=args.work, sources=sources)
 
 
 def _graph_test_images(args, input_shape: tuple, input_scale: float) -> tuple:
@@ -283,22 +286,26 @@ def _graph_model(args, budget, target) -> tuple:
 
 
 def _compiled_model(args) -> tuple:
-    """(plan, int8 test images, labels or None) of a compile output folder MODEL: a chain plan
-    on the digits test split, a graph plan on ``--data``'s test images."""
-    from structhw.compiled import load_compiled
+    """(plan, int8 test images, labels or None, Verilog sources) of a compile output folder
+    MODEL: a chain plan on the digits test split, a graph plan on ``--data``'s test images; the
+    sources are the folder's own checked Verilog files (none when compiled with
+    ``--no-verilog``: the plan's Verilog is generated then)."""
+    from structhw.compiled import open_compiled
     from structhw.graph.plan import GraphPlan
     from structhw.quant import quantized_test_split
 
     if args.board is not None:
         raise ConfigError(f"--board: {args.model} holds a finished plan; compile it with "
                           f"--board {args.board} to simulate that board's plan")
-    plan = load_compiled(args.model)
+    folder = open_compiled(args.model)
+    plan = folder.plan
     if not isinstance(plan, GraphPlan):
         if args.data != "digits":
             raise ConfigError("--data applies to graph plans; a chain plan runs on the digits "
                               "test split")
-        return (plan, *quantized_test_split(plan.qnet, args.images))
-    return (plan, *_graph_test_images(args, plan.graph.input_shape, plan.graph.input_scale))
+        return (plan, *quantized_test_split(plan.qnet, args.images), folder.sources)
+    return (plan, *_graph_test_images(args, plan.graph.input_shape, plan.graph.input_scale),
+            folder.sources)
 
 
 def run_network(args) -> int:
@@ -321,9 +328,9 @@ def run_network(args) -> int:
                                    leave=False, disable=None) as bar:
         bar.set_postfix_str("model")
         budget, target = resolve_budget(args.board, None)
-        source = None
+        source, sources = None, ()
         if compiled is not None:
-            plan, images, labels = compiled
+            plan, images, labels, sources = compiled
             target = plan.target or "its budget"
             bar.update()
             bar.set_postfix_str("compile")
@@ -342,7 +349,7 @@ def run_network(args) -> int:
             bar.set_postfix_str("compile")
         bar.update()
         bar.set_postfix_str(f"simulate {len(images)} images")
-        result = _simulate(plan, images, labels, args, bench)
+        result = _simulate(plan, images, labels, args, bench, sources)
         bar.update()
     if args.dump is not None:
         arrays = dump_arrays(images, result, plan, float_model(args, source))
