@@ -23,6 +23,7 @@ from structhw import cli
 from structhw.checkpoint import demo_checkpoint_path
 from structhw.qnet import QuantNet, save
 from structhw.rtl_gen.random_layer import random_quant_layer
+from tests.tiny_models import tiny_chain
 
 DEMO = str(demo_checkpoint_path())
 GOOD_LAYER = "4,3,2,2,3,5,5,1,1"
@@ -221,14 +222,6 @@ CASES = {
 }
 
 
-def tiny_qnet(**metadata) -> QuantNet:
-    """conv 1→4 on 6×6 (stride 2), flatten, linear 36→3: plans in milliseconds."""
-    layers = [random_quant_layer(1, 3, 1, 2, 4, 6, 6, 2, 1, 11, name="conv0"),
-              random_quant_layer(36, 1, 6, 1, 3, 1, 1, 1, 0, 12, kind="linear", relu=False,
-                                 name="fc")]
-    return QuantNet(1, 6, 6, 1.0, layers, metadata=metadata)
-
-
 class _Code:
     def __reduce__(self):
         return (print, ("this must never run",))
@@ -262,8 +255,8 @@ def static(tmp_path_factory):
     (d / "code.pt").write_bytes(pickle.dumps(_Code()))
     (d / "flipped.pt").write_bytes(_flip_weight_bytes(demo))
     (d / "folder.pt").mkdir()
-    save(tiny_qnet(name="tiny"), d / "tiny.qnet.json")
-    meta = tiny_qnet().to_json()
+    save(tiny_chain(name="tiny"), d / "tiny.qnet.json")
+    meta = tiny_chain().to_json()
     meta["metadata"] = [1]
     (d / "metadata.qnet.json").write_text(__import__("json").dumps(meta))
     (d / "notjson.qnet.json").write_text("{")

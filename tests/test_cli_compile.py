@@ -2,23 +2,18 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from structhw.cli import main
 from structhw.compiler import load_plan
 from structhw.errors import ConfigError
-from structhw.qnet import QuantNet, save
-from structhw.rtl_gen.random_layer import random_quant_layer
+from structhw.qnet import save
+from tests.tiny_models import tiny_chain
 
 
 @pytest.fixture
 def qnet_file(tmp_path):
-    layers = [
-        random_quant_layer(1, 3, 1, 2, 4, 6, 6, 2, 1, 11, name="conv0"),
-        random_quant_layer(36, 1, 6, 1, 3, 1, 1, 1, 0, 12, kind="linear", relu=False, name="fc"),
-    ]
-    return save(QuantNet(1, 6, 6, 1.0, layers), tmp_path / "tiny.qnet.json")
+    return save(tiny_chain(), tmp_path / "tiny.qnet.json")
 
 
 def test_compile_writes_plan_and_prints_summary(qnet_file, tmp_path, capsys):

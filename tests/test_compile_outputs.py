@@ -13,10 +13,10 @@ from structhw.compiled import (PLAN_FILE, file_sha256, header_digest, load_compi
 from structhw.compiler import load_plan
 from structhw.graph.quant_graph import load_graph, save_graph
 from structhw.graph.random_graph import random_graph
-from structhw.qnet import QuantNet, save
+from structhw.qnet import save
 from structhw.quant import quantized_test_split
-from structhw.rtl_gen.random_layer import random_quant_layer
 from structhw.staging import STAGING_PREFIX
+from tests.tiny_models import digits_chain
 
 BOARD = "ulx3s-12f"
 VERILOG = ("structhw_network.v", "structhw_network.vlt", "mult18x18d_model.v")
@@ -24,11 +24,7 @@ VERILOG = ("structhw_network.v", "structhw_network.vlt", "mult18x18d_model.v")
 
 @pytest.fixture
 def qnet_file(tmp_path):
-    layers = [
-        random_quant_layer(1, 3, 1, 2, 4, 8, 8, 2, 1, 11, name="conv0"),
-        random_quant_layer(64, 1, 8, 1, 3, 1, 1, 1, 0, 12, kind="linear", relu=False, name="fc"),
-    ]
-    return save(QuantNet(1, 8, 8, 1.0, layers), tmp_path / "tiny.qnet.json")
+    return save(digits_chain(), tmp_path / "tiny.qnet.json")
 
 
 def _compile(qnet_file, out, *extra, target=("--board", BOARD)):

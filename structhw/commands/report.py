@@ -30,8 +30,10 @@ def register(subparsers) -> None:
         "plots: accuracy, nextpnr resources and Fmax, throughput, complexity, and the targets.",
     )
     parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help="training checkpoint (default: the shipped demo model) or a "
-                        "*.qnet.json (structured side only)")
+                        help="training checkpoint (default: the shipped demo model), a "
+                        "*.qnet.json (structured side only) or a structhw compile output folder "
+                        "of a chain plan for --board (structured side only: its plan, simulated "
+                        "from its own Verilog)")
     parser.add_argument("--board", default=DEFAULT_BOARD, help=f"target board (default {DEFAULT_BOARD})")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--images", type=int, default=None, metavar="N",
@@ -53,7 +55,9 @@ def check_arguments(args) -> None:
     nothing written; exit 1 is kept for a report that was measured but misses a target."""
     from structhw.boards.registry import get_board
 
+    from ..compiled import is_compiled
     from ..data import split_indices
+    from ..report.sources import CompiledSource
     from .build import check_clock
     from .compile import check_model
 
@@ -65,7 +69,10 @@ def check_arguments(args) -> None:
             raise ConfigError(f"--images must be between 2 (cycles per image are measured on "
                               f"back-to-back images) and {available} (the digits test split), "
                               f"got {args.images}")
-    check_model(args.model)
+    if args.model is not None and is_compiled(args.model):
+        CompiledSource(args.model, board.name)
+    else:
+        check_model(args.model)
     check_output_dir(args.out)
 
 

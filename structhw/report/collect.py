@@ -14,8 +14,7 @@ from .. import __version__
 from .cache import board_build, measured_build
 from .missing import Missing
 from .planning import MAX_DSP_SEARCH, plan_at_cycles, plan_structured_equal, plan_summary
-from .sources import (complexity, dense_float_accuracy, model_source, quantized,
-                      structured_float_accuracy)
+from .sources import model_source
 from .sumpool import compare_sumpool_archs, synth_network
 from .targets import check_targets, info_rows
 from .variants import MODELS, VARIANTS
@@ -39,6 +38,8 @@ class _Run:
     synthesize: Callable
     missing: Missing
     progress: tqdm
+    structured_sources: tuple = ()
+    """Verilog of the structured plan to simulate (a compile folder's); empty: generated."""
 
     def step(self, name: str) -> None:
         """Advance the progress bar to the step ``name``."""
@@ -137,20 +138,20 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
               "missing": missing.reasons}
     progress = tqdm(total=STEPS, desc="report", unit="step", file=sys.stderr, leave=False,
                     disable=None)
-    source = model_source(model)
-    report["model"] = source["name"]
     board_info = missing.attempt("board", _board_info, board)
     if board_info is not None:
         report["board"] = board_info.name
         if target_mhz is None:
             target_mhz = report["target_mhz"] = float(board_info.default_mhz)
+    source = model_source(model, report["board"])
+    report["model"] = source.name
     run = _Run(Path(out_dir), target_mhz, images, build, builder, simulate, synthesize, missing,
-               progress)
+               progress, source.sources)
     run.step("quantize")
     qnets = _quantize_models(report, source, missing)
     run.step("complexity")
     counts = _complexity(report, source, qnets, missing)
-    plans, planned_for = _plan_variants(report, qnets, board_info, run)
+    plans, planned_for = _plan_variants(report, source, qnets, board_info, run)
     for v in VARIANTS:
         entry = report["variants"][v] = {"plan": plan_summary(plans[v]) if plans[v] else None,
                                          "build": None, "build_reused": None, "sim": None}
@@ -169,7 +170,7 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
 def _quantize_models(report: dict, source: dict, missing: Missing) -> dict:
     """Quantize the structured and dense models of ``source`` and record their accuracies in
     ``report["accuracy"]``; returns the qnet of each variant (None when missing)."""
-    models = {v: missing.attempt(f"{v}.model", quantized, source, v == "dense") for v in MODELS}
+    models = {v: missing.attempt(f"{v}.model", source.quantized, v == "dense") for v in MODELS}
     qnets = {v: q[0] if q else None for v, q in models.items()}
     qnets["structured_equal"] = qnets["structured"]
     metrics = (models["structured"] or (None, {}))[1]
@@ -180,7 +181,7 @@ def _quantize_models(report: dict, source: dict, missing: Missing) -> dict:
     acc["int8_golden"] = metrics.get("int8_acc")
     acc["dense_int8_golden"] = dense_metrics.get("int8_acc")
     acc["structured_float"] = missing.attempt("accuracy.structured_float",
-                                              structured_float_accuracy, source)
+                                              source.structured_float_accuracy)
     acc["test_images"] = metrics.get("test_images")
     for key in ("dense_float", "decomposed_float", "int8_golden", "dense_int8_golden"):
         if acc[key] is None:
@@ -192,12 +193,13 @@ def _quantize_models(report: dict, source: dict, missing: Missing) -> dict:
 def _complexity(report: dict, source: dict, qnets: dict, missing: Missing) -> dict:
     """Record the paper's counts in ``report["complexity"]``; returns them ({} when missing)."""
     input_shape = next((q.input_shape for q in qnets.values() if q is not None), None)
-    report["complexity"] = (missing.attempt("complexity", complexity, source, input_shape)
+    report["complexity"] = (missing.attempt("complexity", source.complexity, input_shape)
                             if input_shape else None)
     return report["complexity"] or {}
 
 
-def _plan_variants(report: dict, qnets: dict, board_info, run: _Run) -> tuple[dict, dict | None]:
+def _plan_variants(report: dict, source, qnets: dict, board_info,
+                   run: _Run) -> tuple[dict, dict | None]:
     """``(plans, planned_for)``: the plan of each variant (None when missing) and what
     ``structured_equal`` was planned for (:func:`~structhw.report.planning.plan_structured_equal`);
     the dense re-plan goes to ``report["dense_equal_throughput"]``."""
@@ -208,8 +210,9 @@ def _plan_variants(report: dict, qnets: dict, board_info, run: _Run) -> tuple[di
     plans = {}
     for v in MODELS:
         if qnets[v] is not None and board_info is not None:
-            plans[v] = missing.attempt(f"{v}.plan", plan_for_board, qnets[v], board_info,
-                                       v == "dense")
+            planner = (source.structured_plan if v == "structured" else
+                       lambda qnet, board: plan_for_board(qnet, board, True))
+            plans[v] = missing.attempt(f"{v}.plan", planner, qnets[v], board_info)
         else:
             plans[v] = None
             missing.reasons.setdefault(f"{v}.plan", "no model or no board to plan for")
@@ -254,7 +257,9 @@ def _measure_variant(entry: dict, variant: str, plan, qnet, counts: dict, board:
     if plan is not None:
         from ..quant import quantized_test_split
         x, y = quantized_test_split(qnet, run.images)
-        sim = missing.attempt(f"{variant}.sim", run.simulate, plan, x, y)
+        given = {"sources": run.structured_sources} if variant == "structured" and \
+            run.structured_sources else {}
+        sim = missing.attempt(f"{variant}.sim", run.simulate, plan, x, y, **given)
         entry["sim"] = _sim_summary(sim) if sim is not None else None
     else:
         missing.reasons.setdefault(f"{variant}.sim", "no plan to simulate")
@@ -283,7 +288,7 @@ def _hardware_accuracy(report: dict, source: dict, images: int | None, missing: 
     acc["hardware"] = struct_sim["accuracy_hw"] if struct_sim else None
     acc["hardware_images"] = struct_sim["images"] if struct_sim else None
     acc["dense_float_same_images"] = (missing.attempt("accuracy.dense_float_same_images",
-                                                      dense_float_accuracy, source, images)
+                                                      source.dense_float_accuracy, images)
                                       if struct_sim else None)
     acc["hardware_golden_same_images"] = struct_sim["accuracy_golden"] if struct_sim else None
     acc["dense_hardware"] = dense_sim["accuracy_hw"] if dense_sim else None

@@ -14,7 +14,7 @@ from structhw.cli import main
 from structhw.qnet import save
 from structhw.staging import STAGING_PREFIX
 from tests.fake_board_build import FakeBoardBuild
-from tests.test_bad_inputs import tiny_qnet
+from tests.tiny_models import tiny_chain
 
 BOARD = "ulx3s-85f"
 EARLIER = {"plan.json": b'{"an": "earlier plan"}', "top.bit": b"earlier bitstream",
@@ -28,7 +28,7 @@ def _snapshot(folder):
 
 @pytest.fixture
 def model(tmp_path):
-    return save(tiny_qnet(name="tiny"), tmp_path / "tiny.qnet.json")
+    return save(tiny_chain(name="tiny"), tmp_path / "tiny.qnet.json")
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import structhw.sim.native as native
 from structhw.cli import main
 from structhw.compiled import PLAN_FILE, file_sha256
 from structhw.sim.runner import simulator_available
-from structhw.qnet import QuantNet, save
-from structhw.rtl_gen.random_layer import random_quant_layer
+from structhw.qnet import save
+from tests.tiny_models import digits_chain
 
 pytestmark = pytest.mark.skipif(not simulator_available("verilator"), reason="no Verilator")
 BOARD = "ulx3s-12f"
@@ -43,11 +43,7 @@ def _flip_last_bias_sign(verilog):
 
 @pytest.fixture
 def qnet_file(tmp_path):
-    """A random conv → linear network on the digits' 1×8×8 images."""
-    layers = [random_quant_layer(1, 3, 1, 2, 4, 8, 8, 2, 1, 11, name="conv0"),
-              random_quant_layer(64, 1, 8, 1, 3, 1, 1, 1, 0, 12, kind="linear", relu=False,
-                                 name="fc")]
-    return save(QuantNet(1, 8, 8, 1.0, layers), tmp_path / "tiny.qnet.json")
+    return save(digits_chain(), tmp_path / "tiny.qnet.json")
 
 
 @pytest.fixture
