@@ -117,14 +117,19 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
                   weights=None) -> ModelSource:
     """Resolve MODEL (see the module docstring); ``input_shape`` is a (C, H, W) or None."""
     from . import zoo
+    is_qnet = str(spec).endswith(".qnet.json")
+    if spec is None or Path(spec).suffix == ".pt" or is_qnet:
+        given = [option for option, value in (("--weights", weights), ("--preset", preset),
+                                              ("--input-shape", input_shape)) if value is not None]
+        if given:
+            what = "a quantized network file" if is_qnet else "a structhw checkpoint"
+            raise ConfigError(f"{', '.join(given)} apply to zoo and .py models, not to {what} "
+                              f"(it carries its own)")
     if spec is None or Path(spec).suffix == ".pt":
-        if weights is not None or preset is not None:
-            raise ConfigError("--weights and --preset apply to zoo and .py models, not to a "
-                              "structhw checkpoint (it carries its own)")
         from .checkpoint import demo_checkpoint_path
         path = Path(spec) if spec is not None else demo_checkpoint_path()
         return ModelSource(path.stem, (1, 8, 8), checkpoint=path)
-    if str(spec).endswith(".qnet.json"):
+    if is_qnet:
         from .graph.quant_graph import load_graph
         graph = load_graph(spec)
         return ModelSource(Path(spec).name[:-len(".qnet.json")], graph.input_shape, graph=graph)

@@ -1,11 +1,11 @@
-"""Every bad input to every command (but ``sim``) is one line on stderr and exit code 2, with no
-traceback and nothing written: a table of bad inputs run through ``structhw.cli.main`` in-process.
+"""Every bad input to every command is one line on stderr and exit code 2, with no traceback and
+nothing written: a table of bad inputs run through ``structhw.cli.main`` in-process.
 
 Each case runs in a fresh folder holding an existing ``out`` folder (with a file in it) and a
 plain file ``afile``; the folder and the shared fixture files must be byte for byte the same
 afterwards. The expensive stages (quantization, training, board builds, the report's
-measurements, openFPGALoader, talking to a board) are replaced by functions that fail the test
-if reached: every case must be refused before them.
+measurements, simulations, openFPGALoader, talking to a board) are replaced by functions that
+fail the test if reached: every case must be refused before them.
 """
 
 from __future__ import annotations
@@ -154,6 +154,35 @@ CASES = {
     "compile/out-is-a-file": ["compile", TINY, "--budget", BUDGET, "--out", "{file}"],
     "compile/out-under-a-file": ["compile", TINY, "--budget", BUDGET, "--out", "{file}/o"],
     "compile/out-on-sysfs": ["compile", TINY, "--budget", BUDGET, "--out", "/sys/structhw-c"],
+    # ----- compile and build of zoo / .py / graph models
+    "compile/input-shape-two-fields": ["compile", "{S}/net.py:make", "--input-shape", "3,32",
+                                       "--out", "{out}"],
+    "compile/input-shape-zero": ["compile", "{S}/net.py:make", "--input-shape", "0,8,8",
+                                 "--out", "{out}"],
+    "compile/input-shape-four-fields": ["compile", "{S}/net.py:make", "--input-shape",
+                                        "1,8,8,1", "--out", "{out}"],
+    "compile/py-missing-callable": ["compile", "{S}/net.py:nope", "--out", "{out}"],
+    "compile/py-missing-file": ["compile", "{S}/nope.py:make", "--out", "{out}"],
+    "compile/py-not-a-module": ["compile", "{S}/net.py:not_a_module", "--out", "{out}"],
+    "compile/py-raises": ["compile", "{S}/net.py:raises", "--out", "{out}"],
+    "compile/weights-missing": ["compile", "resnet20", "--weights", "{S}/nope.pt", "--out",
+                                "{out}"],
+    "compile/weights-with-code": ["compile", "{S}/net.py:make", "--weights", "{S}/code.pt",
+                                  "--out", "{out}"],
+    "compile/weights-wrong-keys": ["compile", "{S}/net.py:make", "--weights", "{S}/list.pt",
+                                   "--out", "{out}"],
+    "compile/unknown-data": ["compile", "resnet20", "--data", "cifar", "--out", "{out}"],
+    "compile/preset-for-qnet": ["compile", TINY, "--preset", "A", "--budget", BUDGET,
+                                "--out", "{out}"],
+    "compile/input-shape-for-checkpoint": ["compile", "--input-shape", "1,8,8", "--out", "{out}"],
+    "sim/preset-for-qnet": ["sim", TINY, "--preset", "B"],
+    "compile/unknown-zoo-model": ["compile", "resnet21", "--out", "{out}"],
+    "build/py-missing-callable": ["build", "{S}/net.py:nope", "--out", "{out}"],
+    "build/input-shape-text": ["build", "{S}/net.py:make", "--input-shape", "a,b,c",
+                               "--out", "{out}"],
+    "build/edited-compile-folder": ["build", "{S}/edited", "--board", "ulx3s-12f",
+                                    "--out", "{out}"],
+    "build/folder-without-plan": ["build", "{S}/folder.pt", "--out", "{out}"],
     # ----- build
     "build/unknown-board": ["build", "--board", "nope", "--out", "{out}"],
     "build/target-mhz-0": ["build", "--target-mhz", "0", "--out", "{out}"],
@@ -170,6 +199,39 @@ CASES = {
     "build/out-is-a-file": ["build", TINY, "--out", "{file}"],
     "build/out-under-a-file": ["build", TINY, "--out", "{file}/b"],
     "build/out-on-sysfs": ["build", TINY, "--out", "/sys/structhw-b"],
+    # ----- sim
+    "sim/images-0": ["sim", TINY, "--images", "0"],
+    "sim/images-negative": ["sim", TINY, "--images", "-2"],
+    "sim/images-text": ["sim", TINY, "--images", "all"],
+    "sim/idle-1": ["sim", TINY, "--idle", "1"],
+    "sim/idle-negative": ["sim", TINY, "--idle", "-0.1"],
+    "sim/stall-nan": ["sim", TINY, "--stall", "nan"],
+    "sim/unknown-bench": ["sim", TINY, "--bench", "fast"],
+    "sim/native-on-icarus": ["sim", TINY, "--bench", "native", "--simulator", "icarus"],
+    "sim/x-initial-on-cocotb": ["sim", TINY, "--bench", "cocotb", "--x-initial", "unique"],
+    "sim/reset-at-0": ["sim", TINY, "--reset-at", "0"],
+    "sim/reset-at-on-cocotb": ["sim", TINY, "--bench", "cocotb", "--reset-at", "100"],
+    "sim/unknown-board": ["sim", TINY, "--board", "nope"],
+    "sim/missing-model": ["sim", "/nonexistent/model.pt"],
+    "sim/truncated": ["sim", "{S}/truncated.pt"],
+    "sim/flipped-weight-bytes": ["sim", "{S}/flipped.pt"],
+    "sim/qnet-metadata-list": ["sim", "{S}/metadata.qnet.json"],
+    "sim/qnet-not-json": ["sim", "{S}/notjson.qnet.json"],
+    "sim/data-for-a-checkpoint": ["sim", "--data", "random"],
+    "sim/edited-compile-folder": ["sim", "{S}/edited"],
+    "sim/compile-folder-with-board": ["sim", "{S}/compiled", "--board", "ulx3s-85f"],
+    "sim/folder-without-plan": ["sim", "{S}/folder.pt"],
+    "sim/lanes-without-random-layer": ["sim", TINY, "--lanes", "2"],
+    "sim/dump-under-a-file": ["sim", TINY, "--dump", "{file}/x.npz"],
+    "sim/dump-is-a-folder": ["sim", TINY, "--dump", "{out}"],
+    "sim/random-layer-too-few-fields": ["sim", "--random-layer", "4,3,2"],
+    "sim/random-layer-not-int": ["sim", "--random-layer", "4,3,2,2,x,5,5,1,1"],
+    "sim/random-layer-c-over-C": ["sim", "--random-layer", "4,3,5,2,3,5,5,1,1"],
+    "sim/random-layer-with-model": ["sim", TINY, "--random-layer", GOOD_LAYER],
+    "sim/random-layer-with-images": ["sim", "--random-layer", GOOD_LAYER, "--images", "3"],
+    "sim/random-layer-with-json": ["sim", "--random-layer", GOOD_LAYER, "--json"],
+    "sim/random-layer-lanes-0": ["sim", "--random-layer", GOOD_LAYER, "--lanes", "0"],
+    "sim/random-layer-4096-pixels": ["sim", "--random-layer", "1,3,1,2,4,4096,4096,1,1"],
     # ----- flash
     "flash/unknown-board": ["flash", "--board", "nope", "{S}/top.bit"],
     "flash/no-default-bitstream": ["flash"],
@@ -222,6 +284,25 @@ CASES = {
 }
 
 
+NET_PY = """
+import torch.nn as nn
+
+
+def make():
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))
+
+
+def not_a_module():
+    return 42
+
+
+def raises():
+    raise RuntimeError("the user's model failed to build")
+"""
+"""A user's model file: ``make`` (no input_shape attribute, so ``--input-shape`` is needed), a
+callable returning no module and one that raises."""
+
+
 class _Code:
     def __reduce__(self):
         return (print, ("this must never run",))
@@ -271,6 +352,13 @@ def static(tmp_path_factory):
     (d / "top.bin").write_bytes(b"\xff" * 64)
     (d / "empty.bit").write_bytes(b"")
     (d / "folder.bit").mkdir()
+    (d / "net.py").write_text(NET_PY)
+    assert cli.main(["compile", str(d / "tiny.qnet.json"), "--board", "ulx3s-12f",
+                     "--out", str(d / "compiled")]) == 0
+    assert cli.main(["compile", str(d / "tiny.qnet.json"), "--board", "ulx3s-12f",
+                     "--out", str(d / "edited")]) == 0
+    with open(d / "edited" / "structhw_network.v", "a") as f:
+        f.write("// edited\n")
     return d
 
 
@@ -331,11 +419,18 @@ def guarded(monkeypatch):
     import structhw.boards.flow
     import structhw.commands.flash
     import structhw.commands.run
+    import structhw.commands.sim
+    import structhw.graph.pipeline
     import structhw.quant.pipeline
+    import structhw.sim.layer
     import structhw.report
     import structhw.train
 
     monkeypatch.setattr(structhw.quant.pipeline, "quantize", _never("quantization"))
+    monkeypatch.setattr(structhw.graph.pipeline, "quantize_graph",
+                        _never("graph quantization"))
+    monkeypatch.setattr(structhw.commands.sim, "_simulate", _never("a network simulation"))
+    monkeypatch.setattr(structhw.sim.layer, "simulate_layers", _never("a layer simulation"))
     monkeypatch.setattr(structhw.train, "run_training", _never("training"))
     monkeypatch.setattr(structhw.boards.flow, "build_board", _never("a board build"))
     monkeypatch.setattr(structhw.report, "collect_report", _never("the report's measurements"))
@@ -343,9 +438,9 @@ def guarded(monkeypatch):
     monkeypatch.setattr(structhw.commands.run, "infer", _never("talking to a board"))
 
 
-def test_the_table_covers_every_command_but_sim_with_over_100_inputs():
+def test_the_table_covers_every_command_with_over_100_inputs():
     commands = {argv[0] for argv in CASES.values() if argv and argv[0] != "nope"}
-    assert commands == set(cli.COMMANDS) - {"sim"}
+    assert commands == set(cli.COMMANDS)
     assert len(CASES) >= 100
 
 

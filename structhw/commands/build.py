@@ -28,7 +28,7 @@ from ..compiled import is_compiled
 from ..errors import ConfigError, check_output_dir
 from .compile import check_model, format_plan, load_model, quantized_graph
 from .graph_table import format_graph_plan
-from .model_args import add_model_arguments, is_file_model, is_graph_file
+from .model_args import add_model_arguments, is_file_model, is_graph_file, model_source
 
 DEFAULT_BOARD = "ulx3s"
 
@@ -119,8 +119,9 @@ def _model_plan(args, board):
         qnet = load_model(args.model, args.dense)
         print(f"[2/3] plan for {board.name}", file=sys.stderr)
         return plan_for_board(qnet, board, args.dense)
+    source = model_source(args)
     print(f"[1/3] trace and quantize {args.model}", file=sys.stderr)
-    graph, _ = quantized_graph(args)
+    graph, _ = quantized_graph(args, source)
     print(f"[2/3] plan for {board.name}", file=sys.stderr)
     try:
         return plan_graph(graph, board.budget, dense=args.dense, target=board.name)
@@ -160,8 +161,8 @@ def run(args) -> int:
     check_output_dir(failed_dir(out))
     if args.model is not None and is_compiled(args.model):
         _refuse_model_options(args, "a compile folder")
-        print(f"[1-2/3] plan from {args.model}", file=sys.stderr)
         plan = compiled_plan(args.model, board, args.dense)
+        print(f"[1-2/3] plan from {args.model}", file=sys.stderr)
     else:
         plan = _model_plan(args, board)
     print(format_graph_plan(plan) if isinstance(plan, GraphPlan) else format_plan(plan),

@@ -160,11 +160,12 @@ def format_plan(plan: HardwarePlan) -> str:
     return "\n".join(lines)
 
 
-def quantized_graph(args):
-    """(graph, name) of MODEL with ``args``' options, sizes checked."""
+def quantized_graph(args, source=None):
+    """(graph, name) of MODEL with ``args``' options, sizes checked; ``source``: MODEL already
+    resolved (:func:`~structhw.commands.model_args.model_source`)."""
     from ..graph.pipeline import quantize_source
 
-    source = model_source(args)
+    source = source if source is not None else model_source(args)
     graph, _ = quantize_source(source, data=args.data, dense=args.dense)
     check_graph_sizes(graph, source.name)
     return graph, graph.metadata.get("name", source.name)

@@ -136,11 +136,17 @@ def run_random_layer(args) -> int:
     from structhw.sim.layer import random_inputs, simulate_layers
     from structhw.sim.runner import require_simulator
 
+    from .rtl import check_layer_size
+
     if args.model is not None:
         raise ConfigError("--random-layer simulates a random layer: give no MODEL with it")
     if args.images is not None:
         raise ConfigError("--images applies to a model; --random-layer sends one image")
     g = parse_random_layer(args.random_layer)
+    check_layer_size("--random-layer", **g)
+    for flag in ("lanes", "mults"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag} must be ≥ 1, got {getattr(args, flag)}")
     layer = random_quant_layer(g["C"], g["N"], g["c"], g["n"], g["Cout"], g["H"], g["W"],
                                g["stride"], g["pad"], seed=args.seed, relu=not args.no_relu,
                                name="random_layer")
@@ -148,8 +154,10 @@ def run_random_layer(args) -> int:
     if not layer.is_dense:
         from structhw.rtl_gen.sumpool import choose_sumpool_arch
         sumpool = choose_sumpool_arch(layer)
-    params = EngineParams(lanes=args.lanes or min(DEFAULT_LANES, layer.out_channels),
-                          mults=args.mults or min(DEFAULT_MULTS, layer.mults_per_output),
+    params = EngineParams(lanes=args.lanes if args.lanes is not None
+                          else min(DEFAULT_LANES, layer.out_channels),
+                          mults=args.mults if args.mults is not None
+                          else min(DEFAULT_MULTS, layer.mults_per_output),
                           sumpool=sumpool)
     params.check(layer)
     require_simulator(args.simulator)
