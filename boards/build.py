@@ -28,6 +28,7 @@ from structhw.errors import ConfigError
 from structhw.jsonfile import write_json
 from structhw.toolchain import distribution_version, eda_env
 
+from .pnr_progress import PnrLog
 from .registry import RESOURCES, BoardInfo, get_board, shortfall, smallest_fitting
 
 NEXTPNR_REPORT = "nextpnr-report.json"
@@ -240,13 +241,15 @@ def _remove_outputs(out_dir: Path, name: str, family: str) -> None:
 
 
 def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Path) -> dict:
-    """Run the platform's build script in ``build_dir``, one progress step per stage; returns
+    """Run the platform's build script in ``build_dir``, one progress step per stage (with
+    nextpnr's phase beside the pnr step, :mod:`.pnr_progress`); returns
     seconds per stage. Raises ConfigError (with the log's error lines) if a tool fails."""
     script = ["sh", f"build_{name}.sh"] if os.name != "nt" else ["cmd", "/c", f"build_{name}.bat"]
     stages = STAGES[family]
     seconds = {}
     start = stage_start = time.monotonic()
     done = 0
+    pnr_log = PnrLog()
     with open(log_path, "w") as log, tqdm(total=len(stages), desc=stages[0][0], unit="stage",
                                          file=sys.stderr, leave=True) as bar:
         proc = subprocess.Popen(script, cwd=build_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -260,11 +263,14 @@ def _run_stages(build_dir: Path, name: str, family: str, env: dict, log_path: Pa
                     seconds[stages[done][0]] = round(now - stage_start, 1)
                     stage_start = now
                     done += 1
+                    bar.set_postfix_str("", refresh=False)
                     bar.update(1)
                     if done < len(stages):
                         bar.set_description(stages[done][0])
                 if code is not None:
                     break
+                if stages[done][0] == "pnr" and pnr_log.follow(build_dir / f"{name}.tim"):
+                    bar.set_postfix_str(pnr_log.describe())
                 time.sleep(0.5)
         finally:
             if proc.poll() is None:
