@@ -21,10 +21,11 @@ from . import golden
 from .budget import Budget
 from .errors import ConfigError
 from .jsonfile import read_json
+from .plan_fields import (PLAN_FORMAT, check_header, check_network_digest,
+                          check_within_budget, dense_and_target, nonnegative_resources)
 from .qnet import QuantNet
-from .resources import RESOURCES, Resources, format_shortfall, shortfalls
+from .resources import Resources
 
-PLAN_FORMAT = "structhw.plan"
 PLAN_VERSION = 1
 MIN_FIFO_DEPTH = 3
 MAX_FIFO_DEPTH = 64
@@ -294,58 +295,33 @@ def _stage_from_json(s, i: int, qnet: QuantNet) -> StagePlan:
         cycles = _int(s["cycles_per_image"], f"{what}.cycles_per_image")
         if cycles < 1:
             raise ConfigError(f"{what}: cycles_per_image must be ≥ 1, got {cycles}")
-        cost = _resources_from_json(s["cost"], f"{what}.cost")
+        cost = nonnegative_resources(s["cost"], f"{what}.cost")
         return StagePlan(index=i, layer=layer.name, params=params, cycles=cycles, cost=cost,
                          flatten_before=s["flatten_before"], fifo_depth=depth)
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{what}: missing or malformed field ({exc})") from None
 
 
-def _resources_from_json(obj, what: str) -> Resources:
-    """Resources with every count ≥ 0."""
-    res = Resources.from_json(obj, what)
-    for key in RESOURCES:
-        if getattr(res, key) < 0:
-            raise ConfigError(f"{what}.{key} must be ≥ 0, got {getattr(res, key)}")
-    return res
-
-
 def plan_from_json(obj) -> HardwarePlan:
     """Rebuild a :class:`HardwarePlan` from its JSON object, validating every field: the embedded
     network must match its recorded hash, every stage's parameters must fit its layer, FIFO
     depths and budget counts must be in range and the totals within the budget."""
-    if not isinstance(obj, dict) or obj.get("format") != PLAN_FORMAT:
-        raise ConfigError(f"not a {PLAN_FORMAT} file (missing or wrong 'format' field)")
-    if obj.get("version") != PLAN_VERSION:
-        raise ConfigError(f"unsupported {PLAN_FORMAT} version {obj.get('version')!r}; "
-                          f"this structhw reads version {PLAN_VERSION}")
-    for key in ("budget", "stages", "qnet", "qnet_sha256", "overhead"):
-        if key not in obj:
-            raise ConfigError(f"plan lacks the field {key!r}")
+    check_header(obj, PLAN_VERSION, ("budget", "stages", "qnet", "qnet_sha256", "overhead"))
     qnet = QuantNet.from_json(obj["qnet"])
     digest = qnet_digest(qnet)
-    if digest != obj["qnet_sha256"]:
-        raise ConfigError(f"plan's embedded network does not match qnet_sha256 "
-                          f"({digest[:12]}… ≠ {str(obj['qnet_sha256'])[:12]}…): the file was edited")
+    check_network_digest(digest, obj["qnet_sha256"])
     budget = budget_from_json(obj["budget"])
     stages_json = obj["stages"]
     if not isinstance(stages_json, list) or len(stages_json) != len(qnet.layers):
         raise ConfigError(f"plan needs one stage per layer ({len(qnet.layers)})")
     stages = [_stage_from_json(s, i, qnet) for i, s in enumerate(stages_json)]
-    dense, target = obj.get("dense", False), obj.get("target")
-    if not isinstance(dense, bool):
-        raise ConfigError(f"plan 'dense' must be true or false, got {dense!r}")
+    dense, target = dense_and_target(obj)
     if dense and not all(layer.is_dense for layer in qnet.layers):
         raise ConfigError("plan says dense but its network has structured layers")
-    if target is not None and not isinstance(target, str):
-        raise ConfigError(f"plan 'target' must be a string or null, got {target!r}")
     plan = HardwarePlan(qnet=qnet, budget=budget, stages=stages,
-                        overhead=_resources_from_json(obj["overhead"], "overhead"),
+                        overhead=nonnegative_resources(obj["overhead"], "overhead"),
                         dense=dense, target=target, qnet_sha256=digest)
-    short = shortfalls(plan.totals, budget)
-    if short:
-        raise ConfigError(f"the plan's totals exceed its budget: "
-                          f"{format_shortfall(short, plan.totals, budget)}")
+    check_within_budget(plan)
     return plan
 
 

@@ -9,7 +9,8 @@ from structhw.rtl_gen.nodes import node_hardware
 from ..errors import ConfigError
 from ..jsonfile import read_json
 from ..plan import budget_from_json
-from ..resources import Resources, format_shortfall, shortfalls
+from ..plan_fields import (check_header, check_network_digest, check_within_budget,
+                           dense_and_target, nonnegative_resources)
 from .fifo_depth import edge_depths
 from .plan import PLAN_VERSION, EdgePlan, GraphPlan, NodePlan, graph_digest
 from .quant_graph import QuantGraph
@@ -42,7 +43,7 @@ def _node(entry, op, hardware, index: int) -> NodePlan:
     return NodePlan(op.name, kind, params,
                     _int(entry.get("cycles_per_image"), f"{what}.cycles_per_image", lo=1),
                     _int(entry.get("latency_cycles"), f"{what}.latency_cycles"),
-                    Resources.from_json(entry.get("cost"), f"{what}.cost"), flatten)
+                    nonnegative_resources(entry.get("cost"), f"{what}.cost"), flatten)
 
 
 def _edges(entries, graph: QuantGraph, hardware: dict) -> list:
@@ -61,7 +62,7 @@ def _edges(entries, graph: QuantGraph, hardware: dict) -> list:
         width = 8 * graph.shape_of(key[0])[0]
         if e.get("width_bits") != width:
             raise ConfigError(f"{what}.width_bits must be {width}, got {e.get('width_bits')!r}")
-        edges.append(EdgePlan(*key, depth, width, Resources.from_json(e.get("cost"),
+        edges.append(EdgePlan(*key, depth, width, nonnegative_resources(e.get("cost"),
                                                                       f"{what}.cost")))
     if len(edges) != len(need) or len({(e.src, e.dst, e.input) for e in edges}) != len(need):
         raise ConfigError(f"plan needs one FIFO per edge between nodes ({len(need)}), it has "
@@ -71,18 +72,11 @@ def _edges(entries, graph: QuantGraph, hardware: dict) -> list:
 
 def graph_plan_from_json(obj) -> GraphPlan:
     """Rebuild a :class:`GraphPlan` from its JSON object (see the module docstring)."""
-    if not isinstance(obj, dict) or obj.get("format") != "structhw.plan":
-        raise ConfigError("not a structhw.plan file (missing or wrong 'format' field)")
-    if obj.get("version") != PLAN_VERSION:
-        raise ConfigError(f"graph plan version must be {PLAN_VERSION}, got {obj.get('version')!r}")
-    for key in ("budget", "nodes", "edges", "qnet", "qnet_sha256", "overhead"):
-        if key not in obj:
-            raise ConfigError(f"plan lacks the field {key!r}")
+    check_header(obj, PLAN_VERSION, ("budget", "nodes", "edges", "qnet", "qnet_sha256",
+                                     "overhead"))
     graph = QuantGraph.from_json(obj["qnet"])
     digest = graph_digest(graph)
-    if digest != obj["qnet_sha256"]:
-        raise ConfigError(f"plan's embedded network does not match qnet_sha256 "
-                          f"({digest[:12]}… ≠ {str(obj['qnet_sha256'])[:12]}…): the file was edited")
+    check_network_digest(digest, obj["qnet_sha256"])
     budget = budget_from_json(obj["budget"])
     hardware = {op.name: node_hardware(op) for op in graph.nodes}
     entries = obj["nodes"]
@@ -90,18 +84,11 @@ def graph_plan_from_json(obj) -> GraphPlan:
         raise ConfigError(f"plan needs one node entry per graph node ({len(graph.nodes)})")
     nodes = [_node(e, op, hardware[op.name], i)
              for i, (e, op) in enumerate(zip(entries, graph.nodes))]
-    dense, target = obj.get("dense", False), obj.get("target")
-    if not isinstance(dense, bool):
-        raise ConfigError(f"plan 'dense' must be true or false, got {dense!r}")
-    if target is not None and not isinstance(target, str):
-        raise ConfigError(f"plan 'target' must be a string or null, got {target!r}")
+    dense, target = dense_and_target(obj)
     plan = GraphPlan(graph, budget, nodes, _edges(obj["edges"], graph, hardware),
-                     Resources.from_json(obj["overhead"], "overhead"), dense=dense,
+                     nonnegative_resources(obj["overhead"], "overhead"), dense=dense,
                      target=target, graph_sha256=digest)
-    short = shortfalls(plan.totals, budget)
-    if short:
-        raise ConfigError(f"plan totals exceed its budget: "
-                          f"{format_shortfall(short, plan.totals, budget)}")
+    check_within_budget(plan)
     return plan
 
 

@@ -136,7 +136,10 @@ def _edited(plan, tmp_path, mutate):
     (lambda o: o["budget"].update(dsp=-5), "budget.dsp must be between 0"),
     (lambda o: o["budget"].update(dsp=3), "exceed its budget"),
     (lambda o: o["qnet"]["nodes"][0]["bias"].__setitem__(0, 7), "does not match qnet_sha256"),
-    (lambda o: o.update(version=3), "version must be 2"),
+    (lambda o: o.update(version=3), "version 3; this reader takes version 2"),
+    (lambda o: o["edges"][0]["cost"].update(lut4=-5), r"edge 0\.cost\.lut4 must be ≥ 0"),
+    (lambda o: o["nodes"][0]["cost"].update(ff=-1), r"cost\.ff must be ≥ 0"),
+    (lambda o: o["overhead"].update(lut4=-100), r"overhead\.lut4 must be ≥ 0"),
     (lambda o: o.pop("edges"), "lacks the field 'edges'"),
 ])
 def test_malformed_plans_are_refused(residual, tmp_path, mutate, message):
