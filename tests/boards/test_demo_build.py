@@ -25,6 +25,8 @@ def test_demo_bitstream_on_ulx3s(tmp_path, capsys):
     bitstream = out / "top.bit"
     assert bitstream.read_bytes() != b"stale" and bitstream.stat().st_size > 100_000
     assert not list(out.glob(".build-*")), "the temporary build folder must be removed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ulx3s"], \
+        "no staging or failed-build folder beside --out after a good build"
 
     saved = json.loads((out / REPORT).read_text())
     used, totals, clocks = parse_nextpnr_report(json.loads((out / NEXTPNR_REPORT).read_text()), "ecp5")
