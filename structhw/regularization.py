@@ -9,7 +9,14 @@ are left alone.
 Presets (:func:`make_plan`)
     ``dense``  every Conv2d / Linear with ``c = C``, ``n = N`` (no compression; the baseline).
     ``A``      compression ratio 2 on every Conv2d / Linear (paper §6.1).
-    ``B``      ratio 2 in stages 1–2, ratio 4 in stages 3–4 (paper §6.1).
+    ``B``      ratio 2 in stages 1–2, ratio 4 in stages 3–4 (paper §6.1), for models with four
+               residual stages (ImageNet ResNets) and models without residual stages. A ResNet
+               with three residual stages (the CIFAR ResNets) gets ratio 2 on its stem and ratio
+               4 on every residual stage and the classifier: the paper's Table 1 counts for
+               Struct-20/32/56-B (mults ≈ dense ÷ 3.8, params ≈ dense ÷ 4) are reached only so.
+               ``structhw count``: 20-B 10.41M mults / 0.069M params (paper 10.59 / 0.067),
+               32-B 17.60 / 0.118 (18.18 / 0.11), 56-B 31.99 / 0.216 (33.87 / 0.21); mapping
+               "stages 1–2" onto the stem and layer1 instead gives 20-B 17.20M mults.
 
 Stages (:func:`layer_stages`)
     ResNets (modules named ``layerK.…``): ``layerK`` is stage K; the stem (the layers before
@@ -46,6 +53,20 @@ __all__ = [
 
 PRESETS = ("dense", "A", "B")
 _STAGE_RATIO_B = {1: 2.0, 2: 2.0, 3: 4.0, 4: 4.0}
+
+
+def _ratio_b(name: str, stages: dict, residual_stages: int) -> float:
+    """Preset B's compression ratio of layer ``name`` (module docstring)."""
+    if residual_stages == 3:
+        is_stem = stages[name] == 1 and not re.match(r"layer\d+\.", name)
+        return 2.0 if is_stem else 4.0
+    return _STAGE_RATIO_B[min(stages[name], 4)]
+
+
+def residual_stage_count(model: nn.Module) -> int:
+    """Number of residual stages (``layerK`` modules) of a ResNet-style ``model``; 0 otherwise."""
+    return len({int(m.group(1)) for name, _ in model.named_modules()
+                if (m := re.match(r"layer(\d+)$", name))})
 
 
 def kernel_geometry(name: str, module: nn.Module) -> tuple[int, int]:
@@ -118,14 +139,14 @@ def make_plan(model: nn.Module, preset: str) -> dict[str, tuple[int, int]]:
     """A plan for every Conv2d / Linear of ``model`` from a preset (``dense``, ``A``, ``B``)."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
-    stages = layer_stages(model)
+    stages, residual = layer_stages(model), residual_stage_count(model)
     plan = {}
     for name, module in _structurable(model):
         C, N = kernel_geometry(name, module)
         if preset == "dense":
             plan[name] = (C, N)
         else:
-            ratio = 2.0 if preset == "A" else _STAGE_RATIO_B[min(stages[name], 4)]
+            ratio = 2.0 if preset == "A" else _ratio_b(name, stages, residual)
             plan[name] = choose_cn(C, N, ratio)
     return plan
 

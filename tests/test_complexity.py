@@ -92,3 +92,19 @@ def test_preset_a_halves_resnet56():
 def test_bad_plan_is_config_error():
     with pytest.raises(ConfigError, match="'0'.*c=2"):
         count_model(nn.Sequential(nn.Conv2d(1, 2, 3)), (1, 5, 5), {"0": (2, 3)})
+
+
+# paper Table 1: Struct-20/32/56-B mults (M), params (M)
+TABLE_B = {"resnet20": (10.59, 0.067), "resnet32": (18.18, 0.11), "resnet56": (33.87, 0.21)}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_B))
+def test_preset_b_of_cifar_resnets_is_within_10_percent_of_table_1(name):
+    model = build_model(name)
+    plan = make_plan(model, "B")
+    result = count_model(model, input_shape(name), plan)
+    mults, params = TABLE_B[name]
+    assert result.mults / 1e6 == pytest.approx(mults, rel=0.10)
+    assert result.params / 1e6 == pytest.approx(params, rel=0.10)
+    assert plan["conv1"] == (3, 2), "the stem (C=3) is compressed 2× (ratio 2.25)"
+    assert plan["layer1.0.conv1"] == (4, 3) and plan["fc"] == (16, 1), "residual stages 4×"
