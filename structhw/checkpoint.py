@@ -170,10 +170,13 @@ def load_checkpoint(path) -> dict:
 
 
 def verify_digest(ckpt: dict, where: str) -> None:
-    """Refuse a checkpoint whose ``sha256`` does not match its content (none stored: accepted)."""
+    """Refuse a checkpoint whose ``sha256`` does not match its content, or that stores none (a
+    removed digest would otherwise switch the check off)."""
     stored = ckpt.get("sha256")
     if stored is None:
-        return
+        _fail(where, "stores no SHA-256 of its content, so its weights cannot be verified "
+                     "(written by an older structhw, or edited); retrain it, or re-save a "
+                     "copy you trust with structhw.checkpoint.save_checkpoint")
     actual = checkpoint_digest(ckpt)
     if actual != stored:
         _fail(where, f"content does not match its SHA-256 ({actual[:12]}… ≠ stored {stored[:12]}…): "

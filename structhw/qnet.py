@@ -30,6 +30,12 @@ from .jsonfile import read_json
 
 FORMAT_NAME = "structhw.qnet"
 FORMAT_VERSION = 1
+MAX_MULTIPLIER = (1 << 16) - 1
+"""Largest requantisation multiplier M of the graph ops (add, pools: one unsigned 16-bit operand
+in hardware); a conv/linear layer's M is bounded by :data:`REQUANT_WIDTH` instead."""
+REQUANT_WIDTH = 48
+"""Declared signed width of ``acc·M + 2^(S−1)``; a layer whose extreme accumulator would exceed it
+is refused (:class:`ConfigError`) instead of wrapping around."""
 ACT_MIN, ACT_MAX = -128, 127
 
 
@@ -215,6 +221,18 @@ class QuantLayer:
             bad("requantisation multiplier M must be ≥ 0")
         if self.shift.size and (self.shift.min() < 1 or self.shift.max() > 62):
             bad("requantisation shift S must be in [1, 62]")
+        for key in ("in_scale", "out_scale"):
+            if not getattr(self, key) > 0:
+                bad(f"{key} must be > 0, got {getattr(self, key)!r}")
+        if self.alpha_scale.size not in (0, self.out_channels) or \
+                (self.alpha_scale.size and not self.alpha_scale.min() > 0):
+            bad(f"alpha_scale must hold {self.out_channels} numbers > 0 (one per output "
+                f"channel), got {self.alpha_scale.size}"
+                + (f" with minimum {self.alpha_scale.min():g}" if self.alpha_scale.size else ""))
+        width = self.widths().requant_product
+        if width > REQUANT_WIDTH:
+            bad(f"acc·M + 2^(S−1) needs {width} bits for the extreme int8 inputs, more than the "
+                f"{REQUANT_WIDTH}-bit requantiser")
 
     # ----- serialisation --------------------------------------------------------------------
     def to_json(self) -> dict:
@@ -293,6 +311,8 @@ class QuantNet:
         """Check that each layer's input geometry is the previous layer's output geometry."""
         if not self.layers:
             raise ConfigError("a quantized network needs at least one layer")
+        if not self.input_scale > 0:
+            raise ConfigError(f"the input scale must be > 0, got {self.input_scale!r}")
         shape = self.input_shape
         for layer in self.layers:
             expect = shape

@@ -132,6 +132,22 @@ CASES = {
     "compile/qnet-not-json": ["compile", "{S}/notjson.qnet.json", "--out", "{out}"],
     "compile/qnet-wrong-format": ["compile", "{S}/format.qnet.json", "--out", "{out}"],
     "compile/qnet-missing": ["compile", "{S}/nope.qnet.json", "--out", "{out}"],
+    "compile/qnet-M-2^50": ["compile", "{S}/M50.qnet.json", "--budget", BUDGET, "--out", "{out}"],
+    "compile/qnet-M-2^40": ["compile", "{S}/M40.qnet.json", "--budget", BUDGET, "--out", "{out}"],
+    "compile/qnet-alpha-scale-short": ["compile", "{S}/ascale_short.qnet.json", "--budget",
+                                       BUDGET, "--out", "{out}"],
+    "compile/qnet-alpha-scale-negative": ["compile", "{S}/ascale_neg.qnet.json", "--budget",
+                                          BUDGET, "--out", "{out}"],
+    "compile/qnet-in-scale-negative": ["compile", "{S}/inscale_neg.qnet.json", "--budget",
+                                       BUDGET, "--out", "{out}"],
+    "compile/qnet-out-scale-zero": ["compile", "{S}/outscale_zero.qnet.json", "--budget",
+                                    BUDGET, "--out", "{out}"],
+    "compile/qnet-input-scale-zero": ["compile", "{S}/inputscale_zero.qnet.json", "--budget",
+                                      BUDGET, "--out", "{out}"],
+    "sim/qnet-M-2^50": ["sim", "{S}/M50.qnet.json"],
+    "build/qnet-alpha-scale-negative": ["build", "{S}/ascale_neg.qnet.json", "--out", "{out}"],
+    "quantize/checkpoint-without-digest": ["quantize", "{S}/nosha.pt"],
+    "compile/checkpoint-without-digest": ["compile", "{S}/nosha.pt", "--out", "{out}"],
     "compile/qnet-4096-pixels": ["compile", "{S}/huge.qnet.json", "--budget", BUDGET,
                                  "--out", "{out}"],
     "compile/budget-superscript": ["compile", "--budget", "dsp=²,lut4=20000,ebr=10",
@@ -324,6 +340,28 @@ def _flip_weight_bytes(data: bytes) -> bytes:
     return out.getvalue()
 
 
+QNET_EDITS = {
+    "M50": lambda o: o["layers"][0]["multiplier"].__setitem__(0, 2**50),
+    "M40": lambda o: o["layers"][0]["multiplier"].__setitem__(0, 2**40),
+    "ascale_short": lambda o: o["layers"][0].__setitem__("alpha_scale", [1.0]),
+    "ascale_neg": lambda o: o["layers"][0].__setitem__("alpha_scale", [-1.0] * 4),
+    "inscale_neg": lambda o: o["layers"][0].__setitem__("in_scale", -0.5),
+    "outscale_zero": lambda o: o["layers"][-1].__setitem__("out_scale", 0.0),
+    "inputscale_zero": lambda o: o["input"].__setitem__("scale", 0.0),
+}
+"""qnet files outside the integer spec (docs/qnet-format.md), each one edit of the tiny chain."""
+
+
+def _write_edited_qnets(folder) -> None:
+    import json
+
+    for name, edit in QNET_EDITS.items():
+        obj = tiny_chain().to_json()
+        obj["layers"][0]["alpha_scale"] = [0.01] * 4
+        edit(obj)
+        (folder / f"{name}.qnet.json").write_text(json.dumps(obj))
+
+
 @pytest.fixture(scope="module")
 def static(tmp_path_factory):
     """The shared input files (never written by a case)."""
@@ -353,6 +391,10 @@ def static(tmp_path_factory):
     (d / "empty.bit").write_bytes(b"")
     (d / "folder.bit").mkdir()
     (d / "net.py").write_text(NET_PY)
+    _write_edited_qnets(d)
+    nosha = torch.load(demo_checkpoint_path(), weights_only=True)
+    del nosha["sha256"]
+    torch.save(nosha, d / "nosha.pt")
     assert cli.main(["compile", str(d / "tiny.qnet.json"), "--board", "ulx3s-12f",
                      "--out", str(d / "compiled")]) == 0
     assert cli.main(["compile", str(d / "tiny.qnet.json"), "--board", "ulx3s-12f",

@@ -93,12 +93,16 @@ def test_flipped_bytes_in_the_weight_data_are_refused(tmp_path):
         load_checkpoint(path)
 
 
-def test_checkpoint_without_a_digest_still_loads(tmp_path):
-    """Files written before the digest existed: loaded as they are (nothing to verify)."""
+def test_checkpoint_without_a_digest_is_refused(tmp_path):
+    """Deleting the digest must not switch the integrity check off (a fresh probe of issue 19
+    loaded corrupted weights that way)."""
     ckpt = _sr_checkpoint()
     path = tmp_path / "old.pt"
     torch.save(ckpt, path)
-    assert "sha256" not in load_checkpoint(path)
+    with pytest.raises(ConfigError, match=r"old.pt: stores no SHA-256 of its content"):
+        load_checkpoint(path)
+    resealed = save_checkpoint(torch.load(path, weights_only=True), tmp_path / "resealed.pt")
+    assert load_checkpoint(resealed)["sha256"] == checkpoint_digest(ckpt)
 
 
 @pytest.mark.parametrize("digest", [5, "abc", "F" * 64])

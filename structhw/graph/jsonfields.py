@@ -6,10 +6,8 @@ from __future__ import annotations
 import math
 
 from ..errors import ConfigError
+from ..qnet import MAX_MULTIPLIER
 from ..quant.fixed_point import MAX_SHIFT
-
-MAX_MULTIPLIER = (1 << 16) - 1
-"""Largest requantisation multiplier M: it is one unsigned 16-bit operand in hardware."""
 
 
 def as_int(value, what: str) -> int:

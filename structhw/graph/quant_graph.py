@@ -61,10 +61,15 @@ class QuantGraph:
             raise ConfigError("a quantized graph needs at least one node")
         if not isinstance(self.metadata, dict):
             raise ConfigError(f"metadata must be an object, got {type(self.metadata).__name__}")
+        if not self.input_scale > 0:
+            raise ConfigError(f"the input scale must be > 0, got {self.input_scale!r}")
         shapes = {INPUT: self.input_shape}
         for node in self.nodes:
             if not isinstance(node, QuantOp):
                 raise ConfigError(f"graph node {node!r} is not an op")
+            if not node.out_scale > 0:
+                raise ConfigError(f"node {node.name!r}: out_scale must be > 0, got "
+                                  f"{node.out_scale!r}")
             if node.name in shapes:
                 raise ConfigError(f"node name {node.name!r} is used twice (or is {INPUT!r})")
             missing = [i for i in node.inputs if i not in shapes]

@@ -18,14 +18,12 @@ import math
 import torch
 
 from ..errors import ConfigError
+from ..qnet import REQUANT_WIDTH  # noqa: F401  (the spec's width, re-exported)
 
 INT8_MAX = 127
 MULTIPLIER_BITS = 15
 """Significant bits of the normalized requantisation multiplier M (M fits 16 bits unsigned)."""
 MAX_SHIFT = 62
-REQUANT_WIDTH = 48
-"""Declared signed width of ``acc·M + 2^(S−1)``; a layer whose extreme accumulator would exceed it
-is refused (:class:`ConfigError`) instead of wrapping around."""
 
 
 def symmetric_scale(max_abs: float) -> float:
