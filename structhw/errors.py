@@ -46,6 +46,16 @@ def _check_writable(folder: Path, path: Path, option: str) -> None:
     os.unlink(probe)
 
 
+def path_argument(text: str) -> Path:
+    """An argparse ``type`` for a path option: ``text`` as a Path, an empty string refused
+    (``Path("")`` would silently mean the current folder)."""
+    import argparse
+
+    if text == "":
+        raise argparse.ArgumentTypeError("the path is empty")
+    return Path(text)
+
+
 def check_output_dir(path, option: str = "--out") -> Path:
     """Raise :class:`ConfigError` unless ``path`` is, or can be created as, a writable folder.
     Creates nothing, so a command refused later leaves no trace."""

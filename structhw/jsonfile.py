@@ -20,6 +20,8 @@ def read_json(path):
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text (JSON) file") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: JSON nested too deeply to be a structhw file") from None
 
 
 def write_text(path, text: str) -> None:

@@ -56,7 +56,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .errors import ConfigError, check_output_dir
+from .errors import ConfigError, check_output_dir, path_argument
 
 DEFAULT_MODEL = "digits-cnn"
 DEFAULT_PRESET = "A"
@@ -425,7 +425,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
         help=f"global batch size (default {DEFAULT_BATCH_SIZE})",
     )
-    parser.add_argument("--out", default=None, help="output folder (default runs/<model>-<preset>-<recipe>)")
+    parser.add_argument("--out", default=None, type=path_argument,
+                        help="output folder (default runs/<model>-<preset>-<recipe>)")
     parser.add_argument("--direct", action="store_true", help="train the decomposed architecture directly (paper §6.4)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--digest-dir", default=None, help=argparse.SUPPRESS)
@@ -466,7 +467,7 @@ def _run(args: argparse.Namespace) -> int:
     rank, world_size = world()
     config = config_from_args(args)
     config.validate(world_size)
-    out = check_output_dir(Path(args.out) if args.out else default_out_dir(config))
+    out = check_output_dir(args.out if args.out is not None else default_out_dir(config))
     result = run_training(config, progress=not args.no_progress)
     if args.digest_dir:
         Path(args.digest_dir, f"rank{rank}.sha256").write_text(

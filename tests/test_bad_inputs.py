@@ -86,6 +86,13 @@ CASES = {
     "quantize/out-wrong-suffix": ["quantize", "--out", "{out}/x.json"],
     "quantize/out-on-sysfs": ["quantize", "--out", "/sys/x.qnet.json"],
     "quantize/out-empty": ["quantize", "--out", ""],
+    "train/out-empty": ["train", "--out", ""],
+    "rtl/out-empty": ["rtl", "--layer", GOOD_LAYER, "--out", ""],
+    "compile/out-empty": ["compile", TINY, "--budget", BUDGET, "--out", ""],
+    "build/out-empty": ["build", TINY, "--out", ""],
+    "report/out-empty": ["report", "--out", ""],
+    "sim/work-empty": ["sim", TINY, "--work", ""],
+    "sim/dump-empty": ["sim", TINY, "--dump", ""],
     # ----- rtl
     "rtl/layer-too-few-fields": ["rtl", "--layer", "4,3,2,2,3", "--out", "{out}"],
     "rtl/layer-not-int": ["rtl", "--layer", "4,3,x,2,3,5,5,1,1", "--out", "{out}"],
@@ -156,6 +163,8 @@ CASES = {
                                 "--out", "{out}"],
     "compile/budget-lacks-ebr": ["compile", "--budget", "dsp=8,lut4=20000", "--out", "{out}"],
     "compile/budget-unknown-key": ["compile", "--budget", "dsp=8,lut=5,ebr=1", "--out", "{out}"],
+    "compile/budget-400-digits": ["compile", TINY, "--budget", f"dsp={'9' * 400},lut4=20000,ebr=10",
+                                  "--out", "{out}", "--no-verilog"],
     "compile/budget-empty": ["compile", "--budget", "", "--out", "{out}"],
     "compile/budget-short": ["compile", TINY, "--budget", "dsp=1,lut4=20000,ebr=10",
                              "--out", "{out}", "--no-verilog"],
@@ -225,6 +234,11 @@ CASES = {
     "sim/unknown-bench": ["sim", TINY, "--bench", "fast"],
     "sim/native-on-icarus": ["sim", TINY, "--bench", "native", "--simulator", "icarus"],
     "sim/x-initial-on-cocotb": ["sim", TINY, "--bench", "cocotb", "--x-initial", "unique"],
+    "sim/seed-over-32-bit": ["sim", TINY, "--seed", str(2**64)],
+    "sim/seed-negative": ["sim", TINY, "--seed", "-1"],
+    "sim/random-layer-seed-negative": ["sim", "--random-layer", GOOD_LAYER, "--seed", "-1"],
+    "sim/reset-at-beyond-64-bit": ["sim", TINY, "--reset-at", str(2**64)],
+    "sim/qnet-nested-too-deep": ["sim", "{S}/deep.qnet.json"],
     "sim/reset-at-0": ["sim", TINY, "--reset-at", "0"],
     "sim/reset-at-on-cocotb": ["sim", TINY, "--bench", "cocotb", "--reset-at", "100"],
     "sim/unknown-board": ["sim", TINY, "--board", "nope"],
@@ -379,6 +393,7 @@ def static(tmp_path_factory):
     meta["metadata"] = [1]
     (d / "metadata.qnet.json").write_text(__import__("json").dumps(meta))
     (d / "notjson.qnet.json").write_text("{")
+    (d / "deep.qnet.json").write_text("[" * 100_000 + "]" * 100_000)
     (d / "format.qnet.json").write_text('{"format": "nope"}')
     huge = random_quant_layer(1, 3, 1, 2, 4, 4096, 4096, 1, 1, 0, name="big")
     save(QuantNet(1, 4096, 4096, 1.0, [huge]), d / "huge.qnet.json")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..board_plan import plan_for_board
 from ..compiled import is_compiled
-from ..errors import ConfigError, check_output_dir
+from ..errors import ConfigError, check_output_dir, path_argument
 from .compile import check_model, format_plan, load_model, quantized_graph
 from .graph_table import format_graph_plan
 from .model_args import add_model_arguments, is_file_model, is_graph_file, model_source
@@ -46,7 +46,7 @@ def register(subparsers) -> None:
                         "(default: the shipped demo model)")
     parser.add_argument("--board", default=DEFAULT_BOARD,
                         help=f"target board (default {DEFAULT_BOARD}; see the list on a wrong name)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", type=path_argument, default=None, metavar="DIR",
                         help="output folder (default build/BOARD[-dense])")
     parser.add_argument("--dense", action="store_true",
                         help="build the dense baseline (no sum-pool) of the same model")

@@ -20,9 +20,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..budget import Budget
+from ..plan import BUDGET_RANGES
 from ..compiled import PLAN_FILE, generated_names, write_compiled
 from ..compiler import RESOURCES, HardwarePlan
-from ..errors import ConfigError, check_output_dir
+from ..errors import ConfigError, check_output_dir, path_argument
 from ..staging import staged_outputs
 from .graph_table import format_graph_plan
 from .model_args import add_model_arguments, is_file_model, model_source
@@ -46,7 +47,7 @@ def register(subparsers) -> None:
                         help="explicit budget (ECP5 18-kbit EBRs, 18×18 multipliers)")
     parser.add_argument("--dense", action="store_true",
                         help="the dense baseline (no sum-pool): quantize the checkpoint's dense model")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    parser.add_argument("--out", required=True, type=path_argument, metavar="DIR", help="output folder")
     parser.add_argument("--no-verilog", action="store_true", help="write plan.json only")
     parser.set_defaults(func=run)
 
@@ -61,7 +62,12 @@ def resolve_budget(board: str | None, budget: str | None) -> tuple[Budget, str]:
             if not BUDGET_ENTRY.fullmatch(part):
                 raise ConfigError(f"--budget entry {part!r}: expected lut4=N, ff=N, dsp=N or "
                                   f"ebr=N with N a decimal number (0-9)")
-        return Budget.parse(budget), "custom budget"
+        parsed = Budget.parse(budget)
+        for key, (low, high) in BUDGET_RANGES.items():
+            if not low <= getattr(parsed, key) <= high:
+                raise ConfigError(f"--budget {key} must be between {low} and {high}, got "
+                                  f"{getattr(parsed, key)}")
+        return parsed, "custom budget"
     from structhw.boards.registry import get_board
     info = get_board(board or DEFAULT_BOARD)
     return info.budget, info.name

@@ -13,9 +13,8 @@ rest, and the reason) or a target fails; 2 on bad input.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from ..errors import ConfigError, check_output_dir
+from ..errors import ConfigError, check_output_dir, path_argument
 
 DEFAULT_BOARD = "ulx3s"
 
@@ -35,7 +34,7 @@ def register(subparsers) -> None:
                         "of a chain plan for --board (structured side only: its plan, simulated "
                         "from its own Verilog)")
     parser.add_argument("--board", default=DEFAULT_BOARD, help=f"target board (default {DEFAULT_BOARD})")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--out", type=path_argument, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--images", type=int, default=None, metavar="N",
                         help="test images to simulate (default all 360)")
     parser.add_argument("--no-build", action="store_true",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import ConfigError, check_output_dir
+from ..errors import ConfigError, check_output_dir, path_argument
 from ..jsonfile import write_json
 from ..staging import staged_outputs
 
@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     parser.add_argument("--name", default="layer_engine", help="top module name (default layer_engine)")
     parser.add_argument("--lint", action="store_true",
                         help="run verilator --lint-only -Wall; exit 1 if any warning remains")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    parser.add_argument("--out", required=True, type=path_argument, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..compiled import is_compiled
-from ..errors import ConfigError
+from ..errors import ConfigError, path_argument
 from .model_args import (MODEL_HELP, add_model_arguments, is_file_model, is_graph_file,
                          model_source)
 from .sim_dump import check_dump_path, dump_arrays, float_model
@@ -84,11 +84,11 @@ def register(subparsers) -> None:
     parser.add_argument("--mults", type=int, default=None, metavar="T",
                         help=f"random layer: multipliers per lane (default min({DEFAULT_MULTS}, c·n²))")
     parser.add_argument("--no-relu", action="store_true", help="random layer: no fused ReLU")
-    parser.add_argument("--dump", type=Path, default=None, metavar="OUT.npz",
+    parser.add_argument("--dump", type=path_argument, default=None, metavar="OUT.npz",
                         help="random layer: write x, alpha, bias, M, S, relu, y_hw, y_ref here; "
                              "a network: x, logits_hw, logits_golden, logits_float, "
                              "logit_scale, input_scale")
-    parser.add_argument("--work", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--work", type=path_argument, default=None, metavar="DIR",
                         help="keep Verilog, stimulus, logs and waves in DIR (default: a cache folder)")
     parser.set_defaults(func=run)
 
@@ -372,9 +372,19 @@ def run_network(args) -> int:
     return 0 if result.mismatches == 0 else 1
 
 
+MAX_SEED = 2**32 - 1
+"""Largest ``--seed``: the native bench's and numpy's seeds are unsigned 32-bit here."""
+MAX_RESET_CYCLE = 2**62
+"""Largest ``--reset-at`` the native bench's 64-bit cycle counter takes."""
+
+
 def run(args) -> int:
     _check_probability("idle", args.idle)
     _check_probability("stall", args.stall)
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
+    if args.reset_at is not None and args.reset_at > MAX_RESET_CYCLE:
+        raise ConfigError(f"--reset-at must be a cycle ≤ {MAX_RESET_CYCLE}, got {args.reset_at}")
     if args.random_layer is not None:
         for flag in ("bench", "reset_at"):
             if getattr(args, flag) is not None:
