@@ -15,9 +15,13 @@ A zoo or ``.py`` model can be given a structure preset (``A``, ``B``): its convo
 linear layers are then decomposed with the preset's (c, n), α the least-squares fit of the
 weights (exact when the weights are structured, e.g. SR-trained).
 
-Data sets (``--data``): ``digits`` (scikit-learn's bundled 8×8 digits, models of input 1×8×8)
-and ``random`` (seeded normal images of any shape: for testing hardware only, accuracies mean
-nothing).
+Data sets (``--data``, :mod:`structhw.datasets`): ``digits`` (scikit-learn's bundled 8×8
+digits, models of input 1×8×8), ``standin`` (a generated 3×32×32, 10-class stand-in for
+CIFAR-10: no download), ``cifar10:DIR`` (the official CIFAR-10 binary distribution in folder
+DIR, 3×32×32) and ``random`` (seeded normal images of any shape: for testing hardware only,
+accuracies mean nothing). A model whose input shape is not the data set's is refused.
+Quantization is calibrated on the training images (the first 1,000 for standin and cifar10)
+and measured on the test images.
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import datasets
 from .errors import ConfigError
 
-DATA_SETS = ("digits", "random")
-RANDOM_IMAGES = 256
-RANDOM_SEED = 0
+DATA_SETS = datasets.DATA_SETS
+"""The ``--data`` forms (:mod:`structhw.datasets`), for help text."""
 
 
 @dataclass
@@ -151,17 +155,7 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
 
 
 def calibration_images(data: str, input_shape: tuple) -> tuple:
-    """(calibration images, test images, test labels or None) of data set ``data`` as float
-    tensors [B, C, H, W]; ConfigError when the data set's images are not ``input_shape``."""
-    if data not in DATA_SETS:
-        raise ConfigError(f"--data {data!r}: known data sets are {', '.join(DATA_SETS)}")
-    if data == "digits":
-        from .data import IMAGE_SHAPE, digits_split
-        if tuple(input_shape) != IMAGE_SHAPE:
-            raise ConfigError(f"the model takes {tuple(input_shape)} images, the digits are "
-                              f"{IMAGE_SHAPE}; use --data random for hardware testing")
-        train, test = digits_split()
-        return train.tensors[0], test.tensors[0], test.tensors[1]
-    g = torch.Generator().manual_seed(RANDOM_SEED)
-    images = torch.randn(2 * RANDOM_IMAGES, *input_shape, generator=g)
-    return images[:RANDOM_IMAGES], images[RANDOM_IMAGES:], None
+    """(calibration images, test images, test labels or None) of data set ``data`` (a
+    ``--data`` text) as float tensors [B, C, H, W] and int64 [B]; ConfigError for an unknown
+    data set or when its images are not ``input_shape``."""
+    return datasets.parse_data(data).for_shape(input_shape).calibration_split()

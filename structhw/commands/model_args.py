@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+from ..datasets import parse_data
 from ..errors import ConfigError
-from ..model_source import DATA_SETS, parse_shape, resolve_model
+from ..model_source import parse_shape, resolve_model
 from ..regularization import PRESETS
 
 MODEL_HELP = ("zoo name, structhw checkpoint, *.qnet.json, or path/to/file.py:callable "
@@ -23,9 +25,22 @@ def add_model_arguments(parser, help: str = MODEL_HELP) -> None:
                         help=".py models without an input_shape attribute: one image's shape")
     parser.add_argument("--weights", default=None, metavar="FILE.pt",
                         help="zoo / .py models: a state_dict to load (weights_only)")
-    parser.add_argument("--data", choices=DATA_SETS, default="digits",
-                        help="calibration and test images: digits (1×8×8 models), or random "
-                        "(seeded random images: hardware testing only, accuracy means nothing)")
+    parser.add_argument("--data", type=data_argument, default="digits", metavar="DATA",
+                        help="calibration and test images: digits (scikit-learn's 8×8 digits, "
+                        "1×8×8 models), standin (generated 3×32×32 10-class stand-in for "
+                        "CIFAR-10, no download), cifar10:DIR (CIFAR-10's binary distribution "
+                        "in folder DIR, 3×32×32), or random (seeded random images of any shape: "
+                        "hardware testing only, accuracy means nothing); default digits")
+
+
+def data_argument(text: str) -> str:
+    """``--data`` checked (the name known; for ``cifar10:DIR`` the folder and its files' sizes)
+    and returned as given; nothing is read yet."""
+    try:
+        parse_data(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--data ")) from None
+    return text
 
 
 def is_file_model(model) -> bool:
