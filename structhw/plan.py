@@ -21,7 +21,7 @@ from . import golden
 from .budget import Budget
 from .errors import ConfigError
 from .jsonfile import read_json
-from .plan_fields import (PLAN_FORMAT, check_header, check_network_digest,
+from .plan_fields import (PLAN_FORMAT, check_derived, check_header, check_network_digest,
                           check_within_budget, dense_and_target, nonnegative_resources)
 from .qnet import QuantNet
 from .resources import Resources
@@ -322,6 +322,7 @@ def plan_from_json(obj) -> HardwarePlan:
                         overhead=nonnegative_resources(obj["overhead"], "overhead"),
                         dense=dense, target=target, qnet_sha256=digest)
     check_within_budget(plan)
+    check_derived(obj, plan)
     return plan
 
 

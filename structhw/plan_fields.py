@@ -54,3 +54,16 @@ def check_within_budget(plan) -> None:
     if short:
         raise ConfigError(f"the plan's totals exceed its budget: "
                           f"{format_shortfall(short, plan.totals, plan.budget)}")
+
+
+def check_derived(obj: dict, plan, keys: tuple = ("prediction", "totals")) -> None:
+    """Each field of ``keys`` that plan.json records equals what its stages give
+    (``plan.to_json()``): an edited prediction or total is refused, not shown as the plan's."""
+    import json
+
+    derived = json.loads(json.dumps(plan.to_json()))
+    for key in keys:
+        if key in obj and obj[key] != derived[key]:
+            raise ConfigError(f"plan '{key}' is {json.dumps(obj[key])[:120]}, but its stages "
+                              f"give {json.dumps(derived[key])[:120]}: the file was edited")
+

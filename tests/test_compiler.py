@@ -229,6 +229,10 @@ def saved_plan(tmp_path):
     (lambda o: o.__setitem__("dense", True), "structured layers"),
     (lambda o: o["budget"].pop("dsp"), "budget lacks 'dsp'"),
     (lambda o: o["budget"].__setitem__("dsp_primitive", "DSP48E1"), "dsp_primitive must be one of"),
+    (lambda o: o["totals"].__setitem__("dsp", 9999), "plan 'totals' is .* but its stages give"),
+    (lambda o: o["prediction"].__setitem__("throughput_images_per_cycle", float("nan")),
+     "plan 'prediction' is"),
+    (lambda o: o["stages"][0].__setitem__("cycles_per_image", 1), "plan 'prediction' is"),
 ])
 def test_load_plan_rejects_malformed_files(saved_plan, edit, message):
     obj = json.loads(saved_plan.read_text())

@@ -9,8 +9,8 @@ from structhw.rtl_gen.nodes import node_hardware
 from ..errors import ConfigError
 from ..jsonfile import read_json
 from ..plan import budget_from_json
-from ..plan_fields import (check_header, check_network_digest, check_within_budget,
-                           dense_and_target, nonnegative_resources)
+from ..plan_fields import (check_derived, check_header, check_network_digest,
+                           check_within_budget, dense_and_target, nonnegative_resources)
 from .fifo_depth import edge_depths
 from .plan import PLAN_VERSION, EdgePlan, GraphPlan, NodePlan, graph_digest
 from .quant_graph import QuantGraph
@@ -89,6 +89,7 @@ def graph_plan_from_json(obj) -> GraphPlan:
                      nonnegative_resources(obj["overhead"], "overhead"), dense=dense,
                      target=target, graph_sha256=digest)
     check_within_budget(plan)
+    check_derived(obj, plan)
     return plan
 
 

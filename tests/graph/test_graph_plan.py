@@ -140,6 +140,8 @@ def _edited(plan, tmp_path, mutate):
     (lambda o: o["edges"][0]["cost"].update(lut4=-5), r"edge 0\.cost\.lut4 must be ≥ 0"),
     (lambda o: o["nodes"][0]["cost"].update(ff=-1), r"cost\.ff must be ≥ 0"),
     (lambda o: o["overhead"].update(lut4=-100), r"overhead\.lut4 must be ≥ 0"),
+    (lambda o: o["totals"].update(dsp=9999), "plan 'totals' is .* but its stages give"),
+    (lambda o: o["prediction"].update(latency_cycles=1), "plan 'prediction' is"),
     (lambda o: o.pop("edges"), "lacks the field 'edges'"),
 ])
 def test_malformed_plans_are_refused(residual, tmp_path, mutate, message):
