@@ -39,6 +39,9 @@ from .errors import ConfigError
 
 DATA_SETS = datasets.DATA_SETS
 """The ``--data`` forms (:mod:`structhw.datasets`), for help text."""
+MAX_INPUT_CHANNELS = 4096
+MAX_INPUT_PIXELS = 256 * 256
+"""Largest ``--input-shape``: the limits ``structhw rtl`` puts on one layer's input."""
 
 
 @dataclass
@@ -55,10 +58,20 @@ class ModelSource:
 
 def parse_shape(text: str) -> tuple:
     """``"C,H,W"`` → (C, H, W) of positive integers."""
-    parts = str(text).split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
         raise ConfigError(f"--input-shape {text!r}: expected C,H,W with positive integers")
-    return tuple(int(p) for p in parts)
+    return check_input_shape(tuple(int(p) for p in parts), f"--input-shape {text!r}")
+
+
+def check_input_shape(shape: tuple, what: str) -> tuple:
+    """``shape`` (C, H, W) when it is within :data:`MAX_INPUT_CHANNELS` and
+    :data:`MAX_INPUT_PIXELS`; ConfigError naming ``what`` otherwise."""
+    if shape[0] > MAX_INPUT_CHANNELS or shape[1] * shape[2] > MAX_INPUT_PIXELS:
+        raise ConfigError(f"{what}: at most {MAX_INPUT_CHANNELS} channels and "
+                          f"{MAX_INPUT_PIXELS} pixels (256×256) per image, the limits of the "
+                          f"cycle and resource models")
+    return shape
 
 
 def load_python_model(spec: str) -> nn.Module:
@@ -71,6 +84,8 @@ def load_python_model(spec: str) -> nn.Module:
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise ConfigError(f"model {spec!r}: running {path} called sys.exit({exc.code!r})") from None
     except Exception as exc:
         raise ConfigError(f"model {spec!r}: running {path} raised {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
@@ -79,6 +94,8 @@ def load_python_model(spec: str) -> nn.Module:
         raise ConfigError(f"model {spec!r}: {path} has no callable {attr!r}")
     try:
         model = factory()
+    except SystemExit as exc:
+        raise ConfigError(f"model {spec!r}: {attr}() called sys.exit({exc.code!r})") from None
     except Exception as exc:
         raise ConfigError(f"model {spec!r}: {attr}() raised {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
@@ -148,6 +165,11 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
     shape = tuple(input_shape) if input_shape is not None else shape
     if shape is None:
         raise ConfigError(f"model {spec!r}: give its input shape with --input-shape C,H,W")
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                    for v in shape)):
+        raise ConfigError(f"model {spec!r}: input_shape must be three positive integers "
+                          f"(C, H, W), got {shape!r}")
+    check_input_shape(tuple(shape), f"model {spec!r}: input shape {tuple(shape)}")
     if weights is not None:
         load_weights(model, weights)
     name = Path(str(spec).split(":")[0]).stem if ".py:" in str(spec) else str(spec)

@@ -201,6 +201,17 @@ CASES = {
                                 "--out", "{out}"],
     "compile/input-shape-for-checkpoint": ["compile", "--input-shape", "1,8,8", "--out", "{out}"],
     "sim/preset-for-qnet": ["sim", TINY, "--preset", "B"],
+    "sim/weights-for-checkpoint": ["sim", "--weights", "{S}/list.pt"],
+    "sim/input-shape-for-qnet": ["sim", TINY, "--input-shape", "3,32,32"],
+    "sim/preset-for-compile-folder": ["sim", "{S}/compiled", "--preset", "A"],
+    "compile/py-calls-sys-exit": ["compile", "{S}/net.py:exits", "--out", "{out}"],
+    "compile/py-module-exits": ["compile", "{S}/exits.py:make", "--out", "{out}"],
+    "compile/input-shape-superscript": ["compile", "{S}/net.py:make", "--input-shape", "²,8,8",
+                                        "--out", "{out}"],
+    "compile/input-shape-4096x4096": ["compile", "{S}/net.py:make", "--input-shape",
+                                      "1,4096,4096", "--data", "random", "--out", "{out}"],
+    "compile/py-input-shape-attribute-huge": ["compile", "{S}/net.py:huge_shape",
+                                              "--data", "random", "--out", "{out}"],
     "compile/unknown-zoo-model": ["compile", "resnet21", "--out", "{out}"],
     "build/py-missing-callable": ["build", "{S}/net.py:nope", "--out", "{out}"],
     "build/input-shape-text": ["build", "{S}/net.py:make", "--input-shape", "a,b,c",
@@ -328,6 +339,17 @@ def not_a_module():
 
 def raises():
     raise RuntimeError("the user's model failed to build")
+
+
+def exits():
+    import sys
+    sys.exit(0)
+
+
+def huge_shape():
+    m = make()
+    m.input_shape = (1, 100000, 100000)
+    return m
 """
 """A user's model file: ``make`` (no input_shape attribute, so ``--input-shape`` is needed), a
 callable returning no module and one that raises."""
@@ -406,6 +428,7 @@ def static(tmp_path_factory):
     (d / "empty.bit").write_bytes(b"")
     (d / "folder.bit").mkdir()
     (d / "net.py").write_text(NET_PY)
+    (d / "exits.py").write_text("import sys\nsys.exit(0)\n")
     _write_edited_qnets(d)
     nosha = torch.load(demo_checkpoint_path(), weights_only=True)
     del nosha["sha256"]

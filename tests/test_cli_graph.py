@@ -168,4 +168,4 @@ def test_sim_runs_a_py_graph_model_bit_exact_at_the_planned_rate(model_py, tmp_p
 def test_sim_refuses_data_for_a_checkpoint(capsys):
     assert main(["sim", "--data", "random"]) == 2
     err = capsys.readouterr().err
-    assert "--data applies to zoo, .py and graph models" in err and len(err.splitlines()) == 1
+    assert "--data apply to zoo, .py and graph models" in err and len(err.splitlines()) == 1

@@ -28,7 +28,8 @@ from ..compiled import is_compiled
 from ..errors import ConfigError, check_output_dir, path_argument
 from .compile import check_model, format_plan, load_model, quantized_graph
 from .graph_table import format_graph_plan
-from .model_args import add_model_arguments, is_file_model, is_graph_file, model_source
+from .model_args import (add_model_arguments, is_file_model, is_graph_file, model_source,
+                         refuse_model_options)
 
 DEFAULT_BOARD = "ulx3s"
 
@@ -96,15 +97,6 @@ def _save_plan(plan, model, out: Path, folder: Path) -> None:
     plan.save(folder / PLAN_FILE)
 
 
-def _refuse_model_options(args, what: str) -> None:
-    """ConfigError when an option that shapes quantization was given for ``what``."""
-    given = [f"--{name.replace('_', '-')}" for name in ("preset", "input_shape", "weights")
-             if getattr(args, name) is not None] + (["--data"] if args.data != "digits" else [])
-    if given:
-        raise ConfigError(f"{', '.join(given)} apply to zoo, .py and graph models; {what} is "
-                          "built as it is")
-
-
 def _model_plan(args, board):
     """The plan of a MODEL that is not a compile folder: a checkpoint or chain qnet file as a
     chain (the board-verified path), anything else quantized and planned as ``compile`` does."""
@@ -112,7 +104,7 @@ def _model_plan(args, board):
     from ..graph.pipeline import plan_graph
 
     if is_file_model(args.model) and not is_graph_file(args.model):
-        _refuse_model_options(args, "a checkpoint or chain qnet file")
+        refuse_model_options(args, "a checkpoint or chain qnet file")
         check_model(args.model)
         print(f"[1/3] quantize {'(dense baseline)' if args.dense else ''}".rstrip(),
               file=sys.stderr)
@@ -160,7 +152,7 @@ def run(args) -> int:
     out = check_output_dir(args.out or Path("build") / (board.name + ("-dense" if args.dense else "")))
     check_output_dir(failed_dir(out))
     if args.model is not None and is_compiled(args.model):
-        _refuse_model_options(args, "a compile folder")
+        refuse_model_options(args, "a compile folder")
         plan = compiled_plan(args.model, board, args.dense)
         print(f"[1-2/3] plan from {args.model}", file=sys.stderr)
     else:

@@ -62,3 +62,16 @@ def model_source(args):
     if args.weights is not None and not Path(args.weights).is_file():
         raise ConfigError(f"--weights {args.weights}: no such file")
     return resolve_model(args.model, preset=args.preset, input_shape=shape, weights=args.weights)
+
+
+def refuse_model_options(args, what: str, *, data: bool = True) -> None:
+    """ConfigError when an option that shapes quantization (``--preset``, ``--input-shape``,
+    ``--weights`` and, with ``data``, a ``--data`` other than digits) was given for ``what``, a
+    MODEL that carries its own (a checkpoint, a qnet file, a compile folder)."""
+    given = [f"--{name.replace('_', '-')}" for name in ("preset", "input_shape", "weights")
+             if getattr(args, name) is not None]
+    if data and args.data != "digits":
+        given.append("--data")
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to zoo, .py and graph models; {what} is "
+                          "used as it is")

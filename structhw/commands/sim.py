@@ -35,7 +35,7 @@ from tqdm import tqdm
 from ..compiled import is_compiled
 from ..errors import ConfigError, path_argument
 from .model_args import (MODEL_HELP, add_model_arguments, is_file_model, is_graph_file,
-                         model_source)
+                         model_source, refuse_model_options)
 from .sim_dump import check_dump_path, dump_arrays, float_model
 
 RANDOM_LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
@@ -305,6 +305,7 @@ def _compiled_model(args) -> tuple:
     if args.board is not None:
         raise ConfigError(f"--board: {args.model} holds a finished plan; compile it with "
                           f"--board {args.board} to simulate that board's plan")
+    refuse_model_options(args, "a compile folder", data=False)
     folder = open_compiled(args.model)
     plan = folder.plan
     if not isinstance(plan, GraphPlan):
@@ -343,9 +344,8 @@ def run_network(args) -> int:
             bar.update()
             bar.set_postfix_str("compile")
         elif is_file_model(args.model) and not is_graph_file(args.model):
-            if args.data != "digits":
-                raise ConfigError("--data applies to zoo, .py and graph models; a checkpoint or "
-                                  "chain qnet file runs on the digits test split")
+            refuse_model_options(args, "a checkpoint or chain qnet file (on the digits test "
+                                 "split)")
             qnet = load_model(args.model, dense=False)
             bar.update()
             bar.set_postfix_str("compile")
