@@ -243,7 +243,31 @@ def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
         _fail(where, f"'sha256' is {digest!r}, expected 64 lowercase hex digits")
 
 
+def state_dtype_problem(model: nn.Module, state: dict) -> str | None:
+    """Why ``state`` cannot stand for ``model``'s own tensors beyond what ``load_state_dict``
+    checks (it converts any dtype silently): a floating tensor given as integer, complex or with
+    NaN/∞ entries, or an integer buffer given as floating. None when every tensor is usable."""
+    own = model.state_dict()
+    for name, value in state.items():
+        mine = own.get(name)
+        if mine is None:
+            continue
+        if value.is_complex():
+            return f"{name!r} is {value.dtype}, complex"
+        if mine.is_floating_point():
+            if not value.is_floating_point():
+                return f"{name!r} is {value.dtype}, the model's is {mine.dtype}"
+            if not bool(torch.isfinite(value).all()):
+                return f"{name!r} holds NaN or infinite values"
+        elif value.is_floating_point():
+            return f"{name!r} is {value.dtype}, the model's is {mine.dtype}"
+    return None
+
+
 def _load_state(model: nn.Module, state: dict, what: str) -> None:
+    problem = state_dtype_problem(model, state)
+    if problem:
+        raise ConfigError(f"checkpoint '{what}': {problem}")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

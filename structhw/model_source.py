@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from . import datasets
+from .checkpoint import state_dtype_problem
 from .errors import ConfigError
 
 DATA_SETS = datasets.DATA_SETS
@@ -118,6 +119,9 @@ def load_weights(model: nn.Module, path) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConfigError(f"--weights {path}: expected a dict of tensors (a state_dict)")
+    problem = state_dtype_problem(model, state)
+    if problem:
+        raise ConfigError(f"--weights {path}: {problem}")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

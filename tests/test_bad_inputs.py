@@ -213,6 +213,19 @@ CASES = {
     "compile/py-input-shape-attribute-huge": ["compile", "{S}/net.py:huge_shape",
                                               "--data", "random", "--out", "{out}"],
     "compile/unknown-zoo-model": ["compile", "resnet21", "--out", "{out}"],
+    "compile/py-gptq-covariance-8GiB": ["compile", "{S}/net.py:wide", "--data", "random",
+                                        "--out", "{out}"],
+    "quantize/py-gptq-covariance-8GiB": ["quantize", "{S}/net.py:wide", "--data", "random",
+                                         "--out", "{out}/w.qnet.json"],
+    "compile/weights-complex": ["compile", "{S}/net.py:make", "--input-shape", "1,8,8",
+                                "--weights", "{S}/complex.pt", "--out", "{out}"],
+    "compile/weights-integer": ["compile", "{S}/net.py:make", "--input-shape", "1,8,8",
+                                "--weights", "{S}/integer.pt", "--out", "{out}"],
+    "compile/weights-nan": ["compile", "{S}/net.py:make", "--input-shape", "1,8,8",
+                            "--weights", "{S}/nan.pt", "--out", "{out}"],
+    "quantize/checkpoint-nan-weights-resealed": ["quantize", "{S}/nan-ckpt.pt"],
+    "compile/checkpoint-complex-weights-resealed": ["compile", "{S}/complex-ckpt.pt",
+                                                    "--out", "{out}"],
     "build/py-missing-callable": ["build", "{S}/net.py:nope", "--out", "{out}"],
     "build/input-shape-text": ["build", "{S}/net.py:make", "--input-shape", "a,b,c",
                                "--out", "{out}"],
@@ -350,6 +363,12 @@ def huge_shape():
     m = make()
     m.input_shape = (1, 100000, 100000)
     return m
+
+
+def wide():
+    m = nn.Sequential(nn.Flatten(), nn.Linear(2 * 128 * 128, 10))
+    m.input_shape = (2, 128, 128)
+    return m
 """
 """A user's model file: ``make`` (no input_shape attribute, so ``--input-shape`` is needed), a
 callable returning no module and one that raises."""
@@ -398,6 +417,29 @@ def _write_edited_qnets(folder) -> None:
         (folder / f"{name}.qnet.json").write_text(json.dumps(obj))
 
 
+def _write_bad_tensors(folder) -> None:
+    """state_dicts for net.py:make and re-sealed checkpoints (valid sha256) whose tensors are
+    complex, integer where the model's are float, or hold a NaN."""
+    from structhw.checkpoint import checkpoint_digest
+
+    good = {k: v.clone() for k, v in __import__("torch").nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(144, 10)).state_dict().items()}
+    bad = {"complex": good["0.weight"].to(torch.complex64),
+           "integer": good["0.weight"].round().to(torch.int64),
+           "nan": good["0.weight"].clone().index_put_((torch.tensor([0]),), torch.tensor(float("nan")))}
+    for name, tensor in bad.items():
+        torch.save({**good, "0.weight": tensor}, folder / f"{name}.pt")
+    for name in ("nan", "complex"):
+        ckpt = torch.load(demo_checkpoint_path(), weights_only=True)
+        key = next(iter(ckpt["structured"]))
+        w = ckpt["structured"][key].clone()
+        ckpt["structured"][key] = (w.to(torch.complex64) if name == "complex"
+                                   else w.flatten().index_fill(0, torch.tensor([0]), float("nan")).reshape(w.shape))
+        ckpt["sha256"] = checkpoint_digest(ckpt)
+        torch.save(ckpt, folder / f"{name}-ckpt.pt")
+
+
 @pytest.fixture(scope="module")
 def static(tmp_path_factory):
     """The shared input files (never written by a case)."""
@@ -433,6 +475,7 @@ def static(tmp_path_factory):
     nosha = torch.load(demo_checkpoint_path(), weights_only=True)
     del nosha["sha256"]
     torch.save(nosha, d / "nosha.pt")
+    _write_bad_tensors(d)
     assert cli.main(["compile", str(d / "tiny.qnet.json"), "--board", "ulx3s-12f",
                      "--out", str(d / "compiled")]) == 0
     assert cli.main(["compile", str(d / "tiny.qnet.json"), "--board", "ulx3s-12f",

@@ -251,3 +251,25 @@ def test_bias_beyond_int32_is_refused():
 def test_bad_percentile_is_refused():
     with pytest.raises(ConfigError, match="percentile"):
         quantize(mixed_model(), images(4), percentile=20)
+
+
+def test_input_covariance_summed_in_blocks_equals_one_product(monkeypatch):
+    from structhw.quant import rounding
+
+    layer = float_layers(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1)))[0]
+    x = torch.randn(7, 3, 6, 6)
+    whole = rounding.input_covariance(layer, x)
+    one_image = rounding.input_patches(layer, x[:1]).numel() * 8
+    monkeypatch.setattr(rounding, "MAX_PATCH_BYTES", 2 * one_image)
+    blocks = rounding.input_covariance(layer, x)
+    torch.testing.assert_close(blocks, whole, rtol=1e-12, atol=1e-9)
+    p = rounding.input_patches(layer, x)
+    torch.testing.assert_close(whole, p.transpose(1, 2) @ p, rtol=0, atol=0)
+
+
+def test_gptq_refuses_a_layer_whose_covariance_would_pass_the_limit():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(20000, 2))
+    with pytest.raises(ConfigError, match=r"20000×20000 input covariance .*--rounding nearest"):
+        quantize(model, torch.zeros(4, 1, 100, 200))
+    qnet = quantize(model, torch.randn(4, 1, 100, 200), rounding="nearest")
+    assert qnet.layers[0].in_channels == 20000

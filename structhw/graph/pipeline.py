@@ -12,7 +12,7 @@ from ..model_source import ModelSource, calibration_images
 from ..quant.fixed_point import quantize_symmetric
 from .plan import compile_graph
 from .quant_graph import QuantGraph
-from .quantize import quantize_graph
+from .quantize import check_gptq_sizes, quantize_graph
 from .trace import trace_model
 
 
@@ -49,8 +49,11 @@ def quantize_source(source: ModelSource, *, data: str = "digits", dense: bool = 
     if dense:
         raise ConfigError("--dense applies to checkpoints (their dense baseline); for a zoo or "
                           ".py model use --preset dense")
+    float_graph = trace_model(source.model, source.input_shape)
+    if rounding == "gptq":
+        check_gptq_sizes(float_graph)
     calib, test, labels = calibration_images(data, source.input_shape)
-    graph = quantize_graph(trace_model(source.model, source.input_shape), calib,
+    graph = quantize_graph(float_graph, calib,
                            name=source.name, rounding=rounding, percentile=percentile)
     with torch.no_grad():
         float_logits = source.model(test).reshape(len(test), -1)

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..quant.fixed_point import requant_multiplier, symmetric_scale
 from ..quant.layers import float_layer
 from ..quant.ptq import check_images, check_percentile, check_rounding, quant_layer
-from ..quant.rounding import input_covariance
+from ..quant.rounding import check_covariance_size, input_covariance
 from .ops import (AddOp, AvgPoolOp, ConvOp, GlobalAvgPoolOp, MaxPoolOp, PadShortcutOp, ReluOp)
 from .quant_graph import INPUT, QuantGraph
 
@@ -46,6 +46,14 @@ class _Step:
     relu: bool = False
     cap: float | None = None
     stats: dict = field(default_factory=dict)
+
+
+def check_gptq_sizes(graph) -> None:
+    """Refuse GPTQ rounding of a float graph with a conv/linear node whose input covariance
+    is too large to build (:func:`~structhw.quant.rounding.check_covariance_size`)."""
+    for node in graph.nodes:
+        if node.op in ("conv", "linear"):
+            check_covariance_size(float_layer(node.name, node.module))
 
 
 def _plan_steps(graph) -> tuple[list, dict]:
@@ -167,6 +175,8 @@ def quantize_graph(graph, calib_images, *, name: str = "model", percentile: floa
     check_percentile(percentile)
     check_rounding(rounding)
     images = check_images(calib_images, shape=graph.input_shape)
+    if rounding == "gptq":
+        check_gptq_sizes(graph)
     steps, alias = _plan_steps(graph)
     with torch.no_grad():
         input_max = _calibrate(graph, steps, images, float(percentile), batch_size,

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..qnet import QuantLayer, QuantNet
 from .fixed_point import REQUANT_WIDTH, quantize_symmetric, requant_multiplier, symmetric_scale
 from .layers import FloatLayer, float_layers
-from .rounding import gptq_round, input_covariance, nearest_round
+from .rounding import check_covariance_size, gptq_round, input_covariance, nearest_round
 
 ROUNDINGS = ("gptq", "nearest")
 
@@ -160,6 +160,9 @@ def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile:
     check_percentile(percentile)
     check_rounding(rounding)
     layers = float_layers(model)
+    if rounding == "gptq":
+        for layer in layers:
+            check_covariance_size(layer)
     images = check_images(calib_images)
     first = layers[0]
     if first.kind == "conv" and images.shape[1] != first.in_channels:

@@ -15,11 +15,16 @@ import torch
 import torch.nn.functional as F
 
 from ..decompose import StructuredConv2d, StructuredLinear
+from ..errors import ConfigError
 from .fixed_point import INT8_MAX
 from .layers import FloatLayer
 
 DAMPING = 0.01
 """Added to H's diagonal, as a fraction of its mean diagonal, so H is safely invertible."""
+MAX_COVARIANCE_BYTES = 2 ** 30
+"""Largest input covariance GPTQ rounding builds for one layer (bytes, float64)."""
+MAX_PATCH_BYTES = 2 ** 27
+"""Largest block of input patches held at once while summing a covariance (bytes)."""
 
 
 def input_patches(layer: FloatLayer, x: torch.Tensor) -> torch.Tensor:
@@ -39,10 +44,33 @@ def input_patches(layer: FloatLayer, x: torch.Tensor) -> torch.Tensor:
     return cols.transpose(0, 1).to(torch.float64)
 
 
+def covariance_size(layer: FloatLayer) -> tuple[int, int]:
+    """(K, bytes) of ``layer``'s input covariance: K = c·n² inputs per α row, bytes of the
+    [groups, K, K] float64 matrix."""
+    k = layer.c * layer.n * layer.n
+    return k, layer.groups * k * k * 8
+
+
+def check_covariance_size(layer: FloatLayer) -> None:
+    """Refuse GPTQ rounding of a layer whose input covariance would pass
+    :data:`MAX_COVARIANCE_BYTES`, before any calibration."""
+    k, size = covariance_size(layer)
+    if size > MAX_COVARIANCE_BYTES:
+        raise ConfigError(f"layer {layer.name!r}: GPTQ rounding needs a {k}×{k} input covariance "
+                          f"per group ({size / 2**30:.1f} GiB, the limit is "
+                          f"{MAX_COVARIANCE_BYTES / 2**30:.0f} GiB); round to nearest instead: "
+                          f"structhw quantize MODEL --rounding nearest")
+
+
 def input_covariance(layer: FloatLayer, x: torch.Tensor) -> torch.Tensor:
-    """``Σ e·eᵀ`` over the patches of x, per group: [groups, c·n², c·n²] float64."""
-    p = input_patches(layer, x)
-    return p.transpose(1, 2) @ p
+    """``Σ e·eᵀ`` over the patches of x, per group: [groups, c·n², c·n²] float64. Images are
+    taken a few at a time so their patches stay within :data:`MAX_PATCH_BYTES`."""
+    step = max(1, MAX_PATCH_BYTES // max(1, input_patches(layer, x[:1]).numel() * 8))
+    h = None
+    for start in range(0, x.shape[0], step):
+        p = input_patches(layer, x[start:start + step])
+        h = p.transpose(1, 2) @ p if h is None else h + p.transpose(1, 2) @ p
+    return h
 
 
 def nearest_round(alpha: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
