@@ -253,7 +253,7 @@ class QuantLayer:
     def from_json(cls, obj: dict) -> "QuantLayer":
         if not isinstance(obj, dict):
             raise ConfigError("a layer entry must be a JSON object")
-        name = obj.get("name", "?")
+        name = check_name(obj.get("name", "?"), "layer name")
         ints = ("in_channels", "in_height", "in_width", "out_channels", "kernel", "c", "n",
                 "stride", "padding", "dilation", "groups")
         try:
@@ -351,8 +351,24 @@ class QuantNet:
         metadata = obj.get("metadata", {})
         if not isinstance(metadata, dict):
             raise ConfigError(f"'metadata' must be an object, got {type(metadata).__name__}")
+        if "name" in metadata:
+            check_name(metadata["name"], "metadata name")
         return cls(geom["channels"], geom["height"], geom["width"], scale,
                    [QuantLayer.from_json(entry) for entry in layers], metadata=metadata)
+
+
+MAX_NAME_LENGTH = 128
+"""Longest layer, node or network name a qnet file may hold (characters)."""
+
+
+def check_name(name, where: str) -> str:
+    """``name`` when it is a string of 1…:data:`MAX_NAME_LENGTH` printable characters (no
+    newline, tab or other control character: names are printed in tables and logs)."""
+    if not (isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and name.isprintable()):
+        shown = repr(name)
+        raise ConfigError(f"{where}: a name must be 1 to {MAX_NAME_LENGTH} printable characters, "
+                          f"got {shown[:60] + '…' if len(shown) > 60 else shown}")
+    return name
 
 
 def _finite_number(value, what: str) -> float:

@@ -21,6 +21,7 @@ import torch
 
 from structhw import cli
 from structhw.checkpoint import demo_checkpoint_path
+from structhw.graph.quant_graph import QuantGraph
 from structhw.qnet import QuantNet, save
 from structhw.rtl_gen.random_layer import random_quant_layer
 from tests.tiny_models import tiny_chain
@@ -152,6 +153,11 @@ CASES = {
     "compile/qnet-input-scale-zero": ["compile", "{S}/inputscale_zero.qnet.json", "--budget",
                                       BUDGET, "--out", "{out}"],
     "sim/qnet-M-2^50": ["sim", "{S}/M50.qnet.json"],
+    "compile/qnet-layer-name-newlines": ["compile", "{S}/name_newline.qnet.json", "--budget",
+                                         BUDGET, "--out", "{out}"],
+    "sim/qnet-metadata-name-tab": ["sim", "{S}/metaname_tab.qnet.json"],
+    "compile/graph-node-name-newline": ["compile", "{S}/graph_name.qnet.json", "--budget",
+                                        BUDGET, "--out", "{out}"],
     "build/qnet-alpha-scale-negative": ["build", "{S}/ascale_neg.qnet.json", "--out", "{out}"],
     "quantize/checkpoint-without-digest": ["quantize", "{S}/nosha.pt"],
     "compile/checkpoint-without-digest": ["compile", "{S}/nosha.pt", "--out", "{out}"],
@@ -278,6 +284,9 @@ CASES = {
     "sim/lanes-without-random-layer": ["sim", TINY, "--lanes", "2"],
     "sim/dump-under-a-file": ["sim", TINY, "--dump", "{file}/x.npz"],
     "sim/dump-is-a-folder": ["sim", TINY, "--dump", "{out}"],
+    "sim/dump-not-npz": ["sim", TINY, "--dump", "{out}/x.txt"],
+    "sim/random-layer-dump-under-a-file": ["sim", "--random-layer", GOOD_LAYER,
+                                           "--dump", "{file}/x.npz"],
     "sim/random-layer-too-few-fields": ["sim", "--random-layer", "4,3,2"],
     "sim/random-layer-not-int": ["sim", "--random-layer", "4,3,2,2,x,5,5,1,1"],
     "sim/random-layer-c-over-C": ["sim", "--random-layer", "4,3,5,2,3,5,5,1,1"],
@@ -403,6 +412,8 @@ QNET_EDITS = {
     "inscale_neg": lambda o: o["layers"][0].__setitem__("in_scale", -0.5),
     "outscale_zero": lambda o: o["layers"][-1].__setitem__("out_scale", 0.0),
     "inputscale_zero": lambda o: o["input"].__setitem__("scale", 0.0),
+    "name_newline": lambda o: o["layers"][0].__setitem__("name", "a\n" * 3),
+    "metaname_tab": lambda o: o["metadata"].__setitem__("name", "net\tx"),
 }
 """qnet files outside the integer spec (docs/qnet-format.md), each one edit of the tiny chain."""
 
@@ -415,6 +426,9 @@ def _write_edited_qnets(folder) -> None:
         obj["layers"][0]["alpha_scale"] = [0.01] * 4
         edit(obj)
         (folder / f"{name}.qnet.json").write_text(json.dumps(obj))
+    graph = QuantGraph.from_qnet(tiny_chain()).to_json()
+    graph["nodes"][0]["name"] = "conv\nfc"
+    (folder / "graph_name.qnet.json").write_text(json.dumps(graph))
 
 
 def _write_bad_tensors(folder) -> None:
@@ -422,20 +436,22 @@ def _write_bad_tensors(folder) -> None:
     complex, integer where the model's are float, or hold a NaN."""
     from structhw.checkpoint import checkpoint_digest
 
-    good = {k: v.clone() for k, v in __import__("torch").nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
-        torch.nn.Linear(144, 10)).state_dict().items()}
-    bad = {"complex": good["0.weight"].to(torch.complex64),
-           "integer": good["0.weight"].round().to(torch.int64),
-           "nan": good["0.weight"].clone().index_put_((torch.tensor([0]),), torch.tensor(float("nan")))}
-    for name, tensor in bad.items():
+    def with_nan(w):
+        w = w.clone()
+        w.view(-1)[0] = float("nan")
+        return w
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(144, 10))
+    good = model.state_dict()
+    w = good["0.weight"]
+    for name, tensor in {"complex": w.to(torch.complex64), "integer": w.round().to(torch.int64),
+                         "nan": with_nan(w)}.items():
         torch.save({**good, "0.weight": tensor}, folder / f"{name}.pt")
-    for name in ("nan", "complex"):
+    for name, edit in {"nan": with_nan, "complex": lambda w: w.to(torch.complex64)}.items():
         ckpt = torch.load(demo_checkpoint_path(), weights_only=True)
         key = next(iter(ckpt["structured"]))
-        w = ckpt["structured"][key].clone()
-        ckpt["structured"][key] = (w.to(torch.complex64) if name == "complex"
-                                   else w.flatten().index_fill(0, torch.tensor([0]), float("nan")).reshape(w.shape))
+        ckpt["structured"][key] = edit(ckpt["structured"][key])
         ckpt["sha256"] = checkpoint_digest(ckpt)
         torch.save(ckpt, folder / f"{name}-ckpt.pt")
 

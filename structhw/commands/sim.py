@@ -142,6 +142,8 @@ def run_random_layer(args) -> int:
         raise ConfigError("--random-layer simulates a random layer: give no MODEL with it")
     if args.images is not None:
         raise ConfigError("--images applies to a model; --random-layer sends one image")
+    if args.dump is not None:
+        check_dump_path(args.dump)
     g = parse_random_layer(args.random_layer)
     check_layer_size("--random-layer", **g)
     for flag in ("lanes", "mults"):

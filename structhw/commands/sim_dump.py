@@ -63,6 +63,9 @@ def check_dump_path(path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"--dump {path}: is a directory")
+    if path.suffix != ".npz":
+        raise ConfigError(f"--dump {path}: the dump is a NumPy .npz archive; give a name "
+                          f"ending in .npz")
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():

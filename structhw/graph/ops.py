@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .. import golden
 from ..errors import ConfigError
-from ..qnet import ACT_MAX, ACT_MIN, QuantLayer
+from ..qnet import ACT_MAX, ACT_MIN, QuantLayer, check_name
 from .jsonfields import (as_bool, as_int, as_number, as_shape, check_requant, requant_json,
                          shape_json)
 
@@ -400,8 +400,7 @@ def op_from_json(obj) -> QuantOp:
     if not isinstance(obj, dict):
         raise ConfigError("a graph node must be a JSON object")
     name, kind = obj.get("name"), obj.get("op")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"a graph node needs a non-empty string 'name', got {name!r}")
+    check_name(name, "graph node")
     where = f"node {name!r}"
     cls = OPS.get(kind) if isinstance(kind, str) else None
     if cls is None:

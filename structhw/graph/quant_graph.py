@@ -17,7 +17,7 @@ import torch
 
 from ..errors import ConfigError
 from ..jsonfile import read_json, write_text
-from ..qnet import ACT_MAX, ACT_MIN, FORMAT_NAME, QuantNet
+from ..qnet import ACT_MAX, ACT_MIN, FORMAT_NAME, QuantNet, check_name
 from .jsonfields import as_number, as_shape
 from .ops import ConvOp, QuantOp, op_from_json
 
@@ -200,6 +200,8 @@ class QuantGraph:
         metadata = obj.get("metadata", {})
         if not isinstance(metadata, dict):
             raise ConfigError(f"'metadata' must be an object, got {type(metadata).__name__}")
+        if "name" in metadata:
+            check_name(metadata["name"], "metadata name")
         return cls(shape, scale, [op_from_json(n) for n in nodes], output, metadata)
 
 
