@@ -32,6 +32,7 @@ import math
 import os
 import re
 import tempfile
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def load_checkpoint(path) -> dict:
     """
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = read_tensor_file(path)
     except FileNotFoundError:
         raise ConfigError(f"checkpoint {path}: no such file") from None
     except IsADirectoryError:
@@ -167,6 +168,14 @@ def load_checkpoint(path) -> dict:
     validate_checkpoint(ckpt, str(path))
     verify_digest(ckpt, str(path))
     return ckpt
+
+
+def read_tensor_file(path):
+    """``torch.load(path, weights_only=True)`` on the CPU, its warnings (e.g. about a pickle
+    protocol) held back: whatever it raises, the caller turns into one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def verify_digest(ckpt: dict, where: str) -> None:
@@ -243,36 +252,39 @@ def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
         _fail(where, f"'sha256' is {digest!r}, expected 64 lowercase hex digits")
 
 
-def state_dtype_problem(model: nn.Module, state: dict) -> str | None:
-    """Why ``state`` cannot stand for ``model``'s own tensors beyond what ``load_state_dict``
-    checks (it converts any dtype silently): a floating tensor given as integer, complex or with
-    NaN/∞ entries, or an integer buffer given as floating. None when every tensor is usable."""
+def _names(keys) -> str:
+    keys = sorted(keys)
+    return ", ".join(repr(k) for k in keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+
+
+def state_problem(model: nn.Module, state: dict) -> str | None:
+    """Why ``state`` cannot be ``model``'s tensors, in one phrase, or None when it can: missing
+    or unexpected names, a shape that differs, and what ``load_state_dict`` would let through
+    by converting: a floating tensor given as integer or complex or holding NaN/∞, an integer
+    buffer given as floating."""
     own = model.state_dict()
+    missing, unexpected = own.keys() - state.keys(), state.keys() - own.keys()
+    if missing or unexpected:
+        return "; ".join(filter(None, [missing and f"missing {_names(missing)}",
+                                       unexpected and f"unexpected {_names(unexpected)}"]))
     for name, value in state.items():
-        mine = own.get(name)
-        if mine is None:
-            continue
+        mine = own[name]
+        if value.shape != mine.shape:
+            return f"{name!r} has shape {tuple(value.shape)}, the model's is {tuple(mine.shape)}"
         if value.is_complex():
             return f"{name!r} is {value.dtype}, complex"
-        if mine.is_floating_point():
-            if not value.is_floating_point():
-                return f"{name!r} is {value.dtype}, the model's is {mine.dtype}"
-            if not bool(torch.isfinite(value).all()):
-                return f"{name!r} holds NaN or infinite values"
-        elif value.is_floating_point():
+        if mine.is_floating_point() != value.is_floating_point():
             return f"{name!r} is {value.dtype}, the model's is {mine.dtype}"
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return f"{name!r} holds NaN or infinite values"
     return None
 
 
 def _load_state(model: nn.Module, state: dict, what: str) -> None:
-    problem = state_dtype_problem(model, state)
+    problem = state_problem(model, state)
     if problem:
-        raise ConfigError(f"checkpoint '{what}': {problem}")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ConfigError(f"checkpoint '{what}' does not fit the model: {first[:200]}") from None
+        raise ConfigError(f"checkpoint '{what}' does not fit the model: {problem}")
+    model.load_state_dict(state, strict=True)
 
 
 def build_models(ckpt: dict) -> tuple[nn.Module, nn.Module]:

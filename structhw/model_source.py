@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from . import datasets
-from .checkpoint import state_dtype_problem
+from .checkpoint import read_tensor_file, state_problem
 from .errors import ConfigError
 
 DATA_SETS = datasets.DATA_SETS
@@ -109,7 +109,7 @@ def load_python_model(spec: str) -> nn.Module:
 def load_weights(model: nn.Module, path) -> None:
     """Load a plain ``state_dict`` file into ``model`` (``weights_only=True``, strict keys)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_tensor_file(path)
     except FileNotFoundError:
         raise ConfigError(f"--weights {path}: no such file") from None
     except Exception as exc:
@@ -119,14 +119,10 @@ def load_weights(model: nn.Module, path) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConfigError(f"--weights {path}: expected a dict of tensors (a state_dict)")
-    problem = state_dtype_problem(model, state)
+    problem = state_problem(model, state)
     if problem:
-        raise ConfigError(f"--weights {path}: {problem}")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ConfigError(f"--weights {path}: does not fit the model: "
-                          f"{str(exc).strip().splitlines()[0][:200]}") from None
+        raise ConfigError(f"--weights {path}: does not fit the model: {problem}")
+    model.load_state_dict(state, strict=True)
 
 
 def _structured(model: nn.Module, preset: str | None) -> nn.Module:

@@ -23,7 +23,7 @@ MAX_PIXELS = 256 * 256
 """Most padded input pixels per image of one layer: the cycle model (``engine_cycles``, which the
 resource estimate also uses) walks four images pixel by pixel, about 8 µs and 1 KB a pixel, so
 this limit keeps it under a second and ~100 MB (a 4096×4096 layer would take minutes and GBs)."""
-NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
 
 
 def register(subparsers) -> None:
@@ -124,8 +124,9 @@ def check_arguments(args) -> dict:
         if value is not None and value < low:
             raise ConfigError(f"{option} must be ≥ {low}, got {value}")
     if not re.fullmatch(NAME_PATTERN, args.name):
-        raise ConfigError(f"--name {args.name!r}: a Verilog module name must be an identifier "
-                          f"({NAME_PATTERN})")
+        shown = args.name if len(args.name) <= 40 else args.name[:40] + "…"
+        raise ConfigError(f"--name {shown!r}: a Verilog module name must be an identifier of "
+                          f"at most 128 characters ({NAME_PATTERN}; it also names the file)")
     if args.dense:
         if geom["C"] % args.groups:
             raise ConfigError(f"--groups={args.groups} must divide C={geom['C']}")
