@@ -173,44 +173,49 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
     root.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="layers-"))
     work.mkdir(parents=True, exist_ok=True)
-    single = len(cases) == 1
-    component = (engine_variant(cases[0][1]).component(*cases[0], dsp) if single
-                 else EngineBank(cases, dsp))
-    verilog = write_verilog(component, work / "rtl", LAYER_TOP)
-    sources = simulation_sources(verilog)
+    try:
+        single = len(cases) == 1
+        component = (engine_variant(cases[0][1]).component(*cases[0], dsp) if single
+                     else EngineBank(cases, dsp))
+        verilog = write_verilog(component, work / "rtl", LAYER_TOP)
+        sources = simulation_sources(verilog)
 
-    streams = []
-    for k, ((layer, _params), x, y) in enumerate(zip(cases, inputs, refs)):
-        data = work / f"stream{k}.npz"
-        np.savez(data, x=map_to_beats(x), y=map_to_beats(y))
-        streams.append({"in": "i" if single else f"i{k}", "out": "o" if single else f"o{k}",
-                        "data": str(data), "result": str(work / f"result{k}.npz"),
-                        "beats_in": layer.in_height * layer.in_width,
-                        "beats_out": layer.out_height * layer.out_width})
-    counts = [len(x) for x in inputs]
-    skip = max(images_in_flight(engine_variant(lp).latency(layer, lp), _cycles(layer, lp))
-               for layer, lp in cases)
-    timing = skip + STEADY_INTERVALS + 1 if max(counts) >= 2 else 0
-    params = {"streams": streams, "seed": seed, "idle": idle, "stall": stall,
-              "timing_images": timing, "timing_skip": skip,
-              "max_cycles": _cycle_allowance(cases, [c + timing for c in counts], idle, stall)}
-    result = run_stream_bench("structhw.sim.layer_bench", sources, LAYER_TOP, check=check, params=params,
-                              simulator=simulator, waves=waves, seed=seed, build_root=root,
-                              work_dir=work / "run", quiet=quiet)
-    report = result.data
-    out = []
-    for k, ((layer, lp), x, y, entry) in enumerate(zip(cases, inputs, refs, report["streams"])):
-        with np.load(streams[k]["result"]) as f:
-            got = f["y_hw"]
-        complete = got.shape[0] == len(x) * streams[k]["beats_out"]
-        y_hw = (beats_to_map(got, len(x), layer.out_height, layer.out_width) if complete
-                else np.zeros_like(y))
-        out.append(LayerSimResult(
-            layer=layer, params=lp, x=x, y_ref=y, y_hw=y_hw, mismatches=entry["mismatches"],
-            notes=[n for n in report["notes"] if n.startswith(streams[k]["out"] + " ")],
-            cycles_per_image=entry.get("cycles_per_image"),
-            latency_cycles=entry.get("latency_cycles"),
-            predicted_cycles=_cycles(layer, lp), waves=result.waves))
+        streams = []
+        for k, ((layer, _params), x, y) in enumerate(zip(cases, inputs, refs)):
+            data = work / f"stream{k}.npz"
+            np.savez(data, x=map_to_beats(x), y=map_to_beats(y))
+            streams.append({"in": "i" if single else f"i{k}", "out": "o" if single else f"o{k}",
+                            "data": str(data), "result": str(work / f"result{k}.npz"),
+                            "beats_in": layer.in_height * layer.in_width,
+                            "beats_out": layer.out_height * layer.out_width})
+        counts = [len(x) for x in inputs]
+        skip = max(images_in_flight(engine_variant(lp).latency(layer, lp), _cycles(layer, lp))
+                   for layer, lp in cases)
+        timing = skip + STEADY_INTERVALS + 1 if max(counts) >= 2 else 0
+        params = {"streams": streams, "seed": seed, "idle": idle, "stall": stall,
+                  "timing_images": timing, "timing_skip": skip,
+                  "max_cycles": _cycle_allowance(cases, [c + timing for c in counts], idle, stall)}
+        result = run_stream_bench("structhw.sim.layer_bench", sources, LAYER_TOP, check=check, params=params,
+                                  simulator=simulator, waves=waves, seed=seed, build_root=root,
+                                  work_dir=work / "run", quiet=quiet)
+        report = result.data
+        out = []
+        for k, ((layer, lp), x, y, entry) in enumerate(zip(cases, inputs, refs, report["streams"])):
+            with np.load(streams[k]["result"]) as f:
+                got = f["y_hw"]
+            complete = got.shape[0] == len(x) * streams[k]["beats_out"]
+            y_hw = (beats_to_map(got, len(x), layer.out_height, layer.out_width) if complete
+                    else np.zeros_like(y))
+            out.append(LayerSimResult(
+                layer=layer, params=lp, x=x, y_ref=y, y_hw=y_hw, mismatches=entry["mismatches"],
+                notes=[n for n in report["notes"] if n.startswith(streams[k]["out"] + " ")],
+                cycles_per_image=entry.get("cycles_per_image"),
+                latency_cycles=entry.get("latency_cycles"),
+                predicted_cycles=_cycles(layer, lp), waves=result.waves))
+    except BaseException:
+        if work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     if work_dir is None and not waves and all(r.mismatches == 0 for r in out):
         shutil.rmtree(work, ignore_errors=True)
     return out

@@ -220,44 +220,49 @@ def _simulate_cocotb(plan, images, labels, *, seed, idle, stall, timing_images, 
     root.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="network-"))
     work.mkdir(parents=True, exist_ok=True)
-    sources = [Path(s) for s in sources] or cached_network_verilog(plan, root)
-    if work_dir is not None:
-        (work / "rtl").mkdir(exist_ok=True)
-        for src in sources:
-            shutil.copyfile(src, work / "rtl" / src.name)
-    data = work / "stream.npz"
-    np.savez(data, x=map_to_beats(x.astype(np.int8)), y=ref)
-    beats_in = plan.input_shape[1] * plan.input_shape[2]
-    skip = images_in_flight(plan.latency_cycles, plan.cycles_per_image)
-    timing = max(int(timing_images), skip + 3) if len(x) >= 2 else 0
-    slow = 1.0 / max(1e-3, (1.0 - idle) * (1.0 - stall))
-    per_image = max(plan.cycles_per_image, beats_in)
-    max_cycles = int(4 * slow * per_image * (len(x) + timing + 4) + 4 * plan.latency_cycles) + 20_000
-    params = {"streams": [{"in": "i", "out": "o", "data": str(data), "result": str(work / "result.npz"),
-                           "beats_in": beats_in, "beats_out": 1}],
-              "seed": seed, "idle": idle, "stall": stall, "timing_images": timing,
-              "timing_skip": skip, "max_cycles": max_cycles}
-    result = run_stream_bench("structhw.sim.network_bench", sources, NETWORK_TOP, check=check, params=params,
-                              simulator=simulator, waves=waves, seed=seed, build_root=root,
-                              work_dir=work / "run", quiet=quiet)
-    report = result.data
-    entry = report["streams"][0]
-    with np.load(work / "result.npz") as f:
-        got = f["y_hw"]
-    hw = got if got.shape == ref.shape else np.zeros_like(ref)
-    acc_hw = acc_ref = None
-    if labels is not None:
-        labels = np.asarray(labels)
-        acc_hw = float((hw.argmax(axis=1) == labels).mean()) if got.shape == ref.shape else 0.0
-        acc_ref = float((ref.argmax(axis=1) == labels).mean())
-    sim = NetworkSimResult(
-        images=len(x), logits_ref=ref, logits_hw=hw, mismatches=int(report["mismatches"]),
-        notes=list(report["notes"]), accuracy_hw=acc_hw, accuracy_ref=acc_ref,
-        cycles_per_image=entry.get("cycles_per_image"), latency_cycles=entry.get("latency_cycles"),
-        predicted_cycles=int(plan.cycles_per_image), sim_cycles=int(report["cycles"]),
-        sim_seconds=float(report["seconds"]), build_seconds=result.build_seconds,
-        run_seconds=result.run_seconds, total_seconds=time.perf_counter() - start,
-        work_dir=work, waves=result.waves)
+    try:
+        sources = [Path(s) for s in sources] or cached_network_verilog(plan, root)
+        if work_dir is not None:
+            (work / "rtl").mkdir(exist_ok=True)
+            for src in sources:
+                shutil.copyfile(src, work / "rtl" / src.name)
+        data = work / "stream.npz"
+        np.savez(data, x=map_to_beats(x.astype(np.int8)), y=ref)
+        beats_in = plan.input_shape[1] * plan.input_shape[2]
+        skip = images_in_flight(plan.latency_cycles, plan.cycles_per_image)
+        timing = max(int(timing_images), skip + 3) if len(x) >= 2 else 0
+        slow = 1.0 / max(1e-3, (1.0 - idle) * (1.0 - stall))
+        per_image = max(plan.cycles_per_image, beats_in)
+        max_cycles = int(4 * slow * per_image * (len(x) + timing + 4) + 4 * plan.latency_cycles) + 20_000
+        params = {"streams": [{"in": "i", "out": "o", "data": str(data), "result": str(work / "result.npz"),
+                               "beats_in": beats_in, "beats_out": 1}],
+                  "seed": seed, "idle": idle, "stall": stall, "timing_images": timing,
+                  "timing_skip": skip, "max_cycles": max_cycles}
+        result = run_stream_bench("structhw.sim.network_bench", sources, NETWORK_TOP, check=check, params=params,
+                                  simulator=simulator, waves=waves, seed=seed, build_root=root,
+                                  work_dir=work / "run", quiet=quiet)
+        report = result.data
+        entry = report["streams"][0]
+        with np.load(work / "result.npz") as f:
+            got = f["y_hw"]
+        hw = got if got.shape == ref.shape else np.zeros_like(ref)
+        acc_hw = acc_ref = None
+        if labels is not None:
+            labels = np.asarray(labels)
+            acc_hw = float((hw.argmax(axis=1) == labels).mean()) if got.shape == ref.shape else 0.0
+            acc_ref = float((ref.argmax(axis=1) == labels).mean())
+        sim = NetworkSimResult(
+            images=len(x), logits_ref=ref, logits_hw=hw, mismatches=int(report["mismatches"]),
+            notes=list(report["notes"]), accuracy_hw=acc_hw, accuracy_ref=acc_ref,
+            cycles_per_image=entry.get("cycles_per_image"), latency_cycles=entry.get("latency_cycles"),
+            predicted_cycles=int(plan.cycles_per_image), sim_cycles=int(report["cycles"]),
+            sim_seconds=float(report["seconds"]), build_seconds=result.build_seconds,
+            run_seconds=result.run_seconds, total_seconds=time.perf_counter() - start,
+            work_dir=work, waves=result.waves)
+    except BaseException:
+        if work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     if work_dir is None and not waves and sim.mismatches == 0:
         shutil.rmtree(work, ignore_errors=True)
     return sim
