@@ -13,9 +13,10 @@ import re
 import subprocess
 from pathlib import Path
 
+from amaranth._toolchain.yosys import YosysError
 from amaranth.back import verilog as amaranth_verilog
 
-from structhw.errors import ConfigError
+from structhw.errors import ConfigError, ToolFailure
 from structhw.jsonfile import write_text
 from structhw.toolchain import verilator_env, verilator_root
 
@@ -53,7 +54,11 @@ def write_verilog(component, out_dir, name: str, header: str = "") -> Path:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError(f"Verilog module name {name!r} must be an identifier "
                           f"([A-Za-z_][A-Za-z0-9_]*)")
-    text = amaranth_verilog.convert(component, name=name, emit_src=False)
+    try:
+        text = amaranth_verilog.convert(component, name=name, emit_src=False)
+    except YosysError as exc:
+        raise ToolFailure(f"Amaranth's yosys could not write the Verilog of {name}: "
+                          f"{_complaint(str(exc))}") from None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
@@ -62,6 +67,15 @@ def write_verilog(component, out_dir, name: str, header: str = "") -> Path:
     write_text(path, header + text)
     write_text(out_dir / f"{name}.vlt", header + waiver_text())
     return path
+
+
+def _complaint(text: str) -> str:
+    """The lines of a tool's error output that say what went wrong (a Python traceback's frames
+    and source lines dropped), the last two joined, at most 240 characters."""
+    noise = ("Traceback", "File ", "^", "Caused by")
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.startswith("    ") and not line.strip().startswith(noise)]
+    return "; ".join(lines[-2:])[:240] or "no message"
 
 
 def simulation_sources(path) -> list:

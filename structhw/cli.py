@@ -3,14 +3,15 @@
 A command module defines ``register(subparsers)`` which adds its parser and sets ``func`` to a
 callable taking the parsed arguments and returning an exit code. Bad input — a ``ConfigError``,
 an argument the parser refuses, any ``OSError`` (a missing, unreadable or unwritable path) —
-becomes one line on stderr and exit code 2, never a traceback.
+becomes one line on stderr and exit code 2, never a traceback. A tool failing for a reason
+outside the input (``ToolFailure``) or running out of memory is one line and exit code 1.
 """
 
 import argparse
 import importlib
 import sys
 
-from .errors import ConfigError
+from .errors import ConfigError, ToolFailure
 
 COMMANDS = (
     "count",
@@ -81,6 +82,13 @@ def main(argv=None) -> int:
         print(f"structhw {args.command}: error: {one_line(describe_os_error(exc))}",
               file=sys.stderr)
         return 2
+    except ToolFailure as exc:
+        print(f"structhw {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"structhw {args.command}: error: out of memory (the machine's or a ulimit's "
+              f"limit was reached)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"structhw {args.command}: interrupted", file=sys.stderr)
         return 130

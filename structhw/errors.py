@@ -3,7 +3,8 @@ any expensive work.
 
 Every stage raises :class:`ConfigError` (a ``ValueError``) when the input it was given cannot be
 honoured: the message names the layer or parameter and the violated constraint. The CLI turns it
-into one line on stderr and exit code 2.
+into one line on stderr and exit code 2. A tool failing for a reason outside the input is a
+:class:`ToolFailure` (exit code 1).
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from pathlib import Path
 
 class ConfigError(ValueError):
     """Bad input: a message naming what is wrong and why, meant for the user as it is."""
+
+
+class ToolFailure(RuntimeError):
+    """A tool structhw runs (Amaranth's yosys, Verilator, nextpnr) failed for a reason outside the
+    input, e.g. a memory limit: the message says which tool, on what, and its first line of
+    complaint. The CLI prints it as one line, exit code 1."""
 
 
 class ResourceError(ConfigError):
