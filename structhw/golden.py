@@ -24,6 +24,20 @@ def _check_int8(x: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what} must hold int8 values")
 
 
+def window_sums(x: torch.Tensor, dim: int, width: int, step: int = 1) -> torch.Tensor:
+    """Sums of ``width`` elements ``step`` apart along ``dim`` of int64 ``x``, at every start:
+    the length along ``dim`` shrinks by (width − 1)·step. Exact integer arithmetic."""
+    length = x.shape[dim] - (width - 1) * step
+    if step == 1:
+        zero = torch.zeros_like(x.narrow(dim, 0, 1))
+        running = torch.cat([zero, torch.cumsum(x, dim)], dim)
+        return running.narrow(dim, width, length) - running.narrow(dim, 0, length)
+    total = x.narrow(dim, 0, length).clone()
+    for k in range(1, width):
+        total += x.narrow(dim, k * step, length)
+    return total
+
+
 def sum_pool(x: torch.Tensor, layer: QuantLayer) -> torch.Tensor:
     """Sum-pool E of ``layer``: zero-pad x by ``padding``, then sum boxes of
     channel_window × spatial_window × spatial_window (box dilated by ``dilation``, stride 1)
@@ -31,15 +45,13 @@ def sum_pool(x: torch.Tensor, layer: QuantLayer) -> torch.Tensor:
     _check_int8(x, "sum_pool input")
     B = x.shape[0]
     g, cg, cw, sw, d = layer.groups, layer.group_channels, layer.channel_window, layer.spatial_window, layer.dilation
-    xf = x.to(torch.float64)
+    xi = x.to(torch.int64)
     if layer.padding:
-        xf = F.pad(xf, (layer.padding,) * 4)
-    H, W = xf.shape[-2:]
-    xg = xf.reshape(B * g, 1, cg, H, W)
-    ones = torch.ones(1, 1, cw, sw, sw, dtype=torch.float64)
-    e = F.conv3d(xg, ones, dilation=(1, d, d))
-    e = e.reshape(B, g * layer.c, e.shape[-2], e.shape[-1])
-    return e.round().to(torch.int64)
+        xi = F.pad(xi, (layer.padding,) * 4)
+    H, W = xi.shape[-2:]
+    e = window_sums(xi.reshape(B, g, cg, H, W), 2, cw)
+    e = window_sums(window_sums(e, 3, sw, d), 4, sw, d)
+    return e.reshape(B, g * layer.c, e.shape[-2], e.shape[-1])
 
 
 def small_conv(e: torch.Tensor, layer: QuantLayer) -> torch.Tensor:
