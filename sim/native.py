@@ -175,6 +175,9 @@ def _run(plan, x, ref, labels, build, work: Path, start: float, *, seed, idle, s
     mismatches, notes = compare(verify.y[:len(x)], ref, "random stalls")
     if not verify.finished:
         notes.append(f"random stalls: stuck after {verify.cycles_run} cycles")
+    if reset_at is not None and not verify.resets:
+        notes.append(f"reset at cycle {reset_at} never applied: the run ended after "
+                     f"{verify.cycles_run} cycles")
     cycles_per_image = latency = None
     sim_cycles = verify.cycles_run
     if timing:

@@ -215,6 +215,8 @@ CASES = {
                                       "1,4096,4096", "--data", "random", "--out", "{out}"],
     "compile/py-input-shape-attribute-huge": ["compile", "{S}/net.py:huge_shape",
                                               "--data", "random", "--out", "{out}"],
+    "compile/data-for-qnet": ["compile", TINY, "--data", "random", "--budget", BUDGET,
+                              "--out", "{out}"],
     "compile/unknown-zoo-model": ["compile", "resnet21", "--out", "{out}"],
     "compile/py-gptq-covariance-8GiB": ["compile", "{S}/net.py:wide", "--data", "random",
                                         "--out", "{out}"],

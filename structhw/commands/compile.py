@@ -172,6 +172,9 @@ def quantized_graph(args, source=None):
     from ..graph.pipeline import quantize_source
 
     source = source if source is not None else model_source(args)
+    if source.graph is not None and args.data is not None:
+        raise ConfigError("--data calibrates zoo and .py models; a qnet file is already "
+                          "quantized and used as it is")
     graph, _ = quantize_source(source, data=args.data, dense=args.dense)
     check_graph_sizes(graph, source.name)
     return graph, graph.metadata.get("name", source.name)

@@ -120,3 +120,12 @@ def test_reset_in_the_middle_of_the_stream_recovers(demo):
     restarted = reset.image_cycles[:, 0] > middle
     assert restarted.any() and (~restarted).any()
     assert reset.sim_cycles > clean.sim_cycles
+    assert not any("never applied" in note for note in reset.notes)
+
+
+def test_a_reset_after_the_run_is_reported_not_applied(demo):
+    plan, images, labels = demo
+    late = native.simulate_network_native(plan, images[:2], labels[:2], seed=3,
+                                          reset_at=10**9)
+    assert late.resets == 0 and late.mismatches == 0
+    assert any(f"reset at cycle {10**9} never applied" in note for note in late.notes), late.notes
