@@ -6,7 +6,7 @@ A checkpoint is one ``torch.save``-d dict::
       "format": "structhw.checkpoint", "version": 1,
       "config": {"model": str, "preset": str, "plan": {module name: [c, n]}, "lam": float,
                  "epochs": int, "seed": int, "recipe": "sr" | "direct", "lr": float,
-                 "batch_size": int},
+                 "batch_size": int, "data": str},      # data: --data trained on (absent: digits)
       "dense": {parameter name: tensor},       # the baseline trained in the same run
       "structured": {parameter name: tensor},  # recipe "sr": SR-trained, before decomposition
       "decomposed": {parameter name: tensor},  # recipe "direct": the decomposed architecture
@@ -229,6 +229,8 @@ def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
         value = config.get(key)
         if not isinstance(value, types) or isinstance(value, bool):
             _fail(where, f"config '{key}' is {value!r}, expected {types}")
+    if not isinstance(config.get("data", "digits"), str):
+        _fail(where, f"config 'data' is {config['data']!r}, expected a data set name (--data)")
     if config["recipe"] not in RECIPES:
         _fail(where, f"config 'recipe' is {config['recipe']!r}, expected one of {RECIPES}")
     for name, entry in config["plan"].items():

@@ -201,6 +201,29 @@ class Standin(DataSet):
                 normalise_rgb(x_test), torch.from_numpy(y_test.copy()))
 
 
+def labelled_data(data: str, input_shape, what: str) -> DataSet:
+    """The data set ``data`` (a ``--data`` text) for training ``what``, a model of
+    ``input_shape`` (C, H, W); ConfigError when it has no labels or other images. Reads none."""
+    dataset = parse_data(data)
+    if dataset.name == "random":
+        raise ConfigError("--data random has no labels; train on digits, standin or cifar10:DIR")
+    shape = tuple(input_shape)
+    if dataset.input_shape != shape:
+        fits = {(1, 8, 8): "digits", (3, 32, 32): "standin or cifar10:DIR"}.get(shape)
+        hint = f"use --data {fits}" if fits else "no data set structhw reads has that shape"
+        raise ConfigError(f"{what} takes {'×'.join(map(str, shape))} images, --data {data} "
+                          f"holds {'×'.join(map(str, dataset.input_shape))}; {hint}")
+    return dataset
+
+
+def training_sets(data: str) -> tuple:
+    """(train, test) ``TensorDataset``s of ``data``: items (image float32 [C, H, W], label int64)."""
+    from torch.utils.data import TensorDataset
+
+    train, train_labels, test, test_labels = parse_data(data).splits()
+    return TensorDataset(train, train_labels), TensorDataset(test, test_labels)
+
+
 # ----- the stand-in's generator
 
 STANDIN_CLASSES = ("grating 0°", "grating 45°", "grating 90°", "grating 135°", "disc", "ring",

@@ -48,13 +48,17 @@ MAX_INPUT_PIXELS = 256 * 256
 @dataclass
 class ModelSource:
     """A resolved MODEL: a float ``model`` (eval mode) of ``input_shape`` (C, H, W), or a
-    quantized ``graph`` loaded from a qnet file, or a training ``checkpoint`` path."""
+    quantized ``graph`` loaded from a qnet file, or a training ``checkpoint`` path (of a chain
+    model, quantized by the chain quantizer). A checkpoint of any other model is its decomposed
+    float ``model`` with its ``dense_model`` baseline and the ``data`` set it was trained on."""
 
     name: str
     input_shape: tuple
     model: nn.Module | None = None
     graph: object = None
     checkpoint: Path | None = None
+    dense_model: nn.Module | None = None
+    data: str | None = None
 
 
 def parse_shape(text: str) -> tuple:
@@ -146,10 +150,12 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
             what = "a quantized network file" if is_qnet else "a structhw checkpoint"
             raise ConfigError(f"{', '.join(given)} apply to zoo and .py models, not to {what} "
                               f"(it carries its own)")
-    if spec is None or Path(spec).suffix == ".pt":
+    if spec is None:
         from .checkpoint import demo_checkpoint_path
-        path = Path(spec) if spec is not None else demo_checkpoint_path()
-        return ModelSource(path.stem, (1, 8, 8), checkpoint=path)
+        return ModelSource(demo_checkpoint_path().stem, (1, 8, 8),
+                           checkpoint=demo_checkpoint_path())
+    if Path(spec).suffix == ".pt":
+        return checkpoint_source(Path(spec))
     if is_qnet:
         from .graph.quant_graph import load_graph
         graph = load_graph(spec)
@@ -174,6 +180,42 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
         load_weights(model, weights)
     name = Path(str(spec).split(":")[0]).stem if ".py:" in str(spec) else str(spec)
     return ModelSource(name, tuple(shape), model=_structured(model, preset).eval())
+
+
+def _zoo_model(config: dict, path) -> str:
+    from . import zoo
+
+    if config["model"] not in zoo.MODELS:
+        raise ConfigError(f"checkpoint {path}: config 'model' is {config['model']!r}, "
+                          f"not a zoo model")
+    return config["model"]
+
+
+def is_chain_checkpoint(path, ckpt: dict | None = None) -> bool:
+    """True when the checkpoint at ``path`` (or its loaded dict ``ckpt``) holds a chain model
+    (an ``nn.Sequential`` of conv/linear layers, the chain quantizer's input)."""
+    from . import zoo
+    from .checkpoint import load_checkpoint
+
+    ckpt = ckpt if ckpt is not None else load_checkpoint(path)
+    return isinstance(zoo.build_model(_zoo_model(ckpt["config"], path)), nn.Sequential)
+
+
+def checkpoint_source(path: Path) -> ModelSource:
+    """A structhw training checkpoint (loaded and verified): a chain model (an ``nn.Sequential``,
+    e.g. digits-cnn) stays a ``checkpoint`` source for the chain quantizer; any other (a
+    ResNet) is its decomposed float model, dense baseline and training data set."""
+    from . import zoo
+    from .checkpoint import build_models, load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    config = ckpt["config"]
+    shape = tuple(zoo.input_shape(_zoo_model(config, path)))
+    if is_chain_checkpoint(path, ckpt):
+        return ModelSource(path.stem, shape, checkpoint=path)
+    dense, decomposed = build_models(ckpt)
+    return ModelSource(path.stem, shape, model=decomposed, dense_model=dense,
+                       data=config.get("data", "digits"))
 
 
 def calibration_images(data: str, input_shape: tuple) -> tuple:

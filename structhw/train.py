@@ -43,7 +43,6 @@ import argparse
 import contextlib
 import hashlib
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -51,11 +50,11 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from .distributed import process_group_from_env, world
 from .errors import ConfigError, check_output_dir, path_argument
 
 DEFAULT_MODEL = "digits-cnn"
@@ -65,6 +64,7 @@ DEFAULT_EPOCHS = 60
 DEFAULT_SEED = 0
 DEFAULT_LR = 0.01
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_DATA = "digits"
 TRAIN_PRESETS = ("A", "B")
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.json"
@@ -82,6 +82,7 @@ class TrainConfig:
     lr: float = DEFAULT_LR
     batch_size: int = DEFAULT_BATCH_SIZE
     direct: bool = False
+    data: str = DEFAULT_DATA
 
     @property
     def recipe(self) -> str:
@@ -93,11 +94,9 @@ class TrainConfig:
 
         if self.model not in MODELS:
             raise ConfigError(f"--model: unknown model {self.model!r}; known: {', '.join(MODELS)}")
-        if self.model != DEFAULT_MODEL:
-            raise ConfigError(
-                f"--model: {self.model!r} has no bundled data set; structhw trains only "
-                f"{DEFAULT_MODEL!r} (on scikit-learn's digits)"
-            )
+        from .datasets import labelled_data
+        from .zoo import input_shape
+        labelled_data(self.data, input_shape(self.model), f"--model {self.model}")
         if self.preset not in TRAIN_PRESETS:
             raise ConfigError(f"--preset: unknown preset {self.preset!r}; known: {', '.join(TRAIN_PRESETS)}")
         if not (isinstance(self.lam, (int, float)) and math.isfinite(self.lam) and self.lam >= 0):
@@ -131,13 +130,6 @@ def deterministic(seed: int):
     finally:
         torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
         torch.set_num_threads(threads)
-
-
-def world() -> tuple[int, int]:
-    """``(rank, world_size)`` of the current process group, ``(0, 1)`` without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 @torch.no_grad()
@@ -339,13 +331,13 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
     directly, and is also ``decomposed``.
     """
     from .checkpoint import make_checkpoint, plan_to_config, state_to_plain
-    from .data import digits_split
     from .regularization import make_plan
     from .zoo import build_model
 
     rank, world_size = world()
     config.validate(world_size)
-    train_ds, test_ds = digits_split()
+    from .datasets import training_sets
+    train_ds, test_ds = training_sets(config.data)
     plan = make_plan(build_model(config.model), config.preset)
     started = time.perf_counter()
     dense = train_dense(config, train_ds, test_ds, progress)
@@ -355,6 +347,7 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
 
     metrics = {
         "model": config.model,
+        "data": config.data,
         "preset": config.preset,
         "recipe": config.recipe,
         "lam": config.lam if not config.direct else 0.0,
@@ -386,6 +379,7 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
         "recipe": config.recipe,
         "lr": float(config.lr),
         "batch_size": config.batch_size,
+        "data": config.data,
     }
     checkpoint = make_checkpoint(ckpt_config, state_to_plain(dense), state_to_plain(trained))
     return TrainResult(checkpoint, metrics, dense, trained, decomposed)
@@ -417,6 +411,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by ``structhw train`` and ``python -m structhw.train``."""
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"zoo model (default {DEFAULT_MODEL})")
     parser.add_argument("--preset", default=DEFAULT_PRESET, help="compression preset A or B (default A)")
+    parser.add_argument("--data", default=DEFAULT_DATA, metavar="DATA",
+                        help="labelled images of the model's input shape: digits (1×8×8, "
+                        "default), standin (generated 3×32×32 CIFAR-10 stand-in) or cifar10:DIR")
     parser.add_argument("--lam", type=float, default=DEFAULT_LAM, help=f"SR weight λ >= 0 (default {DEFAULT_LAM:g})")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"epochs >= 1 (default {DEFAULT_EPOCHS})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
@@ -435,22 +432,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         model=args.model, preset=args.preset, lam=args.lam, epochs=args.epochs, seed=args.seed,
-        lr=args.lr, batch_size=args.batch_size, direct=args.direct,
+        lr=args.lr, batch_size=args.batch_size, direct=args.direct, data=args.data,
     )
-
-
-@contextlib.contextmanager
-def process_group_from_env():
-    """Join the gloo process group torchrun describes (``WORLD_SIZE`` > 1) for the duration, unless
-    one is already initialised; without torchrun, do nothing."""
-    join = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
-    if join:
-        dist.init_process_group("gloo")
-    try:
-        yield
-    finally:
-        if join:
-            dist.destroy_process_group()
 
 
 def run_from_args(args: argparse.Namespace) -> int:

@@ -120,7 +120,9 @@ def test_cli_direct_run_trains_the_decomposed_architecture(tmp_path):
     "argv, message",
     [
         (["--model", "nosuch"], "--model: unknown model 'nosuch'"),
-        (["--model", "resnet20"], "no bundled data set"),
+        (["--model", "resnet20"], "--model resnet20 takes 3×32×32 images, --data digits holds 1×8×8"),
+        (["--model", "resnet20", "--data", "random"], "--data random"),
+        (["--data", "standin"], "--model digits-cnn takes 1×8×8 images, --data standin holds 3×32×32"),
         (["--preset", "C"], "--preset: unknown preset 'C'"),
         (["--preset", "dense"], "--preset: unknown preset 'dense'"),
         (["--lam", "-0.5"], "--lam: λ must be a finite number >= 0"),

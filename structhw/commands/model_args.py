@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..datasets import parse_data
 from ..errors import ConfigError
-from ..model_source import parse_shape, resolve_model
+from ..model_source import is_chain_checkpoint, parse_shape, resolve_model
 from ..regularization import PRESETS
 
 MODEL_HELP = ("zoo name, structhw checkpoint, *.qnet.json, or path/to/file.py:callable "
@@ -25,12 +25,13 @@ def add_model_arguments(parser, help: str = MODEL_HELP) -> None:
                         help=".py models without an input_shape attribute: one image's shape")
     parser.add_argument("--weights", default=None, metavar="FILE.pt",
                         help="zoo / .py models: a state_dict to load (weights_only)")
-    parser.add_argument("--data", type=data_argument, default="digits", metavar="DATA",
+    parser.add_argument("--data", type=data_argument, default=None, metavar="DATA",
                         help="calibration and test images: digits (scikit-learn's 8×8 digits, "
                         "1×8×8 models), standin (generated 3×32×32 10-class stand-in for "
                         "CIFAR-10, no download), cifar10:DIR (CIFAR-10's binary distribution "
                         "in folder DIR, 3×32×32), or random (seeded random images of any shape: "
-                        "hardware testing only, accuracy means nothing); default digits")
+                        "hardware testing only, accuracy means nothing); default: the data set a "
+                        "checkpoint was trained on, else digits")
 
 
 def data_argument(text: str) -> str:
@@ -44,8 +45,13 @@ def data_argument(text: str) -> str:
 
 
 def is_file_model(model) -> bool:
-    """True when MODEL names a checkpoint or qnet file (what the non-graph commands take)."""
-    return model is None or str(model).endswith((".qnet.json", ".pt"))
+    """True when MODEL names a qnet file or a checkpoint of a chain model (what the chain
+    commands take); a checkpoint of another model (a ResNet) is taken as a float model, and a
+    missing checkpoint is left to the chain commands' "does not exist"."""
+    if model is None or str(model).endswith(".qnet.json"):
+        return True
+    return str(model).endswith(".pt") and (not Path(model).exists()
+                                           or is_chain_checkpoint(model))
 
 
 def is_graph_file(model) -> bool:
@@ -66,11 +72,11 @@ def model_source(args):
 
 def refuse_model_options(args, what: str, *, data: bool = True) -> None:
     """ConfigError when an option that shapes quantization (``--preset``, ``--input-shape``,
-    ``--weights`` and, with ``data``, a ``--data`` other than digits) was given for ``what``, a
+    ``--weights`` and, with ``data``, ``--data``) was given for ``what``, a
     MODEL that carries its own (a checkpoint, a qnet file, a compile folder)."""
     given = [f"--{name.replace('_', '-')}" for name in ("preset", "input_shape", "weights")
              if getattr(args, name) is not None]
-    if data and args.data != "digits":
+    if data and args.data is not None:
         given.append("--data")
     if given:
         raise ConfigError(f"{', '.join(given)} apply to zoo, .py and graph models; {what} is "

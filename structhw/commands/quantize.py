@@ -122,7 +122,7 @@ def run(args) -> int:
     if not is_file_model(args.model):
         return run_graph(args)
     model_source(args)
-    if args.data != "digits":
+    if args.data not in (None, "digits"):
         raise ConfigError(f"a structhw checkpoint is calibrated on digits, not {args.data!r}")
     qnet, metrics = quantize_checkpoint(args.model, dense=args.dense, percentile=args.percentile,
                                         rounding=args.rounding)

@@ -271,13 +271,14 @@ def _simulate(plan, images, labels, args, bench: str, sources=()):
                             work_dir=args.work, sources=sources)
 
 
-def _graph_test_images(args, input_shape: tuple, input_scale: float) -> tuple:
+def _graph_test_images(args, input_shape: tuple, input_scale: float, data=None) -> tuple:
     """(int8 test images int64 [B, C, H, W], labels or None): the first ``--images`` test
-    images of ``--data`` for ``input_shape``, quantized to ``input_scale``."""
+    images of ``data`` (default ``--data``, else digits) for ``input_shape``, quantized to
+    ``input_scale``."""
     from structhw.model_source import calibration_images
     from structhw.quant.fixed_point import quantize_symmetric
 
-    _, test, labels = calibration_images(args.data, input_shape)
+    _, test, labels = calibration_images(data or args.data or "digits", input_shape)
     count = len(test) if args.images is None else min(args.images, len(test))
     images = quantize_symmetric(test[:count], input_scale).numpy()
     return images, None if labels is None else labels[:count].numpy()
@@ -292,7 +293,8 @@ def _graph_model(args, budget, target) -> tuple:
     source = model_source(args)
     graph, _ = quantize_source(source, data=args.data)
     plan = plan_graph(graph, budget, target=target)
-    return (plan, *_graph_test_images(args, graph.input_shape, graph.input_scale), source)
+    images = _graph_test_images(args, graph.input_shape, graph.input_scale, source.data)
+    return (plan, *images, source)
 
 
 def _compiled_model(args) -> tuple:
@@ -311,7 +313,7 @@ def _compiled_model(args) -> tuple:
     folder = open_compiled(args.model)
     plan = folder.plan
     if not isinstance(plan, GraphPlan):
-        if args.data != "digits":
+        if args.data is not None:
             raise ConfigError("--data applies to graph plans; a chain plan runs on the digits "
                               "test split")
         return (plan, *quantized_test_split(plan.qnet, args.images), folder.sources)

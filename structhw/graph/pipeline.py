@@ -31,14 +31,16 @@ def _accuracy(logits: torch.Tensor, labels) -> float | None:
     return None if labels is None else float((logits.argmax(1) == labels).double().mean())
 
 
-def quantize_source(source: ModelSource, *, data: str = "digits", dense: bool = False,
+def quantize_source(source: ModelSource, *, data: str | None = None, dense: bool = False,
                     rounding: str = "gptq", percentile: float = 100.0) -> tuple:
     """(QuantGraph, metrics) for ``source``: a qnet file as it is; a checkpoint through the
     chain quantizer (its dense or decomposed model); a float model traced and quantized,
-    calibrated on ``data``. ``metrics`` has ``float_acc`` / ``int8_acc`` (None without labels,
+    calibrated on ``data`` (default: the data set the source was trained on, else digits);
+    ``dense``: a checkpoint's dense baseline. ``metrics`` has ``float_acc`` / ``int8_acc`` (None without labels,
     e.g. on random data) and ``logit_rel_rms`` on the data set's test images."""
     if source.graph is not None:
         return source.graph, {}
+    data = data if data is not None else (source.data or "digits")
     if source.checkpoint is not None:
         if data != "digits":
             raise ConfigError(f"a structhw checkpoint is calibrated on digits, not {data!r}")
@@ -46,21 +48,22 @@ def quantize_source(source: ModelSource, *, data: str = "digits", dense: bool = 
         qnet, metrics = quantize_checkpoint(source.checkpoint, dense=dense, rounding=rounding,
                                             percentile=percentile)
         return QuantGraph.from_qnet(qnet), metrics
-    if dense:
+    if dense and source.dense_model is None:
         raise ConfigError("--dense applies to checkpoints (their dense baseline); for a zoo or "
                           ".py model use --preset dense")
-    float_graph = trace_model(source.model, source.input_shape)
+    model = source.dense_model if dense else source.model
+    float_graph = trace_model(model, source.input_shape)
     if rounding == "gptq":
         check_gptq_sizes(float_graph)
     calib, test, labels = calibration_images(data, source.input_shape)
     graph = quantize_graph(float_graph, calib,
                            name=source.name, rounding=rounding, percentile=percentile)
     with torch.no_grad():
-        float_logits = source.model(test).reshape(len(test), -1)
+        float_logits = model(test).reshape(len(test), -1)
     int8_logits = graph.logits(quantize_symmetric(test, graph.input_scale))
     metrics = {"float_acc": _accuracy(float_logits, labels),
                "int8_acc": _accuracy(int8_logits, labels),
-               "logit_rel_rms": logit_error(graph, source.model, test),
+               "logit_rel_rms": logit_error(graph, model, test),
                "test_images": int(len(test)), "data": data}
     graph.metadata.update({k: v for k, v in metrics.items() if v is not None})
     return graph, metrics
