@@ -4,6 +4,7 @@ per-channel M and S, ReLU and no ReLU, under random idle cycles and backpressure
 import random
 
 import numpy as np
+import pytest
 import torch
 from amaranth.sim import Simulator
 from hypothesis import given, settings
@@ -81,6 +82,18 @@ def test_requantizer_rounds_half_up_and_floors_negatives():
     accs = np.array([[-3], [-1], [1], [3], [1000], [-1000]])
     got = run_requantizer(layer, 1, accs, 0)
     assert got[:, 0].tolist() == [-1, 0, 1, 2, 127, -128]
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_requantizer_clamps_exactly_at_the_int8_bounds(relu):
+    """M = 1, S = 1 maps acc = 2v to v: every value next to a bound and far past it, on both
+    sides of 0, through the bit-level bound tests."""
+    values = [-(1 << 20), -300, -129, -128, -127, -1, 0, 1, 126, 127, 128, 129, 255, 256, 1 << 20]
+    layer = _layer(1, np.array([1]), np.array([1]), 1 << 21, relu=relu)
+    accs = np.array([[2 * v] for v in values])
+    got = run_requantizer(layer, 1, accs, 0)
+    lo = 0 if relu else -128
+    assert got[:, 0].tolist() == [min(max(v, lo), 127) for v in values]
 
 
 def test_mult18x18d_requantiser_falls_back_to_inferred_multiplies_for_wide_m():
