@@ -18,6 +18,7 @@ from pathlib import Path
 
 from structhw.cli import main as structhw_main
 from structhw.report import VARIANTS
+from structhw.rtl_gen.sumpool import ARCHS
 
 
 def key_figures(report: dict) -> list:
@@ -31,7 +32,7 @@ def key_figures(report: dict) -> list:
                      f"{t.get('cycles_per_image')} cycles/image, {t.get('images_per_s')} images/s, "
                      f"{t.get('dense_ops_per_dsp_cycle')} dense ops/DSP/cycle")
     sumpool = report.get("sumpool") or {}
-    for arch in ("tree", "separable"):
+    for arch in ARCHS:
         build = (sumpool.get(arch) or {}).get("build") or {}
         lines.append(f"  sum-pool {arch:>9}: LUT4 {build.get('lut4')}, FF {build.get('ff')}, "
                      f"Fmax {build.get('fmax_mhz')} MHz (build "

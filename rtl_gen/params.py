@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from structhw.errors import ConfigError
 
-SUMPOOL_ARCHS = ("tree", "separable")
+from .sumpool import ARCHS as SUMPOOL_ARCHS
+
 WINDOW_KINDS = ("registers", "memory")
 """Where an engine keeps its windows: ``"registers"`` (:class:`~structhw.rtl_gen.LayerEngine`)
 or ``"memory"`` (:class:`~structhw.rtl_gen.memory_engine.MemoryWindowEngine`, serial sum-pool)."""

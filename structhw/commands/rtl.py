@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, check_output_dir, path_argument
 from ..jsonfile import write_json
+from ..rtl_gen.sumpool import ARCHS as SUMPOOL_ARCHS
 from ..staging import staged_outputs
 
 LAYER_FIELDS = ("C", "N", "c", "n", "Cout", "H", "W", "stride", "pad")
@@ -46,7 +47,7 @@ def register(subparsers) -> None:
     parser.add_argument("--lanes", type=int, default=1, help="output-channel lanes P (default 1)")
     parser.add_argument("--mults", type=int, default=None,
                         help=f"multipliers per lane T (default min(c·n², {DEFAULT_MULTS}))")
-    parser.add_argument("--sumpool", choices=("tree", "separable"), default=None,
+    parser.add_argument("--sumpool", choices=SUMPOOL_ARCHS, default=None,
                         help="sum-pool microarchitecture (default: the cheaper by the cost model)")
     parser.add_argument("--name", default="layer_engine", help="top module name (default layer_engine)")
     parser.add_argument("--lint", action="store_true",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..jsonfile import write_json
+from ..rtl_gen.sumpool import ARCHS
 from ..yosys_stat import parse_stat
 from .cache import measured_build
 
@@ -82,8 +83,6 @@ def compare_sumpool_archs(plan, structured: dict, board: str, out_dir: Path, tar
     built on the board (an arch the plan already uses everywhere is the structured build itself,
     ``build_of`` names which) and synthesized alone (:func:`synth_network`). What could not be
     measured is recorded in ``missing`` (:class:`~structhw.report.missing.Missing`)."""
-    from structhw.rtl_gen.sumpool import ARCHS
-
     chosen = {s.params.sumpool for s in plan.stages if s.params.sumpool is not None}
     result = {"chosen": sorted(chosen)}
     for arch in ARCHS:

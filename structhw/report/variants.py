@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from structhw.rtl_gen.sumpool import ARCH_REGISTRY
+
 VARIANTS = ("structured", "structured_equal", "dense")
 """The accelerators the report builds (see :mod:`structhw.report`)."""
 MODELS = ("structured", "dense")
@@ -10,8 +12,8 @@ VARIANT_LABELS = {"structured": "structured (max throughput)",
                   "structured_equal": "structured (dense's throughput)", "dense": "dense"}
 """Column heading of each variant in ``report.md`` and the README."""
 VARIANT_HEAD = tuple(VARIANT_LABELS[v] for v in VARIANTS)
-SUMPOOL_ARCH_LABELS = {"tree": "adder tree", "separable": "separable"}
-"""Display name of each sum-pool arch (:data:`structhw.rtl_gen.sumpool.ARCHS`)."""
+SUMPOOL_ARCH_LABELS = {name: arch.label for name, arch in ARCH_REGISTRY.items()}
+"""Display name of each sum-pool arch, from :data:`structhw.rtl_gen.sumpool.ARCH_REGISTRY`."""
 RESOURCE_KEYS = ("lut4", "ff", "dsp", "ebr")
 """The nextpnr resources reported per build (keys of its ``report.json``, each with a
 ``<key>_total``: the board's count)."""

@@ -15,6 +15,7 @@ from structhw import golden
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 from structhw.rtl_gen import sumpool as sumpool_module
+from structhw.rtl_gen.channel_sums import ChannelSums
 from structhw.rtl_gen.sumpool import ARCHS, SumPool, choose_sumpool_arch, sumpool_cost
 
 from .test_padder import run_stream
@@ -118,7 +119,7 @@ def test_separable_channel_plans_match_golden(geometry, plan):
     """Both channel-sum plans of the separable arch, with slides longer than one register stage,
     element by element under stalls."""
     layer = make_layer(height=4, width=5, padding=1, dilation=1, **geometry)
-    assert sumpool_module._ChannelSums(layer).kind == plan
+    assert ChannelSums(layer).kind == plan
     x = torch.randint(-128, 128, (2, layer.in_channels, layer.in_height, layer.in_width),
                       generator=torch.Generator().manual_seed(5))
     e, _ = simulate(layer, "separable", x, seed=2, idle=0.3, stall=0.4)
