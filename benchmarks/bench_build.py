@@ -189,14 +189,15 @@ def one_run(board: str, factory, shape, target_mhz: float, pnr_opts: str, seed) 
 
 
 def machine() -> dict:
-    """CPUs, platform, tool versions and the repository's commit of this invocation."""
+    """CPUs, platform, tool versions and the repository's commit of this invocation
+    (``-dirty`` appended when the work tree has uncommitted changes)."""
     import platform
 
     from structhw.toolchain import distribution_version
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
+        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"],
+                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None
     return {"nproc": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(),
