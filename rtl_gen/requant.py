@@ -159,6 +159,14 @@ class Requantizer(wiring.Component):
                 m.d.sync += [raw_rnd[p].eq(near_coef[p].rnd), raw_shift[p].eq(near_coef[p].s),
                              s1_rnd[p].eq(raw_rnd[p]), s1_shift[p].eq(raw_shift[p])]
 
+        self._round_shift_clamp(m, advance, (s1_valid, s1_group, s1_parts, s1_rnd, s1_shift), chunks)
+        return m
+
+    def _round_shift_clamp(self, m: Module, advance, products, chunks) -> None:
+        """The stages after the partial products: rounded sum, shift, clamp into ``o``;
+        ``products`` = (valid, group, parts [P][chunk], rnd [P], shift [P]) registers."""
+        P = self.lanes
+        s1_valid, s1_group, s1_parts, s1_rnd, s1_shift = products
         s2_valid = Signal()
         s2_group = Signal.like(s1_group)
         s2_sum = [Signal(signed(self.product_bits), name=f"rounded_p{p}") for p in range(P)]
@@ -185,7 +193,6 @@ class Requantizer(wiring.Component):
             m.d.sync += [out_valid.eq(s3_valid), self.o.payload.group.eq(s3_group)]
             for p in range(P):
                 m.d.sync += self.o.payload.values[p].eq(self._clamp(s3_shifted[p]))
-        return m
 
     def _clamp(self, shifted):
         """``clamp(shifted, lo, ACT_MAX)`` as an int8 value, the bounds tested on the bits above
