@@ -76,7 +76,7 @@ def main(argv=None) -> int:
             row = {"C": C, "variant": variant, "c": layer.c, "n": layer.n, "lanes": params.lanes,
                    "mults": params.mults, "sumpool": params.sumpool,
                    "cycles_per_image": engine_cycles(layer, params), "cells": cells,
-                   "lut4_equivalent": lut_eq(cells), "model": engine_cost(layer, params).as_dict()}
+                   "lut4_equivalent": lut_eq(cells), "model": engine_cost(layer, params).to_json()}
             if params.sumpool:
                 sp = synthesize(SumPool(layer, params.sumpool), f"sumpool_{layer.name}", yosys, Path(tmp))
                 row["sumpool_cells"] = sp

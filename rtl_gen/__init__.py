@@ -7,7 +7,7 @@ WindowGenerator → MacArray → Requantizer → GroupCollector.
 
 from .engine import (GroupCollector, LayerEngine, check_engine, engine_cycles, engine_latency,
                      engine_steps, engine_throughput_bound)
-from .cost import Cost, engine_cost, engine_cost_breakdown
+from .cost import engine_cost, engine_cost_breakdown
 from .mac import MULT_OPERAND_BITS, MacArray, MacSchedule
 from .params import SUMPOOL_ARCHS, EngineParams
 from .random_layer import random_quant_layer
@@ -16,7 +16,7 @@ from .verilog import generate_layer_verilog, lint, write_verilog
 from .window import WindowGenerator
 
 __all__ = [
-    "EngineParams", "SUMPOOL_ARCHS", "Cost", "engine_cost", "engine_cost_breakdown",
+    "EngineParams", "SUMPOOL_ARCHS", "engine_cost", "engine_cost_breakdown",
     "LayerEngine", "GroupCollector", "check_engine", "engine_cycles", "engine_latency",
     "engine_steps", "engine_throughput_bound",
     "MacArray", "MacSchedule", "MULT_OPERAND_BITS", "Requantizer", "WindowGenerator",

@@ -54,64 +54,47 @@ benchmarks/README.md has the last measured ÷ model figures.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from structhw.qnet import QuantLayer, ceil_log2
+from structhw.resources import Resources
 
+from .engine import check_engine, window_queue_depth
 from .mac import MacSchedule, tree_register_bits, tree_stages
 from .mac_pipeline import BLOCK_ROM_MIN_BITS
+from .memory_engine import check_memory_engine
 from .memory_style import block_cost, memory_cost
+from .memory_window_model import MemoryWindowGeometry
 from .params import EngineParams
 from .requant import REQUANT_STAGES, product_chunks
-
-
-@dataclass(frozen=True)
-class Cost:
-    """Resources of one component: LUT4s, flip-flops, MULT18X18D DSPs, memory bits."""
-
-    lut4: int = 0
-    ff: int = 0
-    dsp: int = 0
-    bram_bits: int = 0
-
-    def __add__(self, other: "Cost") -> "Cost":
-        return Cost(*(int(a) + int(b) for a, b in zip(self.as_tuple(), other.as_tuple())))
-
-    def as_tuple(self) -> tuple:
-        return (self.lut4, self.ff, self.dsp, self.bram_bits)
-
-    def as_dict(self) -> dict:
-        return {k: int(v) for k, v in asdict(self).items()}
+from .sumpool import sumpool_cost
 
 
 def _counter_bits(*sizes: int) -> int:
     return sum(max(ceil_log2(s), 1) for s in sizes)
 
 
-def padder_cost(layer: QuantLayer) -> Cost:
+def padder_cost(layer: QuantLayer) -> Resources:
     if layer.padding == 0:
-        return Cost()
+        return Resources()
     bits = _counter_bits(layer.in_height + 2 * layer.padding, layer.in_width + 2 * layer.padding)
-    return Cost(lut4=8 * layer.in_channels + 4 * bits, ff=bits)
+    return Resources(lut4=8 * layer.in_channels + 4 * bits, ff=bits)
 
 
-def window_cost(layer: QuantLayer, operand_bits: int) -> Cost:
+def window_cost(layer: QuantLayer, operand_bits: int) -> Resources:
     span = layer.dilation * (layer.n - 1) + 1
     pixel = layer.sumpool_channels * operand_bits
     bits = _counter_bits(layer.sumpool_height, layer.sumpool_width)
-    return (Cost(lut4=2 * bits + 4, ff=span * layer.n * pixel + bits + 1)
+    return (Resources(lut4=2 * bits + 4, ff=span * layer.n * pixel + bits + 1)
             + memory_cost(layer.sumpool_width, (span - 1) * pixel))
 
 
-def window_queue_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost:
-    from .engine import window_queue_depth
+def window_queue_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Resources:
 
     depth = window_queue_depth(layer, params)
     if not depth:
-        return Cost()
+        return Resources()
     bits = layer.n * layer.n * layer.sumpool_channels * operand_bits
     ptr = max(ceil_log2(depth + 1), 1)
-    return Cost(lut4=3 * -(-bits // 4) * -(-depth // 16) + bits + 4 * ptr + 4, ff=3 * ptr)
+    return Resources(lut4=3 * -(-bits // 4) * -(-depth // 16) + bits + 4 * ptr + 4, ff=3 * ptr)
 
 
 def _distinct_operands(layer: QuantLayer, params: EngineParams) -> list:
@@ -129,7 +112,7 @@ def _distinct_operands(layer: QuantLayer, params: EngineParams) -> list:
     return list(seen.values())
 
 
-def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost:
+def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Resources:
     P, T = params.lanes, params.mults
     G, K = -(-layer.out_channels // P), -(-layer.mults_per_output // T)
     w, A = operand_bits, layer.widths().accumulator
@@ -137,7 +120,7 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost
     steps = _counter_bits(G, K, G * K) + 1
     window = layer.n * layer.n * layer.sumpool_channels * w
     tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
-    return Cost(
+    return Resources(
         lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 2 * steps,
         ff=(window + 3 * len(muxes) * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
             + P * tree_register_bits(T, w + 8)
@@ -146,7 +129,7 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Cost
     ) + _rom_cost(G * K, P * T * 8)
 
 
-def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+def requant_cost(layer: QuantLayer, params: EngineParams) -> Resources:
     P = params.lanes
     widths = layer.widths()
     A, R = widths.accumulator, widths.requant_product
@@ -155,7 +138,7 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     groups = -(-layer.out_channels // P)
     chunks = product_chunks(A)
     parts = sum(bits + m_bits + 1 for _, bits, _ in chunks)
-    return Cost(
+    return Resources(
         lut4=P * R * (max(ceil_log2(s_max + 1), 1) + 3 + len(chunks)),
         ff=(P * (2 * (A + m_bits) + 2 * R + 2 * parts + 4 * s_max + 5 * s_max.bit_length() + 8)
             + (REQUANT_STAGES + 1) * (max(ceil_log2(groups), 1) + 1)),
@@ -163,43 +146,40 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Cost:
     )
 
 
-def skid_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+def skid_cost(layer: QuantLayer, params: EngineParams) -> Resources:
     P = params.lanes
     bits = P * layer.widths().accumulator + max(ceil_log2(-(-layer.out_channels // P)), 1)
-    return Cost(lut4=bits + 2, ff=bits + 1)
+    return Resources(lut4=bits + 2, ff=bits + 1)
 
 
-def input_skid_cost(layer: QuantLayer) -> Cost:
+def input_skid_cost(layer: QuantLayer) -> Resources:
     bits = 8 * layer.in_channels
-    return Cost(lut4=bits + 2, ff=bits + 1)
+    return Resources(lut4=bits + 2, ff=bits + 1)
 
 
-def collector_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+def collector_cost(layer: QuantLayer, params: EngineParams) -> Resources:
     groups = -(-layer.out_channels // params.lanes)
-    return Cost(lut4=2 * max(ceil_log2(groups), 1) + 8, ff=8 * layer.out_channels + 1)
+    return Resources(lut4=2 * max(ceil_log2(groups), 1) + 8, ff=8 * layer.out_channels + 1)
 
 
-def _line_buffer_in_its_ram(cost: Cost, depth: int) -> Cost:
+def _line_buffer_in_its_ram(cost: Resources, depth: int) -> Resources:
     """``cost`` with its line buffer (``bram_bits`` over ``depth`` words, as
     :func:`~structhw.rtl_gen.sumpool.sumpool_cost` counts it for choosing an arch) costed in
     the RAM it is built in."""
     if not cost.bram_bits:
         return cost
-    return (Cost(lut4=cost.lut4, ff=cost.ff, dsp=cost.dsp)
+    return (Resources(lut4=cost.lut4, ff=cost.ff, dsp=cost.dsp)
             + memory_cost(depth, cost.bram_bits // depth))
 
 
 def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
-    """Cost of each component of ``LayerEngine(layer, params)`` (see the module docstring)."""
-    from .engine import check_engine
-
+    """Resources of each component of ``LayerEngine(layer, params)`` (see the module docstring)."""
     check_engine(layer, params)
     parts = {"padder": padder_cost(layer), "input_skid": input_skid_cost(layer)}
     if layer.is_dense:
         operand_bits = 8
     else:
-        from .sumpool import sumpool_cost
-        parts["sumpool"] = _line_buffer_in_its_ram(Cost(**sumpool_cost(layer, params.sumpool)),
+        parts["sumpool"] = _line_buffer_in_its_ram(Resources(**sumpool_cost(layer, params.sumpool)),
                                                    layer.in_width + 2 * layer.padding)
         operand_bits = layer.widths().sumpool
     parts["window"] = window_cost(layer, operand_bits)
@@ -211,15 +191,15 @@ def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
     return parts
 
 
-def engine_cost(layer: QuantLayer, params: EngineParams) -> Cost:
+def engine_cost(layer: QuantLayer, params: EngineParams) -> Resources:
     """Total analytic resources of ``LayerEngine(layer, params)``."""
-    total = Cost()
+    total = Resources()
     for part in engine_cost_breakdown(layer, params).values():
         total = total + part
     return total
 
 
-def _rom_cost(depth: int, width: int) -> Cost:
+def _rom_cost(depth: int, width: int) -> Resources:
     """A synchronous-read ROM from :func:`~structhw.rtl_gen.mac_pipeline.rom_memory`: whole
     DP16KD blocks from BLOCK_ROM_MIN_BITS on (it asks for block RAM), else LUT4s."""
     if depth * width >= BLOCK_ROM_MIN_BITS:
@@ -227,14 +207,14 @@ def _rom_cost(depth: int, width: int) -> Cost:
     return _lut_rom_cost(depth, width)
 
 
-def _lut_rom_cost(depth: int, width: int) -> Cost:
+def _lut_rom_cost(depth: int, width: int) -> Resources:
     """An asynchronous ROM in LUT4s: one per 16 words of one bit."""
-    return Cost(lut4=width * -(-depth // 16))
+    return Resources(lut4=width * -(-depth // 16))
 
 
 def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
                                  dsp_primitive: str | None = None) -> dict:
-    """Cost of each component of ``MemoryWindowEngine(layer, params)``.
+    """Resources of each component of ``MemoryWindowEngine(layer, params)``.
 
     ===========  ==================================================================
     writer       ff = 8·C (rotating pixel) + (T+1)·w (packed word, running sum) + counters;
@@ -252,8 +232,6 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
                  bias ROM (G words of P·A bits, read asynchronously) in LUT4s, 16 words each
     ===========  ==================================================================
     """
-    from .memory_engine import check_memory_engine
-    from .memory_window_model import MemoryWindowGeometry
 
     check_memory_engine(layer, params)
     geo = MemoryWindowGeometry(layer, params.mults)
@@ -270,12 +248,12 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
     steps = _counter_bits(G) + 3
     return {
         "padder": padder_cost(layer),
-        "writer": Cost(lut4=8 * layer.in_channels + (T + 2) * w + 2 * writer_counters,
+        "writer": Resources(lut4=8 * layer.in_channels + (T + 2) * w + 2 * writer_counters,
                        ff=8 * layer.in_channels + (T + 1) * w + writer_counters + 1),
         "rows": memory_cost(geo.depth, geo.word_bits),
-        "reader": Cost(lut4=2 * reader_counters + 2 * address,
+        "reader": Resources(lut4=2 * reader_counters + 2 * address,
                        ff=reader_counters + _counter_bits(hp + geo.rows) + 2),
-        "mac": Cost(lut4=tree + 3 * P * A,
+        "mac": Resources(lut4=tree + 3 * P * A,
                     ff=(T * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
                         - (P * T * (2 * w + 16) if dsp_primitive else 0)
                         + P * tree_register_bits(T, w + 8) + 2 * P * A
@@ -288,9 +266,9 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
 
 
 def memory_engine_cost(layer: QuantLayer, params: EngineParams,
-                       dsp_primitive: str | None = None) -> Cost:
+                       dsp_primitive: str | None = None) -> Resources:
     """Total analytic resources of ``MemoryWindowEngine(layer, params, dsp_primitive)``."""
-    total = Cost()
+    total = Resources()
     for part in memory_engine_cost_breakdown(layer, params, dsp_primitive).values():
         total = total + part
     return total

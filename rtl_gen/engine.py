@@ -24,6 +24,7 @@ from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stage
 from .padder import Padder
 from .params import EngineParams
 from .requant import REQUANT_STAGES, Requantizer
+from .sumpool import SumPool
 from .window import MIN_QUEUE_DEPTH, WindowGenerator, WindowQueue, window_positions
 
 
@@ -164,7 +165,6 @@ class LayerEngine(wiring.Component):
         if layer.is_dense:
             operand_bits = 8
         else:
-            from .sumpool import SumPool
             m.submodules.sumpool = sumpool = SumPool(layer, params.sumpool)
             wiring.connect(m, source, sumpool.i)
             source = sumpool.o
@@ -315,7 +315,6 @@ def engine_latency(layer: QuantLayer, params: EngineParams) -> int:
     first_window = _window_times(*_schedule_args(layer, params), 1)[0]
     sumpool = 0
     if not layer.is_dense:
-        from .sumpool import SumPool
         unit = SumPool(layer, params.sumpool)
         unit._MustUse__silence = True  # built only to ask its pipeline depth
         sumpool = unit.latency

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from structhw.qnet import QuantLayer
 
+from .cost import engine_cost_breakdown, memory_engine_cost_breakdown
+from .engine import (LayerEngine, check_engine, engine_cycles, engine_latency,
+                     engine_throughput_bound)
+from .memory_engine import MemoryWindowEngine, check_memory_engine
+from .memory_window_model import (MemoryWindowGeometry, memory_window_cycles, memory_window_latency,
+                                  memory_window_steps)
 from .params import EngineParams
 
 
@@ -18,33 +24,27 @@ class RegisterWindows:
 
     @staticmethod
     def check(layer: QuantLayer, params: EngineParams) -> None:
-        from .engine import check_engine
         check_engine(layer, params)
 
     @staticmethod
     def cycles(layer: QuantLayer, params: EngineParams) -> int:
-        from .engine import engine_cycles
         return int(engine_cycles(layer, params))
 
     @staticmethod
     def cycles_lower_bound(layer: QuantLayer, params: EngineParams) -> int:
-        from .engine import engine_throughput_bound
         return int(engine_throughput_bound(layer, params))
 
     @staticmethod
     def latency(layer: QuantLayer, params: EngineParams) -> int:
-        from .engine import engine_latency
         return int(engine_latency(layer, params))
 
     @staticmethod
     def cost_breakdown(layer: QuantLayer, params: EngineParams, dsp_primitive=None) -> dict:
         """Per component; flip-flops an upper bound with MULT18X18D instances (cost.py)."""
-        from .cost import engine_cost_breakdown
         return engine_cost_breakdown(layer, params)
 
     @staticmethod
     def component(layer: QuantLayer, params: EngineParams, dsp=None):
-        from .engine import LayerEngine
         return LayerEngine(layer, params, dsp)
 
 
@@ -56,17 +56,14 @@ class MemoryWindows:
 
     @staticmethod
     def check(layer: QuantLayer, params: EngineParams) -> None:
-        from .memory_engine import check_memory_engine
         check_memory_engine(layer, params)
 
     @staticmethod
     def cycles(layer: QuantLayer, params: EngineParams) -> int:
-        from .memory_window_model import memory_window_cycles
         return int(memory_window_cycles(layer, params.lanes, params.mults))
 
     @staticmethod
     def cycles_lower_bound(layer: QuantLayer, params: EngineParams) -> int:
-        from .memory_window_model import MemoryWindowGeometry, memory_window_steps
         geo = MemoryWindowGeometry(layer, params.mults)
         pixels = geo.padded[0] * geo.padded[1]
         outputs = layer.out_height * layer.out_width
@@ -75,17 +72,14 @@ class MemoryWindows:
 
     @staticmethod
     def latency(layer: QuantLayer, params: EngineParams) -> int:
-        from .memory_window_model import memory_window_latency
         return int(memory_window_latency(layer, params.lanes, params.mults))
 
     @staticmethod
     def cost_breakdown(layer: QuantLayer, params: EngineParams, dsp_primitive=None) -> dict:
-        from .cost import memory_engine_cost_breakdown
         return memory_engine_cost_breakdown(layer, params, dsp_primitive)
 
     @staticmethod
     def component(layer: QuantLayer, params: EngineParams, dsp=None):
-        from .memory_engine import MemoryWindowEngine
         return MemoryWindowEngine(layer, params, dsp)
 
 

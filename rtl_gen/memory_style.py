@@ -8,7 +8,7 @@ Left to itself, yosys ``synth_ecp5`` maps even a 60-deep, 512-bit FIFO to 15 DP1
 
 from __future__ import annotations
 
-from structhw.resources import ebr_blocks
+from structhw.resources import Resources, ebr_blocks
 
 DISTRIBUTED_MAX_DEPTH = 64
 """Memories up to this many words are distributed RAM."""
@@ -29,16 +29,14 @@ def ram_style(depth: int, width: int) -> str:
 
 def block_cost(depth: int, width: int):
     """A memory of ``depth`` × ``width`` bits in whole DP16KD blocks of the best shape."""
-    from .cost import Cost
-    return Cost(bram_bits=ebr_blocks(depth, width) * ECP5_EBR_BITS)
+    return Resources(bram_bits=ebr_blocks(depth, width) * ECP5_EBR_BITS)
 
 
 def memory_cost(depth: int, width: int):
     """A synchronous-read memory in the RAM :func:`ram_style` picks: whole DP16KD blocks of the
     best shape, or DPR16X4s of about 3 LUT4s per 16 words × 4 bits."""
-    from .cost import Cost
     if depth <= 0 or width <= 0:
-        return Cost()
+        return Resources()
     if ram_style(depth, width) == "block":
         return block_cost(depth, width)
-    return Cost(lut4=3 * -(-width // 4) * -(-depth // 16))
+    return Resources(lut4=3 * -(-width // 4) * -(-depth // 16))

@@ -28,6 +28,9 @@ from functools import lru_cache
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
+from .engine import PIPELINE_LATENCY
+from .mac_pipeline import tree_stages
+
 MODEL_IMAGES = 4
 """Back-to-back images the schedule is computed for; the period is read off the last."""
 
@@ -179,7 +182,5 @@ def memory_window_latency(layer: QuantLayer, lanes: int, mults: int) -> int:
     """Cycles from an idle engine taking the first beat of an image to handing out the first
     output pixel, no stalls: the first step's cycle, the output pixel's steps, the MAC tree and
     the pipeline behind it (as in :func:`~structhw.rtl_gen.engine.engine_latency`)."""
-    from .engine import PIPELINE_LATENCY
-    from .mac_pipeline import tree_stages
     return (memory_window_first_issue(layer, lanes, mults) - 1
             + memory_window_steps(layer, lanes, mults) + tree_stages(mults) + PIPELINE_LATENCY)

@@ -28,7 +28,6 @@ from structhw.graph.ops import (AddOp, AvgPoolOp, ConvOp, GlobalAvgPoolOp, MaxPo
 from structhw.qnet import QuantLayer, ceil_log2
 from structhw.resources import Resources
 
-from .cost import Cost
 from .engine_variants import engine_variant
 from .memory_style import memory_cost
 from .memory_window_model import memory_window_refusal
@@ -62,11 +61,11 @@ class EngineModel:
 
     def cost(self, layer: QuantLayer, params: EngineParams) -> Resources:
         """Resources of the engine for ``layer`` with ``params``."""
-        total = Cost()
+        total = Resources()
         for part in engine_variant(params).cost_breakdown(layer, params,
                                                            self.dsp_primitive).values():
             total = total + part
-        return Resources.of(total)
+        return total
 
     def latency(self, layer: QuantLayer, params: EngineParams) -> int:
         """Cycles from the first input beat to the first output pixel, no stalls."""

@@ -21,6 +21,7 @@ from structhw.jsonfile import write_text
 from structhw.toolchain import verilator_env, verilator_root
 
 from .dsp import primitive_models
+from .engine import LayerEngine, check_engine
 
 WAIVERS = (
     ("PROCASSINIT", "Yosys writes each register's reset value as an initialiser of the reg and "
@@ -116,8 +117,6 @@ def generate_layer_verilog(layer, params, out_dir, name: str = "layer_engine") -
     Every check (layer geometry, parameters, operand widths, module name) runs before any file
     is written; returns the path of ``NAME.v``.
     """
-    from .engine import LayerEngine, check_engine
-
     check_engine(layer, params)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError(f"Verilog module name {name!r} must be an identifier "

@@ -25,14 +25,14 @@ class Resources:
 
     @classmethod
     def of(cls, cost) -> "Resources":
-        """Convert any object with ``lut4, ff, dsp, bram_bits`` attributes (e.g. ``Cost``)."""
+        """Convert any object with ``lut4, ff, dsp, bram_bits`` attributes."""
         return cls(**{k: int(getattr(cost, k)) for k in RESOURCES})
 
     def __add__(self, other: "Resources") -> "Resources":
-        return Resources(**{k: getattr(self, k) + getattr(other, k) for k in RESOURCES})
+        return Resources(**{k: int(getattr(self, k)) + int(getattr(other, k)) for k in RESOURCES})
 
     def __sub__(self, other: "Resources") -> "Resources":
-        return Resources(**{k: getattr(self, k) - getattr(other, k) for k in RESOURCES})
+        return Resources(**{k: int(getattr(self, k)) - int(getattr(other, k)) for k in RESOURCES})
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in RESOURCES}
