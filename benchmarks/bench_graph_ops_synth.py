@@ -6,7 +6,7 @@ cost model (:mod:`structhw.rtl_gen.nodes`, and the plan's FIFO and fork costs) a
 
 Ops: Fork to 2 consumers; ResidualAdd (M = 40000, 30000, S = 16); MaxPool 3×3/2 pad 1; AvgPool
 2×2/2 (M = 12345, S = 16); GlobalAvgPool (M = 20000, S = 20); PadShortcut stride 2 adding C
-channels; Relu (hi 127); the skip FIFO is ``network.StreamFIFO`` of one pixel per entry,
+channels; Relu (hi 127); the skip FIFO is ``streams.StreamFIFO`` of one pixel per entry,
 1024 deep at C=16 (128-bit words) and 256 deep at C=64 (512-bit words), in the RAM the plan
 would give it (``memory_style.ram_style``).
 
@@ -30,7 +30,7 @@ from structhw.graph.ops import (AddOp, AvgPoolOp, GlobalAvgPoolOp, MaxPoolOp, Pa
                                 ReluOp)
 from structhw.jsonfile import write_json
 from structhw.rtl_gen.fork import Fork
-from structhw.rtl_gen.network import StreamFIFO
+from structhw.rtl_gen.streams import StreamFIFO
 from structhw.graph.plan import edge_fifo_cost, fork_cost
 from structhw.rtl_gen.memory_style import ram_style
 from structhw.boards.registry import get_board

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,8 +24,9 @@ from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stage
 from .padder import Padder
 from .params import EngineParams
 from .requant import REQUANT_STAGES, Requantizer
+from .streams import MIN_QUEUE_DEPTH, SkidBuffer, WindowQueue
 from .sumpool import SumPool
-from .window import MIN_QUEUE_DEPTH, WindowGenerator, WindowQueue, window_positions
+from .window import WindowGenerator, window_positions
 
 
 def check_engine(layer: QuantLayer, params: EngineParams) -> None:
@@ -73,39 +74,6 @@ class GroupCollector(wiring.Component):
                                 m.d.sync += self.o.payload[g * P + p].eq(self.i.payload.values[p])
                         if g == G - 1:
                             m.d.sync += self.o.valid.eq(1)
-        return m
-
-
-class SkidBuffer(wiring.Component):
-    """A one-beat skid buffer: ``i.ready`` comes from a register, so no ready path crosses it.
-
-    Beats pass through combinationally while the buffer is empty; a beat offered while the
-    consumer is not ready is caught in the buffer, and ``i.ready`` falls the next cycle until the
-    consumer takes it. With a consumer that is ready whenever a beat arrives it adds no cycle.
-
-    Attributes
-    ----------
-    i : In(stream.Signature(shape))
-    o : Out(stream.Signature(shape))
-    """
-
-    def __init__(self, shape):
-        self.shape = shape
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
-
-    def elaborate(self, platform):
-        m = Module()
-        full = Signal()
-        held = Signal(self.shape)
-        m.d.comb += [
-            self.i.ready.eq(~full),
-            self.o.valid.eq(full | self.i.valid),
-            self.o.payload.eq(Mux(full, held.as_value(), self.i.payload.as_value())),
-        ]
-        with m.If(full & self.o.ready):
-            m.d.sync += full.eq(0)
-        with m.If(~full & self.i.valid & ~self.o.ready):
-            m.d.sync += [full.eq(1), held.eq(self.i.payload)]
         return m
 
 

@@ -15,7 +15,8 @@ from structhw.graph.quant_graph import INPUT
 from .flatten import Flatten
 from .fork import Fork
 from .memory_style import ram_style
-from .network import Network, StreamFIFO
+from .network import Network
+from .streams import StreamFIFO
 from .nodes import node_hardware
 
 
@@ -35,7 +36,7 @@ class GraphNetwork(wiring.Component):
     Node ``n`` is ``[Flatten →] component(n, plan params)`` (the component from its hardware
     class, :meth:`~structhw.rtl_gen.nodes.NodeHardware.component`); the stream a node (or the
     input) produces goes through a :class:`~structhw.rtl_gen.fork.Fork` when several node inputs
-    read it, then through a :class:`~structhw.rtl_gen.network.StreamFIFO` of the plan's depth on
+    read it, then through a :class:`~structhw.rtl_gen.streams.StreamFIFO` of the plan's depth on
     every edge the plan lists. Multipliers are the budget's ``dsp_primitive`` cells.
 
     Parameters

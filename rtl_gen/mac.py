@@ -18,6 +18,7 @@ from structhw.qnet import QuantLayer
 from .dsp import MULT18X18D_OPERAND_BITS, check_primitive
 from .mac_pipeline import (IssuedStep, alpha_rom, ceil_div, group_layout, multiply_accumulate,
                            step_layout, tree_register_bits, tree_stages)
+from .streams import stall_enable
 
 __all__ = ["MULT_OPERAND_BITS", "MacSchedule", "MacArray", "check_mac", "ceil_div",
            "group_layout", "tree_stages", "tree_register_bits"]
@@ -152,8 +153,7 @@ class MacArray(wiring.Component):
         P, T, G, K = self.lanes, self.mults, sch.groups, sch.passes
         layer = self.layer
 
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        advance = stall_enable(m, self.o.valid, self.o.ready)
 
         # ---- issue: hold one window, step through (group, pass) ----
         window = Signal.like(self.i.payload)

@@ -26,6 +26,7 @@ from .memory_window_model import MemoryWindowGeometry
 from .padder import Padder
 from .params import EngineParams
 from .serial_sumpool import SerialChannelSum
+from .streams import stall_enable
 from .window_reader import WindowReader
 
 
@@ -115,9 +116,8 @@ class MemoryWindowEngine(wiring.Component):
 
         groups = reader.groups
         mac_o = stream.Signature(group_layout(signed(layer.widths().accumulator), P, groups)).create()
-        advance = Signal()
-        m.d.comb += [advance.eq(~mac_o.valid | mac_o.ready), reader.advance.eq(advance),
-                     read.addr.eq(reader.addr), read.en.eq(advance)]
+        advance = stall_enable(m, mac_o.valid, mac_o.ready)
+        m.d.comb += [reader.advance.eq(advance), read.addr.eq(reader.addr), read.en.eq(advance)]
         flags = Signal(step_layout(groups), name="s1")
         with m.If(advance):
             m.d.sync += [flags.valid.eq(reader.issue), flags.first.eq(reader.first),

@@ -2,78 +2,15 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.hdl import Module, signed
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from structhw.plan import HardwarePlan
-from structhw.errors import ConfigError
 
 from .engine import LayerEngine
 from .flatten import Flatten
-
-
-RAM_STYLES = (None, "block", "distributed")
-
-
-class _StyledFIFO(fifo.SyncFIFOBuffered):
-    """``SyncFIFOBuffered`` whose storage memory carries ``ram_style`` for synthesis."""
-
-    def __init__(self, width: int, depth: int, ram_style: str | None):
-        super().__init__(width=width, depth=depth)
-        self.ram_style = ram_style
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        storage = m._named_submodules.get("storage")
-        if self.ram_style is not None and storage is not None:
-            storage[0].attrs["ram_style"] = self.ram_style
-        return m
-
-
-class StreamFIFO(wiring.Component):
-    """A first-in first-out queue of ``depth`` beats between two streams of ``layout``.
-
-    Parameters
-    ----------
-    layout : ShapeCastable
-        Payload layout of both streams.
-    depth : int
-        Entries (beats), ≥ 1. Storage is a ``SyncFIFOBuffered`` (synchronous RAM read, so block or
-        distributed RAM), which adds one cycle of latency on an empty queue.
-    ram_style : str or None
-        ``"block"`` or ``"distributed"``: the RAM synthesis must use (the plan's cost model
-        decided it); None leaves the choice to synthesis (which takes block RAM even for a
-        60-deep, 512-bit queue).
-
-    Attributes
-    ----------
-    i : In(stream.Signature(layout))
-    o : Out(stream.Signature(layout))
-    """
-
-    def __init__(self, layout, depth: int, ram_style: str | None = None):
-        if not isinstance(depth, int) or depth < 1:
-            raise ConfigError(f"StreamFIFO: depth must be an integer ≥ 1, got {depth!r}")
-        if ram_style not in RAM_STYLES:
-            raise ConfigError(f"StreamFIFO: ram_style must be one of {RAM_STYLES}, "
-                              f"got {ram_style!r}")
-        self.layout, self.depth, self.ram_style = layout, depth, ram_style
-        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
-
-    def elaborate(self, platform):
-        m = Module()
-        width = Shape.cast(self.layout).width
-        m.submodules.queue = queue = _StyledFIFO(width, self.depth, self.ram_style)
-        m.d.comb += [
-            queue.w_data.eq(self.i.payload.as_value()),
-            queue.w_en.eq(self.i.valid),
-            self.i.ready.eq(queue.w_rdy),
-            self.o.payload.as_value().eq(queue.r_data),
-            self.o.valid.eq(queue.r_rdy),
-            queue.r_en.eq(self.o.ready),
-        ]
-        return m
+from .streams import StreamFIFO
 
 
 class Network(wiring.Component):

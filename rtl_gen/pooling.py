@@ -22,7 +22,8 @@ from .engine import _period, _queue_depth, _window_times
 from .mac import ceil_div
 from .padder import Padder
 from .residual import LaneRequant, requant_latency
-from .window import WindowGenerator, WindowQueue
+from .streams import WindowQueue
+from .window import WindowGenerator
 
 SIGN_FLIP = 0x80
 """int8 x ↦ x XOR 0x80 is the order-preserving map onto 0…255: the max pool compares the flipped

@@ -11,11 +11,13 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from structhw.errors import ConfigError
 from structhw.qnet import ACT_MAX, QuantLayer
 
 from .dsp import (MULT18X18D_OPERAND_BITS, RegisteredMultiplier, check_primitive_name,
                   fits_primitive)
 from .mac_pipeline import group_layout, rom_memory
+from .streams import stall_enable
 
 
 PRODUCT_CHUNK_BITS = 17
@@ -110,8 +112,8 @@ class Requantizer(wiring.Component):
         m.d.comb += rd.addr.eq(self.i.payload.group)
         coef = data.View(layout, rd.data)
 
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = stall_enable(m, self.o.valid, self.o.ready)
+        m.d.comb += self.i.ready.eq(advance)
 
         s0_valid = Signal()
         s0_group = Signal.like(self.i.payload.group)
@@ -195,13 +197,18 @@ class Requantizer(wiring.Component):
                 m.d.sync += self.o.payload.values[p].eq(self._clamp(s3_shifted[p]))
 
     def _clamp(self, shifted):
-        """``clamp(shifted, lo, ACT_MAX)`` as an int8 value, the bounds tested on the bits above
-        bit 6 (OR / AND trees a few LUTs deep) rather than with two comparators: a comparator
-        is a carry chain as wide as the product, and its output drives the set/reset of the
-        output registers (the dense demo's critical path, 10.3 ns)."""
-        lo = self.layer.lo
-        assert lo in (0, -(ACT_MAX + 1)), lo
-        sign, high = shifted[-1], shifted[7:]
-        above = ~sign & high.any()
-        below = sign if lo == 0 else sign & ~high.all()
-        return Mux(below, lo, Mux(above, ACT_MAX, shifted[:8].as_signed()))
+        return saturate_int8(shifted, self.layer.lo)
+
+
+def saturate_int8(value, lo: int):
+    """``clamp(value, lo, ACT_MAX)`` of a signed ``value`` as an int8 value, ``lo`` 0 (after a
+    fused ReLU) or −128. The bounds are tested on the bits above bit 6 (OR / AND trees a few
+    LUTs deep), not with two comparators: a comparator is a carry chain as wide as ``value``,
+    and its output drives the set/reset of the output registers (benchmarks/README.md: the
+    dense demo's critical path)."""
+    if lo not in (0, -(ACT_MAX + 1)):
+        raise ConfigError(f"int8 clamp: lower bound must be 0 or {-(ACT_MAX + 1)}, got {lo}")
+    sign, high = value[-1], value[7:]
+    above = ~sign & high.any()
+    below = sign if lo == 0 else sign & ~high.all()
+    return Mux(below, lo, Mux(above, ACT_MAX, value[:8].as_signed()))

@@ -16,10 +16,12 @@ from amaranth.lib.wiring import In, Out
 
 from structhw.errors import ConfigError
 from structhw.graph.ops import AddOp
-from structhw.qnet import ACT_MAX, ACT_MIN
+from structhw.qnet import ACT_MIN
 
 from .engine import GroupCollector
-from .mac import ceil_div, group_layout
+from .mac import ceil_div
+from .requant import saturate_int8
+from .streams import stall_enable
 
 REQUANT_LATENCY = 3
 """Cycles :class:`LaneRequant` adds to the ⌈C/P⌉ group steps of a pixel: its four registers
@@ -78,7 +80,8 @@ class LaneRequant(wiring.Component):
         P, G, C, K = self.lanes, self.groups, self.channels, len(self.term_shapes)
         m.submodules.collect = collect = GroupCollector(C, P)
         group = Signal(range(max(G, 2)))
-        advance = Signal()
+        valid = [Signal(name=f"valid{j}") for j in range(3)]
+        advance = stall_enable(m, valid[2], collect.i.ready)
         last_group = group == G - 1
         m.d.comb += self.i.ready.eq(advance & last_group)
         with m.If(self.i.valid & advance):
@@ -92,7 +95,6 @@ class LaneRequant(wiring.Component):
         products = stage("product", lambda k: signed(self.term_shapes[k].width
                                                      + self.multipliers[k].bit_length() + 1))
         sums = [Signal(signed(self.sum_bits), name=f"sum_p{p}") for p in range(P)]
-        valid = [Signal(name=f"valid{j}") for j in range(3)]
         groups = [Signal.like(collect.i.payload.group, name=f"group{j}") for j in range(3)]
         with m.If(advance):
             m.d.sync += [valid[0].eq(self.i.valid), groups[0].eq(group),
@@ -116,12 +118,9 @@ class LaneRequant(wiring.Component):
                     total = products[p][k] + total
                 m.d.sync += sums[p].eq(total)
 
-        m.d.comb += [advance.eq(~valid[2] | collect.i.ready),
-                     collect.i.valid.eq(valid[2]), collect.i.payload.group.eq(groups[2])]
+        m.d.comb += [collect.i.valid.eq(valid[2]), collect.i.payload.group.eq(groups[2])]
         for p in range(P):
-            shifted = sums[p] >> self.shift
-            m.d.comb += collect.i.payload.values[p].eq(
-                Mux(shifted < self.lo, self.lo, Mux(shifted > ACT_MAX, ACT_MAX, shifted)))
+            m.d.comb += collect.i.payload.values[p].eq(saturate_int8(sums[p] >> self.shift, self.lo))
         wiring.connect(m, collect.o, wiring.flipped(self.o))
         return m
 

@@ -9,6 +9,7 @@ from amaranth import Const, Module, Signal, signed
 from structhw.qnet import signed_width
 
 from .linebuffer import LineBuffer
+from .streams import stall_enable
 
 LUT4_PER_ADDER_BIT = 1
 """A two-operand ECP5 adder bit is one LUT4 of a CCU2C carry cell (a subtract too)."""
@@ -41,8 +42,8 @@ class Pipeline:
         self.unit = unit
         layer = unit.layer
         reach = (layer.spatial_window - 1) * layer.dilation
-        self.advance = Signal()
-        m.d.comb += [self.advance.eq(~unit.o.valid | unit.o.ready), unit.i.ready.eq(self.advance)]
+        self.advance = stall_enable(m, unit.o.valid, unit.o.ready)
+        m.d.comb += unit.i.ready.eq(self.advance)
         accept = unit.i.valid & self.advance
 
         col_in = Signal(range(max(unit.width, 2)))

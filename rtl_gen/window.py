@@ -10,8 +10,8 @@ that complete no window) while the MAC array works on earlier windows.
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -160,54 +160,6 @@ class WindowGenerator(wiring.Component):
             m.d.sync += pending.eq(completes)
         with m.Elif(self.o.ready):
             m.d.sync += pending.eq(0)
-        return m
-
-
-MIN_QUEUE_DEPTH = 2
-"""Smallest :class:`WindowQueue` depth: a one-entry ``SyncFIFO`` has zero-width pointers, which
-Verilator lints as ASCRANGE."""
-
-
-class WindowQueue(wiring.Component):
-    """A first-word-fall-through queue of up to ``depth`` windows with a bypass.
-
-    Parameters
-    ----------
-    shape : ShapeCastable
-        Payload of one beat (one window).
-    depth : int
-        Entries, ≥ MIN_QUEUE_DEPTH. Storage is an ``amaranth.lib.fifo.SyncFIFO`` (asynchronous
-        read, so LUT RAM on ECP5).
-
-    Attributes
-    ----------
-    i : In(stream.Signature(shape))
-    o : Out(stream.Signature(shape))
-
-    While the queue is empty a beat passes straight through (no cycle added) when the consumer
-    is ready and is stored otherwise; ``i.ready`` is ``level < depth``, a register-driven signal,
-    so no ready path runs from the consumer through the queue.
-    """
-
-    def __init__(self, shape, depth: int):
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < MIN_QUEUE_DEPTH:
-            raise ConfigError(f"WindowQueue: depth must be an integer ≥ {MIN_QUEUE_DEPTH}, "
-                              f"got {depth!r}")
-        self.shape, self.depth = shape, depth
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.queue = queue = fifo.SyncFIFO(width=Shape.cast(self.shape).width,
-                                                   depth=self.depth)
-        m.d.comb += [
-            self.o.valid.eq(queue.r_rdy | self.i.valid),
-            self.o.payload.eq(Mux(queue.r_rdy, queue.r_data, self.i.payload.as_value())),
-            queue.r_en.eq(self.o.ready),
-            queue.w_data.eq(self.i.payload),
-            queue.w_en.eq(self.i.valid & (queue.r_rdy | ~self.o.ready)),
-            self.i.ready.eq(queue.w_rdy),
-        ]
         return m
 
 

@@ -126,7 +126,7 @@ def test_memories_carry_the_ram_style_the_cost_model_assumed(depth, style):
     from amaranth.hdl import signed
 
     from structhw.rtl_gen.memory_style import ram_style
-    from structhw.rtl_gen.network import StreamFIFO
+    from structhw.rtl_gen.streams import StreamFIFO
 
     fifo = StreamFIFO(data.ArrayLayout(signed(8), 16), depth, ram_style(depth, 128))
     assert f'ram_style = "{style}"' in verilog.convert(fifo, name="fifo")

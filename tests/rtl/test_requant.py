@@ -6,13 +6,14 @@ import random
 import numpy as np
 import pytest
 import torch
+from amaranth import Module, Signal, signed
 from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structhw import golden
 from structhw.qnet import QuantLayer
-from structhw.rtl_gen.requant import Requantizer
+from structhw.rtl_gen.requant import Requantizer, saturate_int8
 
 from .streams import stream_get, stream_put
 
@@ -94,6 +95,28 @@ def test_requantizer_clamps_exactly_at_the_int8_bounds(relu):
     got = run_requantizer(layer, 1, accs, 0)
     lo = 0 if relu else -128
     assert got[:, 0].tolist() == [min(max(v, lo), 127) for v in values]
+
+
+@pytest.mark.parametrize("lo", [0, -128])
+@pytest.mark.parametrize("bits", [6, 8, 9, 12])
+def test_saturate_int8_on_every_value_of_a_width(bits, lo):
+    """The bit-level clamp of the requantisers and the lane requantiser, on every signed value
+    of widths below, at and above 8 bits."""
+    value, out = Signal(signed(bits)), Signal(signed(8))
+    m = Module()
+    m.d.comb += out.eq(saturate_int8(value, lo))
+    wrong = []
+
+    async def bench(ctx):
+        for v in range(-(1 << (bits - 1)), 1 << (bits - 1)):
+            ctx.set(value, v)
+            if ctx.get(out) != min(max(v, lo), 127):
+                wrong.append((v, ctx.get(out)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert wrong == []
 
 
 def test_mult18x18d_requantiser_falls_back_to_inferred_multiplies_for_wide_m():
