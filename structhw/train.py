@@ -208,24 +208,32 @@ def fit(
     model.train()
     for epoch in bar:
         sampler.set_epoch(epoch)
-        loss_sum, steps = 0.0, 0
-        for x, y in loader:
-            loss = F.cross_entropy(trainee(x), y)
-            if regularizer is not None and lam > 0:
-                loss = loss + lam * regularizer(model)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += float(loss.detach())
-            steps += 1
+        mean_loss = _train_epoch(trainee, model, loader, optimizer, scheduler, regularizer, lam)
         with torch.no_grad():
             sr = float(regularizer(model)) if regularizer is not None else 0.0
-        record = {"epoch": epoch + 1, "loss": loss_sum / steps, "sr": sr, "acc": accuracy(model, test_ds)}
+        record = {"epoch": epoch + 1, "loss": mean_loss, "sr": sr, "acc": accuracy(model, test_ds)}
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.4f}", sr=f"{sr:.2e}", acc=f"{record['acc']:.4f}")
     model.eval()
     return history
+
+
+def _train_epoch(trainee, model, loader, optimizer, scheduler, regularizer, lam) -> float:
+    """One pass over ``loader``: task loss of ``trainee`` (the model or its DDP wrapper) plus
+    ``lam`` × ``regularizer(model)``, one optimizer and scheduler step per batch; returns the
+    mean loss over the batches."""
+    loss_sum, steps = 0.0, 0
+    for x, y in loader:
+        loss = F.cross_entropy(trainee(x), y)
+        if regularizer is not None and lam > 0:
+            loss = loss + lam * regularizer(model)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += float(loss.detach())
+        steps += 1
+    return loss_sum / steps
 
 
 def direct_param_groups(decomposed: nn.Module) -> list[dict]:
