@@ -207,6 +207,20 @@ def test_build_of_a_compile_folder_builds_its_plan_and_keeps_its_plan_json(
     assert sorted(set(after) - set(before)) == ["build.log", "nextpnr.log", "report.json", "top.bit"]
 
 
+def test_build_of_a_compile_folder_into_another_folder_leaves_the_compile_folder_as_it_was(
+        compiled_dir, tmp_path, monkeypatch):
+    import structhw.boards.flow
+    from tests.fake_board_build import FakeBoardBuild
+
+    monkeypatch.setattr(structhw.boards.flow, "build_board", FakeBoardBuild())
+    before = _snapshot(compiled_dir)
+    out = tmp_path / "bitstream"
+    assert main(["build", str(compiled_dir), "--board", BOARD, "--out", str(out)]) == 0
+    assert _snapshot(compiled_dir) == before
+    assert load_plan(out / PLAN_FILE).to_json() == load_plan(compiled_dir / PLAN_FILE).to_json()
+    assert main(["build", str(compiled_dir), "--board", BOARD, "--out", str(out)]) == 0
+
+
 @pytest.mark.parametrize("command", ["build", "sim"])
 def test_a_folder_without_a_plan_is_refused(tmp_path, capsys, command):
     assert main([command, str(tmp_path), "--out" if command == "build" else "--images",

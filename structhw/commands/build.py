@@ -91,8 +91,8 @@ def _save_plan(plan, model, out: Path, folder: Path) -> None:
     from ..compiled import PLAN_FILE
 
     if model is not None and is_compiled(model):
-        folder = Path(model) if Path(model).is_dir() else Path(model).parent
-        if folder.resolve() == out.resolve():
+        source = Path(model) if Path(model).is_dir() else Path(model).parent
+        if source.resolve() == out.resolve():
             return
     plan.save(folder / PLAN_FILE)
 
