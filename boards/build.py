@@ -48,8 +48,11 @@ ECP5_LUT_MAPPING = "abc -dress -lut 4:7"
 GetSize(conn.second)`` in ABC_OPS_REINTEGRATE on the demo networks, and this synth_ecp5 no longer
 has ``-noabc9``. LUT4s plus PFUMX/L6MUX21 wide functions up to 7 inputs, as abc9 would use."""
 # synth_ice40 maps multipliers to SB_MAC16 only when asked; synth_ecp5 uses MULT18X18D anyway.
+# The iCE40 has no distributed RAM, and synth_ice40 stops at a memory marked
+# ram_style="distributed" ("no valid mapping found"): the attribute, chosen for ECP5's DPR16X4, is
+# dropped there, so yosys picks SB_RAM40_4K or flip-flops by itself.
 SYNTH_OVERRIDES = {
-    "ice40": {"synth_opts": "-dsp"},
+    "ice40": {"synth_opts": "-dsp", "script_after_read": "setattr -unset ram_style a:ram_style"},
     "ecp5": {"synth_opts": "-run begin:map_luts",
              "script_after_synth": (f"{ECP5_LUT_MAPPING}\nclean\n"
                                     "synth_ecp5 -top top -run map_cells:")},
@@ -170,13 +173,18 @@ def _critical_path(report: dict) -> list:
     return paths
 
 
-def _ice40_ff_count(yosys_log: str) -> int | None:
-    """Flip-flops from the last ``stat`` of a yosys log (nextpnr-ice40 counts LUT+FF cells only)."""
+def ice40_ff_count(yosys_log: str) -> int | None:
+    """Flip-flops from the last ``stat`` of a yosys log (nextpnr-ice40 counts LUT+FF cells only).
+
+    Yosys 0.70's ``stat`` lists the top module's own cells, then under ``=== design hierarchy
+    ===`` the counts including submodules: only the latter are counted (both, and every FF was
+    counted twice)."""
     stats = yosys_log.split("Printing statistics.")
     if len(stats) < 2:
         return None
+    section = stats[-1].split("=== design hierarchy ===")[-1]
     total = 0
-    for line in stats[-1].splitlines():
+    for line in section.splitlines():
         if re.search(r"\bSB_DFF\w*\b", line):
             numbers = re.findall(r"\b\d+\b", line)
             total += int(numbers[0]) if numbers else 0
@@ -422,7 +430,7 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
             raw = {}
             used, totals, clocks = parse_nextpnr_log((build_dir / f"{name}.tim").read_text(), family)
         if family == "ice40":
-            ff = _ice40_ff_count((build_dir / f"{name}.rpt").read_text(errors="replace"))
+            ff = ice40_ff_count((build_dir / f"{name}.rpt").read_text(errors="replace"))
             if ff is not None:
                 used["ff"] = ff
         if not clocks:

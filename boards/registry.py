@@ -42,6 +42,10 @@ class BoardInfo:
         How to program the board, for people.
     openfpgaloader_board : str
         The board name ``openFPGALoader -b`` knows it by (``structhw flash``).
+    default_model : str
+        The shipped model (a key of :data:`structhw.checkpoint.SHIPPED_CHECKPOINTS`) that
+        ``structhw build --board B`` builds when given no MODEL: the demo ``digits-cnn`` where it
+        fits, ``digits-tiny`` on the ULX3S-12F and the iCEBreaker, where it does not.
     """
 
     name: str
@@ -54,6 +58,7 @@ class BoardInfo:
     programmer: str
     openfpgaloader_board: str
     default_mhz: float
+    default_model: str = "digits-cnn"
 
     def platform(self):
         """A new amaranth-boards platform instance for this board."""
@@ -70,6 +75,7 @@ def _ulx3s(variant: str) -> BoardInfo:
         uart_note="the on-board FTDI FT231X (US1 USB port), /dev/ttyUSB0 on Linux",
         programmer="openFPGALoader -b ulx3s (JTAG through the on-board FTDI)",
         openfpgaloader_board="ulx3s", default_mhz=100.0,
+        default_model="digits-tiny" if variant == "12F" else "digits-cnn",
     )
 
 
@@ -104,7 +110,7 @@ def _icebreaker() -> BoardInfo:
         budget=DEVICES["iCE40UP5K"], clock_mhz=12.0, family="ice40",
         uart_note="the on-board FT2232H's second channel, /dev/ttyUSB1 on Linux",
         programmer="openFPGALoader -b ice40_generic (or iceprog) writes the SPI flash",
-        openfpgaloader_board="ice40_generic", default_mhz=12.0,
+        openfpgaloader_board="ice40_generic", default_mhz=12.0, default_model="digits-tiny",
     )
 
 

@@ -62,9 +62,23 @@ DEMO_CHECKPOINT = "digits_cnn_A.pt"
 DEMO_METRICS = "digits_cnn_A.metrics.json"
 
 
+SHIPPED_CHECKPOINTS = {"digits-cnn": DEMO_CHECKPOINT, "digits-tiny": "digits_tiny_A.pt"}
+"""The trained checkpoints in :mod:`structhw.models`, by zoo model: each trained with
+``structhw train --model NAME`` (preset A, the defaults), its ``metrics.json`` beside it as
+``<stem>.metrics.json``. A board's default model (:mod:`structhw.boards.registry`) is one of them."""
+
+
+def shipped_checkpoint_path(model: str) -> Path:
+    """Path of the shipped checkpoint of zoo model ``model`` (a key of :data:`SHIPPED_CHECKPOINTS`)."""
+    if model not in SHIPPED_CHECKPOINTS:
+        raise ConfigError(f"no shipped checkpoint of {model!r}; shipped: "
+                          f"{', '.join(SHIPPED_CHECKPOINTS)}")
+    return Path(str(resources.files("structhw.models").joinpath(SHIPPED_CHECKPOINTS[model])))
+
+
 def demo_checkpoint_path() -> Path:
     """Path of the shipped demo checkpoint (digits-cnn, preset A, trained with the defaults)."""
-    return Path(str(resources.files("structhw.models").joinpath(DEMO_CHECKPOINT)))
+    return shipped_checkpoint_path("digits-cnn")
 
 
 def demo_metrics_path() -> Path:

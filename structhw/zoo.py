@@ -11,6 +11,10 @@
     ``layer1`` … ``layer4``, ``fc``), 11.69 M parameters, 1000 classes. Input 3×224×224.
 ``digits-cnn``
     The small CNN for scikit-learn's 8×8 digits (docs/INTERFACES.md), input 1×8×8, 10 classes.
+``digits-tiny``
+    The smallest boards' digits CNN: a stride-2 3×3 conv to 4 channels, then a 4×4 conv to the
+    10 logits (a classifier without a Flatten, whose buffer would cost 1,024 flip-flops). It
+    fits the iCEBreaker's iCE40UP5K (8 multipliers, 5,280 logic cells). Input 1×8×8.
 """
 
 from __future__ import annotations
@@ -118,12 +122,22 @@ def _digits_cnn() -> nn.Sequential:
     )
 
 
+def _digits_tiny() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 10, 4),
+        nn.Flatten(),
+    )
+
+
 _BUILDERS = {
     "resnet20": (lambda: _cifar_resnet(20), (3, 32, 32), 10),
     "resnet32": (lambda: _cifar_resnet(32), (3, 32, 32), 10),
     "resnet56": (lambda: _cifar_resnet(56), (3, 32, 32), 10),
     "resnet18": (lambda: ResNet([2, 2, 2, 2], [64, 128, 256, 512], 1000, "imagenet", "B"), (3, 224, 224), 1000),
     "digits-cnn": (_digits_cnn, (1, 8, 8), 10),
+    "digits-tiny": (_digits_tiny, (1, 8, 8), 10),
 }
 
 #: Names accepted by :func:`build_model`.

@@ -14,7 +14,10 @@ def test_unknown_board_lists_known_boards(capsys):
 
 
 def test_model_too_big_names_resource_and_smallest_board(capsys, tmp_path):
-    assert main(["build", "--board", "icebreaker", "--out", str(tmp_path / "b")]) == 2
+    from structhw.checkpoint import demo_checkpoint_path
+
+    assert main(["build", str(demo_checkpoint_path()), "--board", "icebreaker",
+                 "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if "error" in line]
     assert len(errors) == 1 and errors[0].startswith("structhw build: error:"), err
@@ -23,3 +26,20 @@ def test_model_too_big_names_resource_and_smallest_board(capsys, tmp_path):
     # The 12F is short of flip-flops since the MAC and sum-pool timing registers.
     assert "smallest board it fits is ulx3s-25f" in err
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("board, stem", [("icebreaker", "digits_tiny_A"), ("ulx3s-12f", "digits_tiny_A"),
+                                         ("ulx3s-25f", "digits_cnn_A")])
+def test_build_without_a_model_builds_the_boards_default_model(board, stem, tmp_path, capsys,
+                                                                monkeypatch):
+    import structhw.boards.flow
+    from structhw.plan import load_plan
+    from tests.fake_board_build import FakeBoardBuild
+
+    fake = FakeBoardBuild()
+    monkeypatch.setattr(structhw.boards.flow, "build_board", fake)
+    assert main(["build", "--board", board, "--out", str(tmp_path / "b")]) == 0
+    assert f"model: {board}'s default, {stem}.pt" in capsys.readouterr().err
+    [(built, factory, _, _, shape)] = fake.calls
+    plan = load_plan(tmp_path / "b" / "plan.json")
+    assert (built, plan.target, plan.qnet.metadata["name"], shape) == (board, board, stem, (1, 8, 8))

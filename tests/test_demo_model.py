@@ -1,6 +1,8 @@
-"""The shipped demo model: safe to load, small, meets the accuracy targets when re-evaluated from its
-weights, and ``structhw train`` with defaults reproduces it: bit for bit on one machine, and by
-accuracy, structure and decomposition on any machine."""
+"""The shipped models (the demo digits-cnn and the small boards' digits-tiny): safe to load,
+small, their metrics reproduced when re-evaluated from their weights, their SR-trained weights
+structured. The demo also meets the accuracy targets, and ``structhw train`` with defaults
+reproduces it: bit for bit on one machine, and by accuracy, structure and decomposition on any
+machine."""
 
 import json
 
@@ -9,20 +11,21 @@ import torch
 
 from structhw import train
 from structhw.checkpoint import (
+    SHIPPED_CHECKPOINTS,
     build_models,
     build_structured_model,
     checkpoint_digest,
     demo_checkpoint_path,
     demo_metrics_path,
     load_checkpoint,
+    shipped_checkpoint_path,
 )
 from structhw.data import digits_split
 
 
-@pytest.fixture(scope="module")
-def demo():
-    ckpt = load_checkpoint(demo_checkpoint_path())
-    metrics = json.loads(demo_metrics_path().read_text())
+def _evaluated(path, metrics_path):
+    ckpt = load_checkpoint(path)
+    metrics = json.loads(metrics_path.read_text())
     _, test_ds = digits_split()
     dense, decomposed = build_models(ckpt)
     structured = build_structured_model(ckpt)
@@ -34,21 +37,35 @@ def demo():
     return ckpt, metrics, measured
 
 
-def test_shipped_file_is_small_and_loads_weights_only():
-    path = demo_checkpoint_path()
+@pytest.fixture(scope="module")
+def demo():
+    return _evaluated(demo_checkpoint_path(), demo_metrics_path())
+
+
+@pytest.fixture(scope="module", params=sorted(SHIPPED_CHECKPOINTS))
+def shipped(request):
+    path = shipped_checkpoint_path(request.param)
+    return _evaluated(path, path.with_name(path.stem + ".metrics.json"))
+
+
+@pytest.mark.parametrize("model", sorted(SHIPPED_CHECKPOINTS))
+def test_shipped_file_is_small_and_loads_weights_only(model):
+    path = shipped_checkpoint_path(model)
     assert path.is_file() and path.stat().st_size < 200_000
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "structhw.checkpoint" and raw["config"]["recipe"] == "sr"
+    assert raw["config"]["model"] == model
 
 
-def test_shipped_file_carries_the_sha256_of_its_weights():
+@pytest.mark.parametrize("model", sorted(SHIPPED_CHECKPOINTS))
+def test_shipped_file_carries_the_sha256_of_its_weights(model):
     """So bytes flipped in the shipped weights are refused at load, not built into hardware."""
-    raw = torch.load(demo_checkpoint_path(), weights_only=True)
+    raw = torch.load(shipped_checkpoint_path(model), weights_only=True)
     assert raw["sha256"] == checkpoint_digest(raw)
 
 
-def test_reevaluated_accuracies_match_the_shipped_metrics(demo):
-    _, metrics, measured = demo
+def test_reevaluated_accuracies_match_the_shipped_metrics(shipped):
+    _, metrics, measured = shipped
     for key, value in measured.items():
         assert value == metrics[key], key
 
@@ -58,14 +75,14 @@ def test_decomposition_costs_at_most_one_point(demo):
     assert measured["decomposed_acc"] >= measured["dense_acc"] - 0.010
 
 
-def test_sr_made_the_weights_structured(demo):
-    _, metrics, measured = demo
+def test_sr_made_the_weights_structured(shipped):
+    _, metrics, measured = shipped
     assert abs(measured["structured_acc"] - measured["decomposed_acc"]) < 0.002
     assert max(metrics["sr_residual"].values()) < 1e-4
 
 
-def test_structured_and_decomposed_models_agree_on_every_test_logit(demo):
-    ckpt, _, _ = demo
+def test_structured_and_decomposed_models_agree_on_every_test_logit(shipped):
+    ckpt, _, _ = shipped
     _, test_ds = digits_split()
     _, decomposed = build_models(ckpt)
     structured = build_structured_model(ckpt)

@@ -193,6 +193,14 @@ def test_unsupported_models_are_config_errors_naming_the_layer(model, match):
         quantize(model, images(4))
 
 
+def test_a_flatten_after_a_one_pixel_last_convolution_is_the_logits_reshape():
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, stride=2), nn.ReLU(), nn.Conv2d(4, 5, 4), nn.Flatten())
+    q = quantize(model, images(32))
+    assert [layer.kind for layer in q.layers] == ["conv", "conv"]
+    logits = golden.logits(q, quantize_input(images(8, seed=3), q))
+    assert logits.shape == (8, 5)
+
+
 @pytest.mark.parametrize("calib, match", [
     (torch.zeros(4, 2, 9, 9, dtype=torch.int64), r"floating-point tensor, got dtype torch.int64"),
     (torch.zeros(2, 9, 9), r"shape \[B, C, H, W\] with B ≥ 1, got \(2, 9, 9\)"),

@@ -14,6 +14,8 @@ qnet file is planned as a chain (plan.json version 1), the others as ``compile``
 (a graph plan, version 2, when the chain does not fit). MODEL may also be a ``structhw compile`` output folder (or its plan.json): its plan is built as it
 is, after its Verilog files and plan.json have been checked against each other
 (:func:`structhw.compiled.load_compiled`); a mismatch is refused before any tool runs.
+Without MODEL the board's default model is built (``BoardInfo.default_model``: the demo
+``digits-cnn``, or ``digits-tiny`` on the boards the demo does not fit).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 from pathlib import Path
 
 from ..board_plan import plan_for_board
+from ..checkpoint import shipped_checkpoint_path
 from ..compiled import is_compiled
 from ..errors import ConfigError, check_output_dir, path_argument
 from .compile import check_model, format_plan, load_model, quantized_graph
@@ -44,7 +47,8 @@ def register(subparsers) -> None:
     )
     add_model_arguments(parser, help="zoo name, training checkpoint, *.qnet.json, "
                         "path/to/file.py:callable or a structhw compile output folder "
-                        "(default: the shipped demo model)")
+                        "(default: the board's shipped model, digits-cnn or, on the ULX3S-12F and "
+                        "iCEBreaker, digits-tiny)")
     parser.add_argument("--board", default=DEFAULT_BOARD,
                         help=f"target board (default {DEFAULT_BOARD}; see the list on a wrong name)")
     parser.add_argument("--out", type=path_argument, default=None, metavar="DIR",
@@ -151,7 +155,10 @@ def run(args) -> int:
     target_mhz = check_clock(board, args.target_mhz)
     out = check_output_dir(args.out or Path("build") / (board.name + ("-dense" if args.dense else "")))
     check_output_dir(failed_dir(out))
-    if args.model is not None and is_compiled(args.model):
+    if args.model is None:
+        args.model = str(shipped_checkpoint_path(board.default_model))
+        print(f"model: {board.name}'s default, {Path(args.model).name}", file=sys.stderr)
+    if is_compiled(args.model):
         refuse_model_options(args, "a compile folder")
         plan = compiled_plan(args.model, board, args.dense)
         print(f"[1-2/3] plan from {args.model}", file=sys.stderr)

@@ -127,7 +127,8 @@ def float_layers(model: nn.Module) -> list[FloatLayer]:
     ----------
     model : nn.Sequential
         Children: Conv2d | StructuredConv2d | Linear | StructuredLinear, ReLU directly after one
-        of them, Flatten directly before a linear layer (or before a chain of linear layers).
+        of them, Flatten directly before a linear layer (or before a chain of linear layers), or
+        last, after the final convolution (the quantizer then checks that it outputs one pixel).
 
     Raises
     ------
@@ -171,6 +172,12 @@ def float_layers(model: nn.Module) -> list[FloatLayer]:
             flat = True
     if not layers:
         raise ConfigError("the model has no convolution or linear layer to quantize")
-    if flat and layers[-1].kind != "linear":
-        raise ConfigError("the model ends with a Flatten: a linear layer must follow it")
     return layers
+
+
+def ends_with_flattened_conv(model: nn.Sequential) -> bool:
+    """True when ``model``'s last child is a Flatten directly after its last convolution (and
+    its ReLU): the logits' reshape, valid only when that convolution outputs one pixel."""
+    children = [m for m in model.children() if not isinstance(m, nn.ReLU)]
+    return (len(children) >= 2 and isinstance(children[-1], nn.Flatten)
+            and isinstance(children[-2], (nn.Conv2d, StructuredConv2d)))

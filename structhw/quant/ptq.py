@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..errors import ConfigError
 from ..qnet import QuantLayer, QuantNet
 from .fixed_point import REQUANT_WIDTH, quantize_symmetric, requant_multiplier, symmetric_scale
-from .layers import FloatLayer, float_layers
+from .layers import FloatLayer, ends_with_flattened_conv, float_layers
 from .rounding import check_covariance_size, gptq_round, input_covariance, nearest_round
 
 ROUNDINGS = ("gptq", "nearest")
@@ -181,6 +181,12 @@ def quantize(model: nn.Module, calib_images, *, name: str = "model", percentile:
     scales = [symmetric_scale(r) for r in ranges]
     qlayers = [quant_layer(layer, shape, scales[i], scales[i + 1], hessian)
                for i, (layer, shape, hessian) in enumerate(zip(layers, shapes, hessians))]
+    last = qlayers[-1]
+    if ends_with_flattened_conv(model) and last.out_height * last.out_width != 1:
+        raise ConfigError(f"the model ends with a Flatten after convolution {last.name!r}, whose "
+                          f"output is {last.out_channels}×{last.out_height}×{last.out_width}: "
+                          "only a one-pixel output (the logits) may be flattened last; a linear "
+                          "layer must follow it")
     rule = "max-abs" if percentile >= 100 else f"percentile {percentile:g} of |x|"
     return QuantNet(*images.shape[1:], scales[0], qlayers, metadata={
         "name": name,

@@ -95,3 +95,15 @@ def test_ecp5_builds_replace_abc9_with_abc():
     steps = ecp5["script_after_synth"].splitlines()
     assert steps[0] == ECP5_LUT_MAPPING and steps[0].split()[0] == "abc"
     assert steps[-1].endswith("-run map_cells:")
+
+
+def test_ice40_flip_flops_are_counted_once_from_yosys_stat():
+    """Yosys 0.70 lists the top module's cells and then the design hierarchy's totals (captured
+    from an iCEBreaker build): 61 + 313 + 3373 + 4 + 20 flip-flops, not twice that."""
+    from structhw.boards.build import ice40_ff_count
+
+    log = (DATA / "yosys-stat-ice40.log").read_text()
+    assert ice40_ff_count(log) == 61 + 313 + 3373 + 4 + 20
+    top_only = log.split("=== design hierarchy ===")[0]
+    assert ice40_ff_count(top_only) == 61 + 313 + 3373 + 4 + 20
+    assert ice40_ff_count("no statistics here") is None

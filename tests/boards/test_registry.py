@@ -38,3 +38,31 @@ def test_smallest_fitting_board_by_resource_need():
     assert smallest_fitting({"lut4": 20000, "dsp": 30}).name == "ulx3s-45f"
     assert smallest_fitting({"dsp": 100}).device == "LFE5U-85F"
     assert smallest_fitting({"dsp": 157}) is None
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_boards_default_model_is_shipped_and_its_plan_fits_the_board(name):
+    from structhw.board_plan import plan_for_board
+    from structhw.checkpoint import shipped_checkpoint_path
+    from structhw.commands.compile import load_model
+
+    board = get_board(name)
+    plan = plan_for_board(load_model(str(shipped_checkpoint_path(board.default_model)), False),
+                          board, False)
+    assert plan.target == board.name
+    assert all(getattr(plan.totals, k) <= getattr(board.budget, k) for k in ("lut4", "ff", "dsp"))
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_the_demo_is_the_default_exactly_where_it_fits(name):
+    from structhw.board_plan import plan_for_board
+    from structhw.checkpoint import demo_checkpoint_path
+    from structhw.commands.compile import load_model
+
+    board = get_board(name)
+    try:
+        plan_for_board(load_model(str(demo_checkpoint_path()), False), board, False)
+        fits = True
+    except ConfigError:
+        fits = False
+    assert (board.default_model == "digits-cnn") == fits
