@@ -92,3 +92,16 @@ def test_cocotb_bench_on_demo_model(capsys):
     assert rc == 0, printed
     assert "mismatching logits: 0 of 400" in printed and "(cocotb bench)" in printed
     assert "hardware accuracy" in printed and "predicted" in printed
+
+
+@needs_verilator
+def test_small_boards_default_model_is_bit_exact_on_every_test_image(capsys):
+    """digits-tiny as planned for the iCEBreaker (8 multipliers), under random stalls and idle
+    input: every logit of the 360 test images equals the golden model's."""
+    from structhw.checkpoint import shipped_checkpoint_path
+
+    rc = main(["sim", str(shipped_checkpoint_path("digits-tiny")), "--board", "icebreaker",
+               "--images", "360", "--stall", "0.3", "--idle", "0.2", "--seed", "5"])
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    assert "mismatching logits: 0 of 3600" in printed
