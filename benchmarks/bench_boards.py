@@ -40,6 +40,7 @@ def _commit() -> str:
 def build(board: str, out: Path) -> None:
     """``structhw build --board board --out out``; its output goes to ``out``'s sibling log."""
     log = out.with_name(out.name + ".log")
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
         rc = subprocess.run([sys.executable, "-m", "structhw", "build", "--board", board,
                              "--out", str(out)], stdout=f, stderr=subprocess.STDOUT).returncode
