@@ -25,10 +25,6 @@ class SkidBuffer(wiring.Component):
     Beats pass through combinationally while the buffer is empty; a beat offered while the
     consumer is not ready is caught in the buffer, and ``i.ready`` falls the next cycle until the
     consumer takes it. With a consumer that is ready whenever a beat arrives it adds no cycle.
-    ``held`` loads on every cycle the buffer is empty (its value is not used then), so its clock
-    enable is the ``full`` register alone and the consumer's ``ready`` reaches only ``full``: in
-    the demo builds ``ready`` enabling every bit of ``held`` was the critical path (the last MAC
-    array's step counter → skid-buffer enable, 9.5 ns).
 
     Attributes
     ----------
@@ -52,9 +48,7 @@ class SkidBuffer(wiring.Component):
         with m.If(full & self.o.ready):
             m.d.sync += full.eq(0)
         with m.If(~full & self.i.valid & ~self.o.ready):
-            m.d.sync += full.eq(1)
-        with m.If(~full):
-            m.d.sync += held.eq(self.i.payload)
+            m.d.sync += [full.eq(1), held.eq(self.i.payload)]
         return m
 
 
