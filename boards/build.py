@@ -368,6 +368,25 @@ def check_timing(report: BuildReport) -> None:
                       f"a lower --target-mhz may pass")
 
 
+def _tool_figures(build_dir: Path, name: str, family: str, out_dir: Path):
+    """(nextpnr's raw JSON report or {}, used, totals, clocks) of a finished build in
+    ``build_dir``, its JSON report copied to ``out_dir``; from nextpnr's log when it wrote no
+    JSON report. On iCE40 the flip-flops are yosys's count (nextpnr counts logic cells)."""
+    raw_path = build_dir / NEXTPNR_REPORT
+    if raw_path.exists():
+        raw = json.loads(raw_path.read_text())
+        used, totals, clocks = parse_nextpnr_report(raw, family)
+        shutil.copyfile(raw_path, out_dir / NEXTPNR_REPORT)
+    else:
+        raw = {}
+        used, totals, clocks = parse_nextpnr_log((build_dir / f"{name}.tim").read_text(), family)
+    if family == "ice40":
+        ff = ice40_ff_count((build_dir / f"{name}.rpt").read_text(errors="replace"))
+        if ff is not None:
+            used["ff"] = ff
+    return raw, used, totals, clocks
+
+
 def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top",
                     clock: str = "", tool_options: dict | None = None) -> BuildReport:
     """Build ``top`` for ``board`` into ``out_dir``.
@@ -421,18 +440,7 @@ def build_bitstream(board, top, out_dir, target_mhz: float, *, name: str = "top"
             _fail(board, failed, build_dir, name, out_dir)
 
         shutil.copyfile(tim, out_dir / NEXTPNR_LOG)
-        raw_path = build_dir / NEXTPNR_REPORT
-        if raw_path.exists():
-            raw = json.loads(raw_path.read_text())
-            used, totals, clocks = parse_nextpnr_report(raw, family)
-            shutil.copyfile(raw_path, out_dir / NEXTPNR_REPORT)
-        else:
-            raw = {}
-            used, totals, clocks = parse_nextpnr_log((build_dir / f"{name}.tim").read_text(), family)
-        if family == "ice40":
-            ff = ice40_ff_count((build_dir / f"{name}.rpt").read_text(errors="replace"))
-            if ff is not None:
-                used["ff"] = ff
+        raw, used, totals, clocks = _tool_figures(build_dir, name, family, out_dir)
         if not clocks:
             raise ConfigError(f"nextpnr reported no clock for {board.name}: the design has no "
                               f"constrained clock (is anything clocked by 'sync'?)")
