@@ -59,7 +59,6 @@ CONFIG_TYPES = {
 """Required ``config`` keys and their Python types."""
 
 DEMO_CHECKPOINT = "digits_cnn_A.pt"
-DEMO_METRICS = "digits_cnn_A.metrics.json"
 
 
 SHIPPED_CHECKPOINTS = {"digits-cnn": DEMO_CHECKPOINT, "digits-tiny": "digits_tiny_A.pt"}
@@ -81,9 +80,15 @@ def demo_checkpoint_path() -> Path:
     return shipped_checkpoint_path("digits-cnn")
 
 
+def shipped_metrics_path(model: str) -> Path:
+    """Path of the ``metrics.json`` of zoo model ``model``'s shipped checkpoint."""
+    path = shipped_checkpoint_path(model)
+    return path.with_name(path.stem + ".metrics.json")
+
+
 def demo_metrics_path() -> Path:
     """Path of the shipped demo model's ``metrics.json``."""
-    return Path(str(resources.files("structhw.models").joinpath(DEMO_METRICS)))
+    return shipped_metrics_path("digits-cnn")
 
 
 def plan_to_config(plan: dict) -> dict:

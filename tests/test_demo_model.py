@@ -19,6 +19,7 @@ from structhw.checkpoint import (
     demo_metrics_path,
     load_checkpoint,
     shipped_checkpoint_path,
+    shipped_metrics_path,
 )
 from structhw.data import digits_split
 
@@ -44,8 +45,7 @@ def demo():
 
 @pytest.fixture(scope="module", params=sorted(SHIPPED_CHECKPOINTS))
 def shipped(request):
-    path = shipped_checkpoint_path(request.param)
-    return _evaluated(path, path.with_name(path.stem + ".metrics.json"))
+    return _evaluated(shipped_checkpoint_path(request.param), shipped_metrics_path(request.param))
 
 
 @pytest.mark.parametrize("model", sorted(SHIPPED_CHECKPOINTS))

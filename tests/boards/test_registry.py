@@ -40,28 +40,33 @@ def test_smallest_fitting_board_by_resource_need():
     assert smallest_fitting({"dsp": 157}) is None
 
 
-@pytest.mark.parametrize("name", sorted(BOARDS))
-def test_every_boards_default_model_is_shipped_and_its_plan_fits_the_board(name):
-    from structhw.board_plan import plan_for_board
-    from structhw.checkpoint import shipped_checkpoint_path
+@pytest.fixture(scope="module")
+def shipped_qnets():
+    """Each shipped checkpoint quantized once: {zoo model: QuantNet}."""
+    from structhw.checkpoint import SHIPPED_CHECKPOINTS, shipped_checkpoint_path
     from structhw.commands.compile import load_model
 
+    return {model: load_model(str(shipped_checkpoint_path(model)), False)
+            for model in SHIPPED_CHECKPOINTS}
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_boards_default_model_is_shipped_and_its_plan_fits_the_board(name, shipped_qnets):
+    from structhw.board_plan import plan_for_board
+
     board = get_board(name)
-    plan = plan_for_board(load_model(str(shipped_checkpoint_path(board.default_model)), False),
-                          board, False)
+    plan = plan_for_board(shipped_qnets[board.default_model], board, False)
     assert plan.target == board.name
     assert all(getattr(plan.totals, k) <= getattr(board.budget, k) for k in ("lut4", "ff", "dsp"))
 
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
-def test_the_demo_is_the_default_exactly_where_it_fits(name):
+def test_the_demo_is_the_default_exactly_where_it_fits(name, shipped_qnets):
     from structhw.board_plan import plan_for_board
-    from structhw.checkpoint import demo_checkpoint_path
-    from structhw.commands.compile import load_model
 
     board = get_board(name)
     try:
-        plan_for_board(load_model(str(demo_checkpoint_path()), False), board, False)
+        plan_for_board(shipped_qnets["digits-cnn"], board, False)
         fits = True
     except ConfigError:
         fits = False
