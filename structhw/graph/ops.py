@@ -1,6 +1,7 @@
 """The integer ops of a quantized graph: one class per op, each owning its checks, its golden
-computation and its JSON form (the hardware side — cycles, latency, cost, component — joins these
-classes with the graph hardware).
+computation, its JSON form and its quantization from a calibrated float node
+(:meth:`QuantOp.from_float`); the hardware side — cycles, latency, cost, component — is one
+class per op in :mod:`structhw.rtl_gen.nodes`.
 
 Every tensor between ops is int8 (values −128…127, held in int64 tensors), symmetric with zero
 point 0 and one real scale; shapes are ``(C, H, W)`` for one image, ``[B, C, H, W]`` batched (a
@@ -9,7 +10,8 @@ linear layer's output is ``(P, 1, 1)``). The integer spec of each op is in
 
 An op is built from its fields, validated against the shapes of its inputs by
 :meth:`QuantOp.check_inputs` (the graph calls it), and computes :meth:`QuantOp.golden` on batched
-int64 tensors. :data:`OPS` maps the ``op`` field of the JSON form to the class.
+int64 tensors. :data:`OPS` maps the ``op`` field of the JSON form to the class,
+:data:`FLOAT_OPS_TO_QUANT` each float op to the class that quantizes it.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ import torch.nn.functional as F
 from .. import golden
 from ..errors import ConfigError
 from ..qnet import ACT_MAX, ACT_MIN, QuantLayer, check_name
+from ..quant.layers import float_layer
+from ..quant.ptq import quant_layer
 from .jsonfields import (as_bool, as_int, as_number, as_shape, check_requant, requant_json,
                          shape_json)
 
 __all__ = ["QuantOp", "ConvOp", "AddOp", "MaxPoolOp", "AvgPoolOp", "GlobalAvgPoolOp",
-           "PadShortcutOp", "ReluOp", "OPS", "op_from_json"]
+           "PadShortcutOp", "ReluOp", "OPS", "FLOAT_OPS_TO_QUANT", "op_from_json"]
 
+RELU6_MAX = 6.0
+"""The upper clamp of ReLU6, in the float model's units."""
 
 @dataclass(eq=False)
 class QuantOp:
@@ -49,6 +55,8 @@ class QuantOp:
 
     kind: ClassVar[str] = ""
     arity: ClassVar[int] = 1
+    float_ops: ClassVar[tuple] = ()
+    """The float ops (:data:`~structhw.graph.float_graph.FLOAT_OPS`) this op quantizes."""
     name: str
     inputs: tuple
     in_shapes: tuple
@@ -103,6 +111,13 @@ class QuantOp:
         """Constructor keyword arguments of the op's own fields from its JSON object."""
         return {}
 
+    @classmethod
+    def from_float(cls, step) -> "QuantOp":
+        """The integer op of the calibrated float node ``step``
+        (:class:`~structhw.graph.float_step.FloatStep`; the spec: docs/qnet-format.md);
+        ConfigError when an integer does not fit its width."""
+        raise NotImplementedError
+
 
 def _requant(acc: torch.Tensor, multiplier: int, shift: int, lo: int) -> torch.Tensor:
     """One (M, S) for every element: ``clamp((acc·M + 2^(S−1)) >> S, lo, 127)``."""
@@ -117,6 +132,7 @@ class ConvOp(QuantOp):
     (C, H, W) order first)."""
 
     kind: ClassVar[str] = "conv"
+    float_ops: ClassVar[tuple] = ("conv", "linear")
     layer: QuantLayer = None
 
     def validate(self) -> None:
@@ -153,6 +169,12 @@ class ConvOp(QuantOp):
     def fields_from_json(cls, obj: dict, where: str) -> dict:
         return {"layer": QuantLayer.from_json({**obj, "kind": obj.get("op")})}
 
+    @classmethod
+    def from_float(cls, step):
+        layer = float_layer(step.node.name, step.node.module, relu=step.relu)
+        return cls(**step.fields(), layer=quant_layer(layer, step.in_shapes[0], step.in_scales[0],
+                                                      step.out_scale, step.hessian))
+
 
 @dataclass(eq=False)
 class AddOp(QuantOp):
@@ -161,6 +183,7 @@ class AddOp(QuantOp):
     ``M_i / 2^S ≈ s_i / s_y``; ``lo = 0`` with a fused ReLU, else −128."""
 
     kind: ClassVar[str] = "add"
+    float_ops: ClassVar[tuple] = ("add",)
     arity: ClassVar[int] = 2
     multipliers: tuple = (1, 1)
     shift: int = 1
@@ -197,6 +220,14 @@ class AddOp(QuantOp):
                 "shift": as_int(obj.get("shift"), f"{where}: shift"),
                 "relu": as_bool(obj.get("relu"), f"{where}: relu"),
                 "out_scale": as_number(obj.get("out_scale"), f"{where}: out_scale")}
+
+    @classmethod
+    def from_float(cls, step):
+        """``M_i = round(s_i / s_y · 2^S)``, one shift S from the larger ratio."""
+        ratios = tuple(s / step.out_scale for s in step.in_scales)
+        _, shift = step.requant(max(ratios))
+        return cls(**step.fields(), multipliers=tuple(int(round(r * (1 << shift))) for r in ratios),
+                   shift=shift, relu=step.relu, out_scale=step.out_scale)
 
 
 def _pool_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -242,6 +273,7 @@ class MaxPoolOp(_WindowPool):
     one input value, since padding ≤ k/2). The output keeps the input's scale."""
 
     kind: ClassVar[str] = "maxpool"
+    float_ops: ClassVar[tuple] = ("maxpool",)
     out_scale: float = 1.0
 
     def golden(self, x):
@@ -256,6 +288,12 @@ class MaxPoolOp(_WindowPool):
         return {**super().fields_from_json(obj, where),
                 "out_scale": as_number(obj.get("out_scale"), f"{where}: out_scale")}
 
+    @classmethod
+    def from_float(cls, step):
+        a = step.node.attrs
+        return cls(**step.fields(), kernel=a["kernel"], stride=a["stride"],
+                   padding=a["padding"], out_scale=step.out_scale)
+
 
 @dataclass(eq=False)
 class AvgPoolOp(_WindowPool):
@@ -264,6 +302,7 @@ class AvgPoolOp(_WindowPool):
     ``clamp((sum·M + 2^(S−1)) >> S, −128, 127)`` with ``M / 2^S ≈ s_x / (k²·s_y)``."""
 
     kind: ClassVar[str] = "avgpool"
+    float_ops: ClassVar[tuple] = ("avgpool",)
     multiplier: int = 1
     shift: int = 1
     out_scale: float = 1.0
@@ -289,6 +328,17 @@ class AvgPoolOp(_WindowPool):
     def fields_from_json(cls, obj, where):
         return {**super().fields_from_json(obj, where), **_requant_fields(obj, where)}
 
+    @classmethod
+    def from_float(cls, step):
+        a = step.node.attrs
+        if a.get("padding") and not a.get("count_include_pad", True):
+            raise ConfigError(f"avgpool {step.node.name!r}: count_include_pad=False with padding "
+                              f"divides border windows by fewer values; only "
+                              f"count_include_pad=True is supported")
+        m, s = step.requant(step.in_scales[0] / (a["kernel"] ** 2 * step.out_scale))
+        return cls(**step.fields(), kernel=a["kernel"], stride=a["stride"],
+                   padding=a["padding"], multiplier=m, shift=s, out_scale=step.out_scale)
+
 
 def _requant_fields(obj: dict, where: str) -> dict:
     return {"multiplier": as_int(obj.get("multiplier"), f"{where}: multiplier"),
@@ -303,6 +353,7 @@ class GlobalAvgPoolOp(QuantOp):
     (C, 1, 1)."""
 
     kind: ClassVar[str] = "global_avgpool"
+    float_ops: ClassVar[tuple] = ("global_avgpool",)
     multiplier: int = 1
     shift: int = 1
     out_scale: float = 1.0
@@ -324,6 +375,12 @@ class GlobalAvgPoolOp(QuantOp):
     def fields_from_json(cls, obj, where):
         return _requant_fields(obj, where)
 
+    @classmethod
+    def from_float(cls, step):
+        _, H, W = step.in_shapes[0]
+        m, s = step.requant(step.in_scales[0] / (H * W * step.out_scale))
+        return cls(**step.fields(), multiplier=m, shift=s, out_scale=step.out_scale)
+
 
 @dataclass(eq=False)
 class PadShortcutOp(QuantOp):
@@ -331,6 +388,7 @@ class PadShortcutOp(QuantOp):
     exact, the output keeps the input's scale."""
 
     kind: ClassVar[str] = "pad_shortcut"
+    float_ops: ClassVar[tuple] = ("pad_shortcut",)
     stride: int = 1
     extra: int = 0
     out_scale: float = 1.0
@@ -359,6 +417,11 @@ class PadShortcutOp(QuantOp):
                 "extra": as_int(obj.get("extra"), f"{where}: extra"),
                 "out_scale": as_number(obj.get("out_scale"), f"{where}: out_scale")}
 
+    @classmethod
+    def from_float(cls, step):
+        return cls(**step.fields(), stride=step.node.attrs["stride"],
+                   extra=step.node.attrs["extra"], out_scale=step.out_scale)
+
 
 @dataclass(eq=False)
 class ReluOp(QuantOp):
@@ -366,6 +429,7 @@ class ReluOp(QuantOp):
     or ``min(127, round(6 / s))`` for ReLU6 at scale s. The output keeps the input's scale."""
 
     kind: ClassVar[str] = "relu"
+    float_ops: ClassVar[tuple] = ("relu", "relu6")
     hi: int = ACT_MAX
     out_scale: float = 1.0
 
@@ -388,11 +452,19 @@ class ReluOp(QuantOp):
         return {"hi": as_int(obj.get("hi"), f"{where}: hi"),
                 "out_scale": as_number(obj.get("out_scale"), f"{where}: out_scale")}
 
+    @classmethod
+    def from_float(cls, step):
+        relu6 = step.node.op == "relu6"
+        hi = min(ACT_MAX, round(RELU6_MAX / step.in_scales[0])) if relu6 else ACT_MAX
+        return cls(**step.fields(), hi=hi, out_scale=step.out_scale)
 
-OPS: dict = {cls.kind: cls for cls in (ConvOp, AddOp, MaxPoolOp, AvgPoolOp, GlobalAvgPoolOp,
-                                       PadShortcutOp, ReluOp)}
+
+_CLASSES = (ConvOp, AddOp, MaxPoolOp, AvgPoolOp, GlobalAvgPoolOp, PadShortcutOp, ReluOp)
+OPS: dict = {cls.kind: cls for cls in _CLASSES}
 OPS["linear"] = ConvOp
 """The ``op`` field of a node's JSON form → its class."""
+FLOAT_OPS_TO_QUANT: dict = {op: cls for cls in _CLASSES for op in cls.float_ops}
+"""A float op (:data:`~structhw.graph.float_graph.FLOAT_OPS`) → the class that quantizes it."""
 
 
 def op_from_json(obj) -> QuantOp:

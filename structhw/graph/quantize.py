@@ -22,14 +22,14 @@ import torch
 from tqdm import tqdm
 
 from ..errors import ConfigError
-from ..quant.fixed_point import requant_multiplier, symmetric_scale
+from ..quant.fixed_point import symmetric_scale
 from ..quant.layers import float_layer
-from ..quant.ptq import check_images, check_percentile, check_rounding, quant_layer
+from ..quant.ptq import check_images, check_percentile, check_rounding
 from ..quant.rounding import check_covariance_size, input_covariance
-from .ops import (AddOp, AvgPoolOp, ConvOp, GlobalAvgPoolOp, MaxPoolOp, PadShortcutOp, ReluOp)
+from .float_step import FloatStep
+from .ops import FLOAT_OPS_TO_QUANT, RELU6_MAX
 from .quant_graph import INPUT, QuantGraph
 
-RELU6_MAX = 6.0
 REQUANTISING = ("conv", "linear", "add", "avgpool", "global_avgpool")
 
 
@@ -108,50 +108,17 @@ def _calibrate(graph, steps, images, percentile, batch_size, covariances) -> flo
     return input_max
 
 
-def _add_multipliers(s_a: float, s_b: float, s_y: float, where: str) -> tuple[tuple, int]:
-    """(M_a, M_b), S with ``M_i / 2^S ≈ s_i / s_y``, S set by the larger ratio."""
-    ratios = (s_a / s_y, s_b / s_y)
-    _, shift = requant_multiplier(max(ratios), where)
-    return tuple(int(round(r * (1 << shift))) for r in ratios), shift
-
-
 def _make_op(step: _Step, shapes: dict, scales: dict, rounding_hessian: bool):
-    """The integer op of one step, given its inputs' shapes and scales and its own scale."""
-    node, name = step.node, step.node.name
-    in_shapes = tuple(shapes[i] for i in step.inputs)
-    s_in, s_out = scales[step.inputs[0]], scales[name]
-    common = {"name": name, "inputs": step.inputs, "in_shapes": in_shapes}
-    if node.op in ("conv", "linear"):
-        layer = float_layer(name, node.module, relu=step.relu)
-        hessian = step.stats.get("hessian") if rounding_hessian else None
-        return ConvOp(**common, layer=quant_layer(layer, in_shapes[0], s_in, s_out, hessian))
-    if node.op == "add":
-        ms, shift = _add_multipliers(s_in, scales[step.inputs[1]], s_out, f"add {name!r}")
-        return AddOp(**common, multipliers=ms, shift=shift, relu=step.relu, out_scale=s_out)
-    if node.op == "maxpool":
-        a = node.attrs
-        return MaxPoolOp(**common, kernel=a["kernel"], stride=a["stride"], padding=a["padding"],
-                         out_scale=s_out)
-    if node.op == "avgpool":
-        a = node.attrs
-        if a.get("padding") and not a.get("count_include_pad", True):
-            raise ConfigError(f"avgpool {name!r}: count_include_pad=False with padding divides "
-                              f"border windows by fewer values; only count_include_pad=True is "
-                              f"supported")
-        m, s = requant_multiplier(s_in / (a["kernel"] ** 2 * s_out), f"avgpool {name!r}")
-        return AvgPoolOp(**common, kernel=a["kernel"], stride=a["stride"], padding=a["padding"],
-                         multiplier=m, shift=s, out_scale=s_out)
-    if node.op == "global_avgpool":
-        _, H, W = in_shapes[0]
-        m, s = requant_multiplier(s_in / (H * W * s_out), f"global_avgpool {name!r}")
-        return GlobalAvgPoolOp(**common, multiplier=m, shift=s, out_scale=s_out)
-    if node.op == "pad_shortcut":
-        return PadShortcutOp(**common, stride=node.attrs["stride"], extra=node.attrs["extra"],
-                             out_scale=s_out)
-    if node.op in ("relu", "relu6"):
-        hi = 127 if node.op == "relu" else min(127, round(RELU6_MAX / s_in))
-        return ReluOp(**common, hi=hi, out_scale=s_out)
-    raise ConfigError(f"{node.op} {name!r}: no integer op for it")
+    """The integer op of one step, given its inputs' shapes and scales and its own scale: made
+    by the op class that quantizes the step's float op (:data:`FLOAT_OPS_TO_QUANT`)."""
+    node = step.node
+    cls = FLOAT_OPS_TO_QUANT.get(node.op)
+    if cls is None:
+        raise ConfigError(f"{node.op} {node.name!r}: no integer op for it")
+    return cls.from_float(FloatStep(
+        node=node, inputs=step.inputs, in_shapes=tuple(shapes[i] for i in step.inputs),
+        in_scales=tuple(scales[i] for i in step.inputs), out_scale=scales[node.name],
+        relu=step.relu, hessian=step.stats.get("hessian") if rounding_hessian else None))
 
 
 def quantize_graph(graph, calib_images, *, name: str = "model", percentile: float = 100.0,
