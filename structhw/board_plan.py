@@ -1,17 +1,29 @@
-"""The plan of a quantized network under one board's resource budget."""
+"""The plan of a quantized network, a chain or a graph, under a budget or one board's."""
 
 from __future__ import annotations
 
 from .compiler import compile_plan
 from .errors import ConfigError, ResourceError
+from .graph.pipeline import plan_graph
+from .graph.quant_graph import QuantGraph
+
+
+def plan_network(net, budget, *, dense: bool = False, target: str | None = None):
+    """The plan of ``net`` under ``budget``: the chain compiler's
+    :class:`~structhw.plan.HardwarePlan` for a :class:`~structhw.qnet.QuantNet`,
+    :func:`~structhw.graph.pipeline.plan_graph`'s for a :class:`QuantGraph`. Raises
+    ResourceError when it does not fit."""
+    if isinstance(net, QuantGraph):
+        return plan_graph(net, budget, dense=dense, target=target)
+    return compile_plan(net, budget, dense=dense, target=target)
 
 
 def plan_for_board(qnet, board, dense: bool):
-    """The :class:`~structhw.compiler.HardwarePlan` of ``qnet`` under ``board``'s budget.
+    """The plan (:func:`plan_network`) of ``qnet`` under ``board``'s budget.
 
     Parameters
     ----------
-    qnet : structhw.qnet.QuantNet
+    qnet : structhw.qnet.QuantNet or structhw.graph.quant_graph.QuantGraph
         The quantized network.
     board : structhw.boards.registry.BoardInfo
         Its ``budget`` bounds the plan; its ``name`` is recorded in the plan as the target.
@@ -27,13 +39,13 @@ def plan_for_board(qnet, board, dense: bool):
     from structhw.boards.registry import board_names, get_board
 
     try:
-        return compile_plan(qnet, board.budget, dense=dense, target=board.name)
+        return plan_network(qnet, board.budget, dense=dense, target=board.name)
     except ResourceError as exc:
         fitting = None
         for other in sorted({get_board(n).name: get_board(n) for n in board_names()}.values(),
                             key=lambda b: (b.budget.lut4, b.budget.dsp)):
             try:
-                compile_plan(qnet, other.budget, dense=dense, target=other.name)
+                plan_network(qnet, other.budget, dense=dense, target=other.name)
             except ResourceError:
                 continue
             fitting = other

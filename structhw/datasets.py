@@ -70,6 +70,11 @@ class DataSet:
     what: str = "images"
     calibration_size: int | None = None
 
+    @property
+    def test_size(self) -> int:
+        """Images in the test split, known without reading them."""
+        raise NotImplementedError
+
     def splits(self) -> tuple:
         """(train images float32 [B, C, H, W], train labels int64 [B] or None, test images,
         test labels or None)."""
@@ -95,6 +100,11 @@ class Digits(DataSet):
 
     name, input_shape, num_classes, what = "digits", (1, 8, 8), 10, "digits"
 
+    @property
+    def test_size(self) -> int:
+        from .data import split_indices
+        return len(split_indices()[1])
+
     def splits(self) -> tuple:
         from .data import digits_split
         train, test = digits_split()
@@ -104,7 +114,7 @@ class Digits(DataSet):
 class RandomImages(DataSet):
     """Seeded standard-normal images of any shape, 256 train and 256 test, no labels."""
 
-    name = "random"
+    name, test_size = "random", RANDOM_IMAGES
 
     def __init__(self, input_shape=None):
         self.input_shape = None if input_shape is None else tuple(input_shape)
@@ -154,6 +164,10 @@ class Cifar10(DataSet):
                 raise ConfigError(f"{where}: {path} is malformed: {size} bytes is not a whole "
                                   f"number of {CIFAR_RECORD}-byte records")
 
+    @property
+    def test_size(self) -> int:
+        return (self.folder / CIFAR_TEST_FILE).stat().st_size // CIFAR_RECORD
+
     def read(self, names, limit: int | None = None) -> tuple:
         """(uint8 images [B, 3, 32, 32], int64 labels [B]) of files ``names`` in order, at most
         ``limit`` records; ConfigError naming the file for a label byte > 9."""
@@ -193,7 +207,7 @@ class Standin(DataSet):
     """The shipped CIFAR-10 stand-in (:func:`generate_standin`), normalised as CIFAR-10 is."""
 
     name, input_shape, num_classes, what = "standin", (3, 32, 32), 10, "standin images"
-    calibration_size = CALIBRATION_IMAGES
+    calibration_size, test_size = CALIBRATION_IMAGES, STANDIN_SIZES[1]
 
     def splits(self) -> tuple:
         x_train, y_train, x_test, y_test = _standin_cached()

@@ -50,7 +50,8 @@ class ModelSource:
     """A resolved MODEL: a float ``model`` (eval mode) of ``input_shape`` (C, H, W), or a
     quantized ``graph`` loaded from a qnet file, or a training ``checkpoint`` path (of a chain
     model, quantized by the chain quantizer). A checkpoint of any other model is its decomposed
-    float ``model`` with its ``dense_model`` baseline and the ``data`` set it was trained on."""
+    float ``model`` with its ``dense_model`` baseline and the ``data`` set it was trained on; a
+    zoo or ``.py`` model decomposed with a ``preset`` keeps its undecomposed ``dense_model``."""
 
     name: str
     input_shape: tuple
@@ -59,6 +60,8 @@ class ModelSource:
     checkpoint: Path | None = None
     dense_model: nn.Module | None = None
     data: str | None = None
+    preset: str | None = None
+    """The structure preset a zoo or ``.py`` model was decomposed with (None: as given)."""
 
 
 def parse_shape(text: str) -> tuple:
@@ -179,7 +182,9 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
     if weights is not None:
         load_weights(model, weights)
     name = Path(str(spec).split(":")[0]).stem if ".py:" in str(spec) else str(spec)
-    return ModelSource(name, tuple(shape), model=_structured(model, preset).eval())
+    structured = _structured(model, preset).eval()
+    return ModelSource(name, tuple(shape), model=structured,
+                       dense_model=None if structured is model else model.eval(), preset=preset)
 
 
 def _zoo_model(config: dict, path) -> str:

@@ -5,6 +5,8 @@ checked (:func:`load_plan`)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
@@ -71,6 +73,13 @@ class StagePlan:
             "flatten_before": self.flatten_before, "fifo_depth": self.fifo_depth,
         }
 
+    def summary(self) -> dict:
+        """This engine as one row of a plan summary: layer name, op, lanes, multipliers per
+        lane, sum-pool arch, cycles per image, estimated DSPs."""
+        return {"layer": self.layer, "op": "engine", "lanes": self.params.lanes,
+                "mults": self.params.mults, "sumpool": self.params.sumpool,
+                "cycles": int(self.cycles), "dsp": self.cost.dsp}
+
 
 @dataclass(eq=False)
 class HardwarePlan:
@@ -118,6 +127,16 @@ class HardwarePlan:
     def golden_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The golden int8 logits [B, classes] the accelerator must give for int8 x [B, C, H, W]."""
         return golden.logits(self.qnet, x)
+
+    @property
+    def units(self) -> list:
+        """The plan's hardware units in order (its stages), each with ``params`` and
+        ``summary()``."""
+        return self.stages
+
+    def with_units(self, units: list) -> "HardwarePlan":
+        """This plan with its stages replaced by ``units``."""
+        return dataclasses.replace(self, stages=list(units))
 
     # ----- predictions --------------------------------------------------------------------
     @property

@@ -113,7 +113,7 @@ def test_a_graph_compiles_to_the_verilog_of_its_graph_accelerator(model_py, tmp_
     (":missing", [], "has no callable 'missing'"),
     (":build", ["--data", "digits"], r"takes \(3, 12, 12\) images, the digits are"),
     (":build", ["--input-shape", "3,12"], "expected C,H,W"),
-    (":build", ["--dense"], "--preset dense"),
+    (":build", ["--dense"], "this model is dense as it is"),
     (":build", ["--weights", "/nonexistent.pt"], "no such file"),
 ])
 def test_bad_user_models_are_one_line_exit_2(model_py, tmp_path, capsys, suffix, argv, message):

@@ -1,7 +1,7 @@
 """``structhw report`` of a ``structhw compile`` output folder: the structured variant is the
 folder's plan as it is, simulated from the folder's own Verilog; the dense side is missing, as for
-a qnet file. A folder whose Verilog does not check out, planned for another board or holding a
-graph plan is bad input: exit 2, one line, nothing written."""
+a qnet file. A folder whose Verilog does not check out or planned for another board is bad input:
+exit 2, one line, nothing written (a folder of a graph plan: tests/test_report_graph.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pytest
 import structhw.report as rp
 from structhw.cli import main
 from structhw.compiled import load_compiled
-from structhw.graph.quant_graph import save_graph
-from structhw.graph.random_graph import random_graph
 from structhw.report.planning import plan_summary
 from structhw.sim.network import simulate_network
 from structhw.qnet import save
@@ -77,10 +75,3 @@ def test_a_folder_planned_for_another_board_is_refused(qnet_file, tmp_path, caps
     other = _compile(qnet_file, tmp_path / "small", board="ulx3s-45f")
     line = _report_refused(other, tmp_path / "report", capsys, "--board", BOARD)
     assert "planned for ulx3s-45f, not ulx3s-85f" in line
-
-
-def test_a_folder_of_a_graph_plan_is_refused(tmp_path, capsys):
-    model = save_graph(random_graph(2, blocks=1, kinds=("identity",)), tmp_path / "g.qnet.json")
-    graph_folder = _compile(model, tmp_path / "g")
-    line = _report_refused(graph_folder, tmp_path / "report", capsys)
-    assert "holds a graph plan" in line

@@ -46,7 +46,8 @@ def register(subparsers) -> None:
     target.add_argument("--budget", default=None, metavar="dsp=N,lut4=N,ebr=N[,ff=N]",
                         help="explicit budget (ECP5 18-kbit EBRs, 18×18 multipliers)")
     parser.add_argument("--dense", action="store_true",
-                        help="the dense baseline (no sum-pool): quantize the checkpoint's dense model")
+                        help="the dense baseline (no sum-pool): a checkpoint's dense model, or a "
+                        "zoo / .py model given --preset without its decomposition")
     parser.add_argument("--out", required=True, type=path_argument, metavar="DIR", help="output folder")
     parser.add_argument("--no-verilog", action="store_true", help="write plan.json only")
     parser.set_defaults(func=run)

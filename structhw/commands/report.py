@@ -15,6 +15,8 @@ from __future__ import annotations
 import sys
 
 from ..errors import ConfigError, check_output_dir, path_argument
+from ..model_source import parse_shape
+from .model_args import add_model_arguments
 
 DEFAULT_BOARD = "ulx3s"
 
@@ -28,15 +30,16 @@ def register(subparsers) -> None:
         "accelerator of one model, simulate them, and write DIR/report.md, DIR/report.json and "
         "plots: accuracy, nextpnr resources and Fmax, throughput, complexity, and the targets.",
     )
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help="training checkpoint (default: the shipped demo model), a "
-                        "*.qnet.json (structured side only) or a structhw compile output folder "
-                        "of a chain plan for --board (structured side only: its plan, simulated "
-                        "from its own Verilog)")
+    add_model_arguments(parser, "training checkpoint (default: the shipped demo model), a zoo "
+                        "or path/to/file.py:callable model with --preset A|B (its undecomposed "
+                        "self is the dense baseline), a *.qnet.json (structured side only) or a "
+                        "structhw compile output folder for --board (structured side only: its "
+                        "plan, simulated from its own Verilog)")
     parser.add_argument("--board", default=DEFAULT_BOARD, help=f"target board (default {DEFAULT_BOARD})")
     parser.add_argument("--out", type=path_argument, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--images", type=int, default=None, metavar="N",
-                        help="test images to simulate (default all 360)")
+                        help="test images to simulate (default: the whole test split, 360 "
+                        "digits)")
     parser.add_argument("--no-build", action="store_true",
                         help="use cached builds and syntheses only; what is not cached is missing")
     parser.add_argument("--target-mhz", type=float, default=None, metavar="F",
@@ -48,38 +51,42 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def check_arguments(args) -> None:
+def check_arguments(args):
     """Every check on the arguments before anything is measured or written: the board and its
-    clock, the image count, the model's file and the output folder. Bad input is exit 2 with
-    nothing written; exit 1 is kept for a report that was measured but misses a target."""
+    clock, the model (its file read, a float model traced), its options and data set, the image
+    count and the output folder; returns the report's source
+    (:func:`structhw.report.pick_source.model_source`). Bad input is exit 2 with nothing written;
+    exit 1 is kept for a report that was measured but misses a target."""
     from structhw.boards.registry import get_board
 
     from ..compiled import is_compiled
-    from ..data import split_indices
-    from ..report.sources import CompiledSource
+    from ..datasets import parse_data
+    from ..report.pick_source import model_source
     from .build import check_clock
     from .compile import check_model
 
     board = get_board(args.board)
     check_clock(board, args.target_mhz)
-    if args.images is not None:
-        available = len(split_indices()[1])
-        if not 2 <= args.images <= available:
-            raise ConfigError(f"--images must be between 2 (cycles per image are measured on "
-                              f"back-to-back images) and {available} (the digits test split), "
-                              f"got {args.images}")
-    if args.model is not None and is_compiled(args.model):
-        CompiledSource(args.model, board.name)
-    else:
-        check_model(args.model)
+    if args.model is not None and not is_compiled(args.model) and \
+            str(args.model).endswith((".pt", ".qnet.json")):
+        check_model(args.model, graphs=True)
+    source = model_source(args.model, board.name, data=args.data, preset=args.preset,
+                          input_shape=parse_shape(args.input_shape) if args.input_shape else None,
+                          weights=args.weights)
+    available = parse_data(source.data).test_size
+    if args.images is not None and not 2 <= args.images <= available:
+        raise ConfigError(f"--images must be between 2 (cycles per image are measured on "
+                          f"back-to-back images) and {available} (the {source.data} test "
+                          f"split), got {args.images}")
     check_output_dir(args.out)
+    return source
 
 
 def run(args) -> int:
     from ..report import collect_report, exit_code, write_report
 
-    check_arguments(args)
-    report = collect_report(args.model, args.board, args.out, images=args.images,
+    source = check_arguments(args)
+    report = collect_report(source, args.board, args.out, images=args.images,
                             build=not args.no_build, target_mhz=args.target_mhz,
                             sumpool_synth=not args.no_sumpool_synth)
     paths = write_report(report, args.out)

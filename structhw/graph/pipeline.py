@@ -49,8 +49,8 @@ def quantize_source(source: ModelSource, *, data: str | None = None, dense: bool
                                             percentile=percentile)
         return QuantGraph.from_qnet(qnet), metrics
     if dense and source.dense_model is None:
-        raise ConfigError("--dense applies to checkpoints (their dense baseline); for a zoo or "
-                          ".py model use --preset dense")
+        raise ConfigError("--dense plans the dense baseline of a checkpoint or of a model "
+                          "decomposed with --preset A|B; this model is dense as it is")
     model = source.dense_model if dense else source.model
     float_graph = trace_model(model, source.input_shape)
     if rounding == "gptq":

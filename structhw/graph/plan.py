@@ -10,6 +10,7 @@ a map. In steady state the accelerator delivers one image per ``max(node cycles)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -55,6 +56,14 @@ class NodePlan:
         return {"name": self.name, "op": self.kind, "params": body,
                 "cycles_per_image": self.cycles, "latency_cycles": self.latency,
                 "cost": self.cost.to_json(), "flatten_before": self.flatten_before}
+
+    def summary(self) -> dict:
+        """This node as one row of a plan summary: name, op, lanes, multipliers per lane and
+        sum-pool arch (None for ops without), cycles per image, estimated DSPs."""
+        return {"layer": self.name, "op": self.kind, "lanes": self.params.lanes,
+                "mults": getattr(self.params, "mults", None),
+                "sumpool": getattr(self.params, "sumpool", None), "cycles": int(self.cycles),
+                "dsp": self.cost.dsp}
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,16 @@ class GraphPlan:
     def golden_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The golden int8 logits [B, classes] the accelerator must give for int8 x [B, C, H, W]."""
         return self.graph.logits(x)
+
+    @property
+    def units(self) -> list:
+        """The plan's hardware units in graph order (its nodes), each with ``params`` and
+        ``summary()``."""
+        return self.nodes
+
+    def with_units(self, units: list) -> "GraphPlan":
+        """This plan with its nodes replaced by ``units`` (same names, same order)."""
+        return dataclasses.replace(self, nodes=list(units))
 
     @property
     def bottleneck(self) -> NodePlan:

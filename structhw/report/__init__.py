@@ -8,12 +8,19 @@ Three accelerators are planned, built and simulated (:data:`VARIANTS`):
   the smallest DSP budget whose plan reaches the dense plan's cycles per image (the board's LUT4,
   FF and EBR budget unchanged, see :func:`plan_at_cycles`). The DSP target compares this build
   with the dense one, whose simulated cycles per image it must match or beat;
-- ``dense``: the dense baseline of the same checkpoint at the highest throughput the board allows.
+- ``dense``: the dense baseline of the same model at the highest throughput the board allows
+  (a checkpoint's dense model; a zoo or ``.py`` model's undecomposed self).
+
+The model may be a chain (planned by :mod:`structhw.compiler`) or a graph network (residual adds,
+pooling, shortcuts: :mod:`structhw.graph.plan`); every step dispatches on the network and plan
+types, so the same report covers both.
 
 :func:`collect_report` gathers every figure into one JSON-able dict:
 
+- ``model``, ``data``: the model's name and the data set (``--data``) of its test images;
 - ``accuracy``: dense float, structured float, decomposed float, int8 golden and the hardware
   (simulated RTL, compared logit by logit with the golden model) — fractions of the test images;
+  ``int8_logit_rel_rms`` for a graph network (golden vs float logits, relative RMS);
 - ``variants.<variant>``: the plan (``planned_for``: the cycles per image it was planned to reach
   and the DSP budget found, ``structured_equal`` only), nextpnr's utilisation and Fmax of the
   board build (cached, see :mod:`structhw.report.cache`), the simulation (measured cycles per
@@ -36,7 +43,9 @@ Three accelerators are planned, built and simulated (:data:`VARIANTS`):
 section and PNG plots; :func:`write_report` writes them all.
 
 One module per job: :mod:`~structhw.report.cache` (board builds and their cache),
-:mod:`~structhw.report.planning`, :mod:`~structhw.report.sources` (what the model provides),
+:mod:`~structhw.report.planning`, :mod:`~structhw.report.sources` and
+:mod:`~structhw.report.graph_source` (what the model provides; :mod:`~structhw.report.pick_source`
+picks one for MODEL),
 :mod:`~structhw.report.sumpool` (the arch comparison), :mod:`~structhw.report.collect`,
 :mod:`~structhw.report.targets`, :mod:`~structhw.report.render` and
 :mod:`~structhw.report.readme` (text), :mod:`~structhw.report.plots`.

@@ -20,10 +20,10 @@ def build_key(board: str, plan, target_mhz: float) -> str:
     changed generator, plan, board, clock or tool makes another key; a cached build is reused
     only under the same key."""
     from structhw.boards.flow import board_design_digest
-    from structhw.rtl_gen.network import Network
+    from structhw.rtl_gen.graph_network import accelerator
 
-    return board_design_digest(board, lambda: Network(plan), target_mhz,
-                               image_shape=plan.qnet.input_shape)
+    return board_design_digest(board, lambda: accelerator(plan), target_mhz,
+                               image_shape=plan.input_shape)
 
 
 def cached_build(out_dir, key: str) -> dict | None:
@@ -47,12 +47,12 @@ def board_build(board: str, plan, out_dir, target_mhz: float) -> dict:
     return the ``report.json`` it wrote (resources, Fmax; ``"error"`` when it missed timing or
     did not fit — then a :class:`ConfigError` is raised only if nextpnr produced no figures)."""
     from structhw.boards.flow import build_board
-    from structhw.rtl_gen.network import Network
+    from structhw.rtl_gen.graph_network import accelerator
 
     out_dir = Path(out_dir)
     try:
-        build_board(board, lambda: Network(plan), out_dir, target_mhz,
-                    image_shape=plan.qnet.input_shape)
+        build_board(board, lambda: accelerator(plan), out_dir, target_mhz,
+                    image_shape=plan.input_shape)
     except ConfigError as exc:
         if not (out_dir / "report.json").exists():
             raise ConfigError(f"{exc} (logs in {out_dir})") from None

@@ -11,10 +11,12 @@ from typing import Callable
 from tqdm import tqdm
 
 from .. import __version__
+from ..datasets import parse_data
 from .cache import board_build, measured_build
 from .missing import Missing
 from .planning import MAX_DSP_SEARCH, plan_at_cycles, plan_structured_equal, plan_summary
-from .sources import model_source
+from .pick_source import model_source
+from .sources import CheckpointSource
 from .sumpool import compare_sumpool_archs, synth_network
 from .targets import check_targets, info_rows
 from .variants import MODELS, VARIANTS
@@ -38,6 +40,9 @@ class _Run:
     synthesize: Callable
     missing: Missing
     progress: tqdm
+    test_images: Callable
+    """``(network, count) → (int8 images, labels or None)``: the images each variant is
+    simulated on (:meth:`~structhw.report.sources.CheckpointSource.test_images`)."""
     structured_sources: tuple = ()
     """Verilog of the structured plan to simulate (a compile folder's); empty: generated."""
 
@@ -98,16 +103,18 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
 
     Parameters
     ----------
-    model : str or Path, optional
-        Training checkpoint (default the shipped demo) or a ``*.qnet.json`` (structured only: the
-        dense side and the float accuracies are then missing).
+    model : str, Path or CheckpointSource, optional
+        Training checkpoint (default the shipped demo), a ``*.qnet.json`` or a compile folder
+        (structured only: the dense side and the float accuracies are then missing), a zoo or
+        ``.py`` model decomposed with a preset, or a source resolved already
+        (:func:`~structhw.report.sources.model_source`, with its options).
     board : str
         Board name (:mod:`structhw.boards.registry`).
     out_dir : path
         Builds go to ``out_dir/builds/<variant>`` (:data:`VARIANTS`) and
         ``out_dir/builds/sumpool_<arch>``, the sum-pool syntheses to ``out_dir/synth/<arch>``.
     images : int, optional
-        Test images to simulate (default all 360 of the digits test split).
+        Test images to simulate (default the whole test split of the source's data set).
     build : bool
         Run missing board builds and syntheses; with False only cached ones are used.
     target_mhz : float, optional
@@ -119,7 +126,7 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
         network with each arch (``out_dir/synth/<arch>``).
     builder, simulate, synthesize : callable
         The board build (:func:`~structhw.report.cache.board_build`), network simulation
-        (:func:`structhw.sim.network.simulate_network`) and synthesis
+        (:func:`structhw.sim.native.simulate_network_native`) and synthesis
         (:func:`~structhw.report.sumpool.synth_network`); tests substitute their own.
 
     Returns
@@ -130,7 +137,7 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
     """
     missing = Missing()
     if simulate is None:
-        from structhw.sim.network import simulate_network as simulate
+        from structhw.sim.native import simulate_network_native as simulate
     report = {"structhw": __version__, "board": board,
               "target_mhz": None if target_mhz is None else float(target_mhz),
               "images": images, "accuracy": {}, "variants": {}, "dense_equal_throughput": None,
@@ -143,10 +150,11 @@ def collect_report(model=None, board: str = "ulx3s", out_dir="build/report", *,
         report["board"] = board_info.name
         if target_mhz is None:
             target_mhz = report["target_mhz"] = float(board_info.default_mhz)
-    source = model_source(model, report["board"])
-    report["model"] = source.name
+    source = (model if isinstance(model, CheckpointSource)
+              else model_source(model, report["board"]))
+    report["model"], report["data"] = source.name, source.data
     run = _Run(Path(out_dir), target_mhz, images, build, builder, simulate, synthesize, missing,
-               progress, source.sources)
+               progress, source.test_images, source.sources)
     run.step("quantize")
     qnets = _quantize_models(report, source, missing)
     run.step("complexity")
@@ -183,10 +191,13 @@ def _quantize_models(report: dict, source: dict, missing: Missing) -> dict:
     acc["structured_float"] = missing.attempt("accuracy.structured_float",
                                               source.structured_float_accuracy)
     acc["test_images"] = metrics.get("test_images")
+    acc["int8_logit_rel_rms"] = metrics.get("logit_rel_rms")
+    unlabelled = parse_data(source.data).num_classes is None
     for key in ("dense_float", "decomposed_float", "int8_golden", "dense_int8_golden"):
         if acc[key] is None:
-            missing.reasons.setdefault(f"accuracy.{key}", "no model to evaluate (see the model "
-                                       "entries)")
+            missing.reasons.setdefault(f"accuracy.{key}", (
+                f"--data {source.data} has no labels: no accuracy" if unlabelled
+                else "no model to evaluate (see the model entries)"))
     return qnets
 
 
@@ -203,16 +214,13 @@ def _plan_variants(report: dict, source, qnets: dict, board_info,
     """``(plans, planned_for)``: the plan of each variant (None when missing) and what
     ``structured_equal`` was planned for (:func:`~structhw.report.planning.plan_structured_equal`);
     the dense re-plan goes to ``report["dense_equal_throughput"]``."""
-    from structhw.board_plan import plan_for_board
-
     missing = run.missing
     run.step("plan")
     plans = {}
     for v in MODELS:
         if qnets[v] is not None and board_info is not None:
-            planner = (source.structured_plan if v == "structured" else
-                       lambda qnet, board: plan_for_board(qnet, board, True))
-            plans[v] = missing.attempt(f"{v}.plan", planner, qnets[v], board_info)
+            plans[v] = missing.attempt(f"{v}.plan", source.network_plan, qnets[v], board_info,
+                                       v == "dense")
         else:
             plans[v] = None
             missing.reasons.setdefault(f"{v}.plan", "no model or no board to plan for")
@@ -255,8 +263,7 @@ def _measure_variant(entry: dict, variant: str, plan, qnet, counts: dict, board:
         missing.reasons.setdefault(f"{variant}.build", "no plan to build")
     run.step(f"simulate {variant}")
     if plan is not None:
-        from ..quant import quantized_test_split
-        x, y = quantized_test_split(qnet, run.images)
+        x, y = run.test_images(qnet, run.images)
         given = {"sources": run.structured_sources} if variant == "structured" and \
             run.structured_sources else {}
         sim = missing.attempt(f"{variant}.sim", run.simulate, plan, x, y, **given)

@@ -26,16 +26,17 @@ def plan_at_cycles(qnet, budget, cycles: float, *, dense: bool, max_dsp: int = M
     target : str, optional
         Board name recorded in the plan.
     compile_plan : callable, optional
-        The planner (default :func:`structhw.compiler.compile_plan`); tests substitute their own.
+        The planner (default :func:`structhw.board_plan.plan_network`: a chain or a graph);
+        tests substitute their own.
 
     Returns
     -------
     (plan, dsp_budget) or (None, None) when no budget up to ``max_dsp`` DSPs reaches ``cycles``.
     """
-    from structhw.compiler import compile_plan as default_compile
+    from structhw.board_plan import plan_network
     from structhw.errors import ResourceError
 
-    compile_plan = compile_plan or default_compile
+    compile_plan = compile_plan or plan_network
 
     def plan_with(dsp):
         try:
@@ -66,15 +67,14 @@ def plan_at_cycles(qnet, budget, cycles: float, *, dense: bool, max_dsp: int = M
 
 def plan_summary(plan) -> dict:
     """The plan's predicted cycles per image, latency (cycles), estimated resources (LUT4, FF,
-    DSP, block RAM bits) and per-stage engine parameters."""
+    DSP, block RAM bits) and the parameters of every stage (a chain's engines, a graph's
+    nodes)."""
     totals = plan.totals
     return {
         "predicted_cycles_per_image": int(plan.cycles_per_image),
         "latency_cycles": int(plan.latency_cycles),
         "estimate": {k: getattr(totals, k) for k in ("lut4", "ff", "dsp", "bram_bits")},
-        "stages": [{"layer": s.layer, "lanes": s.params.lanes, "mults": s.params.mults,
-                    "sumpool": s.params.sumpool, "cycles": int(s.cycles), "dsp": s.cost.dsp}
-                   for s in plan.stages],
+        "stages": [unit.summary() for unit in plan.units],
     }
 
 

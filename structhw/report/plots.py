@@ -64,7 +64,7 @@ def _offset(k: int) -> float:
 
 
 def _accuracy_figure(plt, report: dict):
-    """Top-1 accuracy (%) of each model on the digits test split."""
+    """Top-1 accuracy (%) of each model on the test split of the report's data set."""
     rows = accuracy_rows(report)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     values = [None if v is None else 100 * v for _, v in rows]
@@ -74,7 +74,7 @@ def _accuracy_figure(plt, report: dict):
     if present:
         ax.set_ylim(max(0, min(present) - 5), 100.5)
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title("Accuracy on the digits test split")
+    ax.set_title(f"Accuracy on the {report.get('data', 'digits')} test split")
     return fig
 
 

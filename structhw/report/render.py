@@ -56,8 +56,12 @@ def render_markdown(report: dict, plot_dir: str = ".") -> str:
 
 def _accuracy_lines(report: dict) -> list:
     """The accuracy table and what the simulations of the variants found."""
-    lines = ["## Accuracy (digits test split)", ""]
+    lines = [f"## Accuracy ({report.get('data', 'digits')} test split)", ""]
     lines += table(("model", "top-1"), [(k, pct(v)) for k, v in accuracy_rows(report)])
+    rel_rms = report["accuracy"].get("int8_logit_rel_rms")
+    if rel_rms is not None:
+        lines += ["", f"Relative RMS error of the int8 golden model's dequantized logits "
+                  f"against the decomposed float model's: {rel_rms:.4f}."]
     sim = variant_entry(report, "structured").get("sim")
     if sim:
         lines += ["", f"Hardware: {sim['images']} test images simulated, {sim['mismatches']} of "

@@ -27,11 +27,11 @@ SYNTH_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "TRELLIS_DPR16X4", "MULT
 
 
 def with_sumpool_arch(plan, arch: str):
-    """``plan`` with every structured stage's sum-pool forced to ``arch`` (lanes and multipliers
-    per lane unchanged, so only the sum-pool differs)."""
-    stages = [dataclasses.replace(s, params=dataclasses.replace(s.params, sumpool=arch))
-              if s.params.sumpool is not None else s for s in plan.stages]
-    return dataclasses.replace(plan, stages=stages)
+    """``plan`` with every structured stage's (or graph node's) sum-pool forced to ``arch``
+    (lanes and multipliers per lane unchanged, so only the sum-pool differs)."""
+    return plan.with_units(
+        dataclasses.replace(u, params=dataclasses.replace(u.params, sumpool=arch))
+        if getattr(u.params, "sumpool", None) is not None else u for u in plan.units)
 
 
 def synth_network(plan, out_dir) -> dict:
@@ -83,7 +83,7 @@ def compare_sumpool_archs(plan, structured: dict, board: str, out_dir: Path, tar
     built on the board (an arch the plan already uses everywhere is the structured build itself,
     ``build_of`` names which) and synthesized alone (:func:`synth_network`). What could not be
     measured is recorded in ``missing`` (:class:`~structhw.report.missing.Missing`)."""
-    chosen = {s.params.sumpool for s in plan.stages if s.params.sumpool is not None}
+    chosen = {u.params.sumpool for u in plan.units if getattr(u.params, "sumpool", None)}
     result = {"chosen": sorted(chosen)}
     for arch in ARCHS:
         entry = result[arch] = {"build": None, "build_reused": None, "build_of": None,
