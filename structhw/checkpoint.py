@@ -75,6 +75,19 @@ def shipped_checkpoint_path(model: str) -> Path:
     return Path(str(resources.files("structhw.models").joinpath(SHIPPED_CHECKPOINTS[model])))
 
 
+SHIPPED_PRESET = "A"
+"""The structure preset every shipped checkpoint was trained with."""
+
+
+def shipped_model_path(name: str) -> Path | None:
+    """The shipped checkpoint a MODEL name ``<zoo model>-A`` stands for (``digits-cnn-A``:
+    :data:`SHIPPED_CHECKPOINTS`' digits-cnn), None for any other name."""
+    model, dash, preset = str(name).rpartition("-")
+    if dash and preset == SHIPPED_PRESET and model in SHIPPED_CHECKPOINTS:
+        return shipped_checkpoint_path(model)
+    return None
+
+
 def demo_checkpoint_path() -> Path:
     """Path of the shipped demo checkpoint (digits-cnn, preset A, trained with the defaults)."""
     return shipped_checkpoint_path("digits-cnn")

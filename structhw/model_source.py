@@ -5,7 +5,8 @@ MODEL is one of:
 - nothing: the shipped demo checkpoint (digits-cnn, preset A);
 - a zoo name (``resnet20``, ``digits-cnn``, …; :data:`structhw.zoo.MODELS`), with fresh
   weights or ``--weights FILE.pt`` (a plain ``state_dict``);
-- a structhw training checkpoint (``structhw train``);
+- a structhw training checkpoint (``structhw train``), or a shipped one by name:
+  ``<zoo name>-A`` (``digits-cnn-A``; :func:`structhw.checkpoint.shipped_model_path`);
 - a ``*.qnet.json`` file (an already quantized network, version 1 or 2);
 - ``path/to/file.py:callable``: the file is run as a Python module (it is the user's own code)
   and ``callable()`` must return an ``nn.Module``; its input shape comes from an ``input_shape``
@@ -145,6 +146,9 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
                   weights=None) -> ModelSource:
     """Resolve MODEL (see the module docstring); ``input_shape`` is a (C, H, W) or None."""
     from . import zoo
+    from .checkpoint import shipped_model_path
+    if spec is not None and shipped_model_path(spec) is not None:
+        spec = str(shipped_model_path(spec))
     is_qnet = str(spec).endswith(".qnet.json")
     if spec is None or Path(spec).suffix == ".pt" or is_qnet:
         given = [option for option, value in (("--weights", weights), ("--preset", preset),
@@ -169,8 +173,11 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
         model = load_python_model(str(spec))
         shape = getattr(model, "input_shape", None)
     else:
+        from .checkpoint import SHIPPED_CHECKPOINTS, SHIPPED_PRESET
+        shipped = ", ".join(f"{m}-{SHIPPED_PRESET}" for m in SHIPPED_CHECKPOINTS)
         raise ConfigError(f"model {spec!r}: not a zoo model ({', '.join(zoo.MODELS)}), a "
-                          f"checkpoint (.pt), a .qnet.json file or path/to/file.py:callable")
+                          f"shipped model ({shipped}), a checkpoint (.pt), a .qnet.json file or "
+                          f"path/to/file.py:callable")
     shape = tuple(input_shape) if input_shape is not None else shape
     if shape is None:
         raise ConfigError(f"model {spec!r}: give its input shape with --input-shape C,H,W")

@@ -45,7 +45,8 @@ def register(subparsers) -> None:
         "in the board top (PLL, UART host link, LEDs) and build the bitstream with yosys/nextpnr "
         "(YoWASP from PyPI unless YOSYS/NEXTPNR_*/... are set).",
     )
-    add_model_arguments(parser, help="zoo name, training checkpoint, *.qnet.json, "
+    add_model_arguments(parser, help="zoo name, shipped model (digits-cnn-A, …), training "
+                        "checkpoint, *.qnet.json, "
                         "path/to/file.py:callable or a structhw compile output folder "
                         "(default: the board's shipped model, digits-cnn or, on the ULX3S-12F and "
                         "iCEBreaker, digits-tiny)")

@@ -6,18 +6,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..checkpoint import SHIPPED_CHECKPOINTS, SHIPPED_PRESET, shipped_model_path
 from ..datasets import parse_data
 from ..errors import ConfigError
 from ..model_source import is_chain_checkpoint, parse_shape, resolve_model
 from ..regularization import PRESETS
 
-MODEL_HELP = ("zoo name, structhw checkpoint, *.qnet.json, or path/to/file.py:callable "
-              "(default: the shipped demo model)")
+SHIPPED_NAMES = ", ".join(f"{m}-{SHIPPED_PRESET}" for m in SHIPPED_CHECKPOINTS)
+MODEL_HELP = (f"zoo name, shipped model ({SHIPPED_NAMES}: the trained checkpoints), structhw "
+              "checkpoint, *.qnet.json, or path/to/file.py:callable (default: the shipped demo "
+              "model)")
 
 
 def add_model_arguments(parser, help: str = MODEL_HELP) -> None:
     """MODEL, ``--preset``, ``--input-shape``, ``--weights`` and ``--data``."""
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None, help=help)
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None, type=model_argument,
+                        help=help)
     parser.add_argument("--preset", choices=PRESETS, default=None,
                         help="zoo / .py models: decompose with this structure preset "
                         "(default: as given, dense)")
@@ -32,6 +36,13 @@ def add_model_arguments(parser, help: str = MODEL_HELP) -> None:
                         "in folder DIR, 3×32×32), or random (seeded random images of any shape: "
                         "hardware testing only, accuracy means nothing); default: the data set a "
                         "checkpoint was trained on, else digits")
+
+
+def model_argument(text: str) -> str:
+    """MODEL as given, or the path of the shipped checkpoint a ``<zoo model>-A`` name stands
+    for (:func:`structhw.checkpoint.shipped_model_path`), so that every command sees a file."""
+    path = shipped_model_path(text)
+    return text if path is None else str(path)
 
 
 def data_argument(text: str) -> str:

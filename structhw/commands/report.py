@@ -30,7 +30,8 @@ def register(subparsers) -> None:
         "accelerator of one model, simulate them, and write DIR/report.md, DIR/report.json and "
         "plots: accuracy, nextpnr resources and Fmax, throughput, complexity, and the targets.",
     )
-    add_model_arguments(parser, "training checkpoint (default: the shipped demo model), a zoo "
+    add_model_arguments(parser, "training checkpoint (default: the shipped demo model; shipped "
+                        "models by name: digits-cnn-A, …), a zoo "
                         "or path/to/file.py:callable model with --preset A|B (its undecomposed "
                         "self is the dense baseline), a *.qnet.json (structured side only) or a "
                         "structhw compile output folder for --board (structured side only: its "
