@@ -70,3 +70,19 @@ def test_a_resnet_checkpoint_refuses_data_of_another_shape(resnet20_checkpoint, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "digits" in err
     assert not out.exists()
+
+
+def test_a_resnet_checkpoint_is_a_report_source_with_its_dense_baseline(resnet20_checkpoint):
+    """The report takes the checkpoint as a graph model: its decomposed model against its dense
+    baseline, on the data set it was trained on, the SR-trained model's accuracy and the
+    paper's counts from the checkpoint's own structure plan."""
+    from structhw.report.graph_source import GraphModelSource
+    from structhw.report.pick_source import model_source
+
+    source = model_source(resnet20_checkpoint / "checkpoint.pt", "ulx3s-85f")
+    assert isinstance(source, GraphModelSource) and source.data == "standin"
+    assert 0.0 <= source.structured_float_accuracy() <= 1.0
+    assert 0.0 <= source.dense_float_accuracy(8) <= 1.0
+    counts = source.complexity((3, 32, 32))
+    assert counts["structured"]["mults"] < counts["dense"]["mults"]
+    assert len(counts["dense"]["layers"]) == 20
