@@ -2,7 +2,6 @@
 the one-line refusals (unsupported op, bad file, wrong data) that write nothing."""
 
 import json
-import textwrap
 
 import numpy as np
 import pytest
@@ -11,43 +10,9 @@ import torch
 from structhw.cli import main
 from structhw.graph.plan_json import load_graph_plan
 from structhw.graph.quant_graph import load_graph
+from tests.user_models import user_model_py
 
-MODEL_PY = textwrap.dedent('''
-    import torch
-    from torch import nn
-    import torch.nn.functional as F
-
-    class Net(nn.Module):
-        input_shape = (3, 12, 12)
-
-        def __init__(self, act=F.relu):
-            super().__init__()
-            self.act = act
-            self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-            self.bn = nn.BatchNorm2d(8)
-            self.body = nn.Conv2d(8, 8, 3, padding=1)
-            self.pool = nn.MaxPool2d(2)
-            self.gap = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(8, 10)
-
-        def forward(self, x):
-            x = F.relu(self.bn(self.stem(x)))
-            x = self.act(x + self.body(x))
-            return self.fc(torch.flatten(self.gap(self.pool(x)), 1))
-
-    def build():
-        torch.manual_seed(0)
-        return Net()
-
-    def sigmoid_net():
-        return Net(act=torch.sigmoid)
-
-    def not_a_module():
-        return 42
-
-    def broken():
-        raise RuntimeError("no weights here")
-''')
+MODEL_PY = user_model_py()
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ unsupported op, a data set that does not fit) are one line, exit 2, nothing writ
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
@@ -19,40 +18,11 @@ from structhw.report.pick_source import model_source
 from structhw.report.planning import plan_summary
 from structhw.sim.native import simulate_network_native
 from tests.test_report import FakeBuilder, PlanBuilder, fake_simulate
+from tests.user_models import user_model_py
 
 BOARD = "ulx3s-85f"
 
-DIGITS_NET = textwrap.dedent('''
-    import torch
-    from torch import nn
-    import torch.nn.functional as F
-
-    class Net(nn.Module):
-        input_shape = (1, 8, 8)
-
-        def __init__(self, act=F.relu):
-            super().__init__()
-            self.act = act
-            self.stem = nn.Conv2d(1, 8, 3, padding=1, bias=False)
-            self.bn = nn.BatchNorm2d(8)
-            self.body = nn.Conv2d(8, 8, 3, padding=1)
-            self.pool = nn.MaxPool2d(2)
-            self.gap = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(8, 10)
-
-        def forward(self, x):
-            x = F.relu(self.bn(self.stem(x)))
-            x = self.act(x + self.body(x))
-            return self.fc(torch.flatten(self.gap(self.pool(x)), 1))
-
-    def build():
-        torch.manual_seed(0)
-        return Net()
-
-    def sigmoid_net():
-        torch.manual_seed(0)
-        return Net(act=torch.sigmoid)
-''')
+DIGITS_NET = user_model_py(channels=1, size=8)
 
 
 @pytest.fixture(scope="module")
