@@ -147,8 +147,8 @@ def resolve_model(spec: str | None, *, preset: str | None = None, input_shape=No
     """Resolve MODEL (see the module docstring); ``input_shape`` is a (C, H, W) or None."""
     from . import zoo
     from .checkpoint import shipped_model_path
-    if spec is not None and shipped_model_path(spec) is not None:
-        spec = str(shipped_model_path(spec))
+    shipped = None if spec is None else shipped_model_path(spec)
+    spec = spec if shipped is None else str(shipped)
     is_qnet = str(spec).endswith(".qnet.json")
     if spec is None or Path(spec).suffix == ".pt" or is_qnet:
         given = [option for option, value in (("--weights", weights), ("--preset", preset),
@@ -235,3 +235,16 @@ def calibration_images(data: str, input_shape: tuple) -> tuple:
     ``--data`` text) as float tensors [B, C, H, W] and int64 [B]; ConfigError for an unknown
     data set or when its images are not ``input_shape``."""
     return datasets.parse_data(data).for_shape(input_shape).calibration_split()
+
+
+def quantized_test_images(data: str, input_shape: tuple, input_scale: float,
+                          count: int | None = None) -> tuple:
+    """(int8 test images int64 numpy [B, C, H, W], labels int64 numpy [B] or None): the first
+    ``count`` (None: all) test images of data set ``data`` for ``input_shape``, quantized to
+    ``input_scale`` as the accelerator's input."""
+    from .quant.fixed_point import quantize_symmetric
+
+    _, test, labels = calibration_images(data, input_shape)
+    count = len(test) if count is None else min(count, len(test))
+    images = quantize_symmetric(test[:count], input_scale).numpy()
+    return images, None if labels is None else labels[:count].numpy()

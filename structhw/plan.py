@@ -6,7 +6,6 @@ checked (:func:`load_plan`)."""
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import json
 import os

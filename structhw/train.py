@@ -134,13 +134,16 @@ def deterministic(seed: int):
 
 @torch.no_grad()
 def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 512) -> float:
-    """Fraction of ``dataset`` (items ``(image, label)``) that ``model`` classifies correctly."""
+    """Fraction of ``dataset`` (items ``(image, label)``) that ``model`` classifies correctly, run
+    in eval mode without gradients; logits of any shape [B, classes, ...] are flattened per image."""
     was_training = model.training
     model.eval()
     correct = total = 0
-    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        correct += int((model(x).argmax(dim=1) == y).sum())
-        total += int(y.numel())
+    with torch.no_grad():
+        for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            logits = model(x).reshape(len(y), -1)
+            correct += int((logits.argmax(dim=1) == y).sum())
+            total += int(y.numel())
     model.train(was_training)
     return correct / total
 

@@ -274,14 +274,11 @@ def _simulate(plan, images, labels, args, bench: str, sources=()):
 def _graph_test_images(args, input_shape: tuple, input_scale: float, data=None) -> tuple:
     """(int8 test images int64 [B, C, H, W], labels or None): the first ``--images`` test
     images of ``data`` (default ``--data``, else digits) for ``input_shape``, quantized to
-    ``input_scale``."""
-    from structhw.model_source import calibration_images
-    from structhw.quant.fixed_point import quantize_symmetric
+    ``input_scale`` (:func:`structhw.model_source.quantized_test_images`)."""
+    from structhw.model_source import quantized_test_images
 
-    _, test, labels = calibration_images(data or args.data or "digits", input_shape)
-    count = len(test) if args.images is None else min(args.images, len(test))
-    images = quantize_symmetric(test[:count], input_scale).numpy()
-    return images, None if labels is None else labels[:count].numpy()
+    return quantized_test_images(data or args.data or "digits", input_shape, input_scale,
+                                 args.images)
 
 
 def _graph_model(args, budget, target) -> tuple:

@@ -37,6 +37,7 @@ __all__ = ["QuantOp", "ConvOp", "AddOp", "MaxPoolOp", "AvgPoolOp", "GlobalAvgPoo
 RELU6_MAX = 6.0
 """The upper clamp of ReLU6, in the float model's units."""
 
+
 @dataclass(eq=False)
 class QuantOp:
     """Base of the graph's integer ops.

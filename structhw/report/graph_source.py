@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+from torch.utils.data import TensorDataset
 
 from ..errors import ConfigError
 from ..model_source import ModelSource, calibration_images
+from ..train import accuracy
 from .sources import CheckpointSource, layer_counts
 
 
@@ -49,14 +50,14 @@ class GraphModelSource(CheckpointSource):
             metrics = {**metrics, "decomposed_float_acc": metrics.get("float_acc")}
         return graph, metrics
 
-    def _test_split(self, count: int | None) -> tuple:
-        """(float test images [B, C, H, W], labels [B]) of the first ``count``; ConfigError
-        when the data set has no labels."""
+    def _test_split(self, count: int | None):
+        """The first ``count`` float test images with their labels, a ``TensorDataset``;
+        ConfigError when the data set has no labels."""
         _, test, labels = calibration_images(self.data, self.source.input_shape)
         if labels is None:
             raise ConfigError(f"--data {self.data} has no labels: no accuracy")
         count = len(test) if count is None else min(count, len(test))
-        return test[:count], labels[:count]
+        return TensorDataset(test[:count], labels[:count])
 
     def structured_float_accuracy(self) -> float:
         """The SR-trained model's accuracy (before decomposition) on the test split; only a
@@ -67,11 +68,11 @@ class GraphModelSource(CheckpointSource):
             raise ConfigError(f"{self.name} was decomposed with --preset {self.source.preset} "
                               f"from the weights given: there is no SR-trained float model "
                               f"(its decomposed float accuracy is reported)")
-        return float_accuracy(build_structured_model(load_checkpoint(self.path)),
-                              *self._test_split(None))
+        return accuracy(build_structured_model(load_checkpoint(self.path)),
+                        self._test_split(None))
 
     def dense_float_accuracy(self, count: int | None) -> float:
-        return float_accuracy(self.source.dense_model, *self._test_split(count))
+        return accuracy(self.source.dense_model, self._test_split(count))
 
     def complexity(self, input_shape) -> dict:
         from ..checkpoint import load_checkpoint, plan_from_config
@@ -81,12 +82,3 @@ class GraphModelSource(CheckpointSource):
         structure = (plan_from_config(load_checkpoint(self.path)["config"]["plan"])
                      if self.path is not None else make_plan(dense, self.source.preset))
         return layer_counts(dense, input_shape, structure)
-
-
-def float_accuracy(model, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of float ``images`` [B, C, H, W] that ``model`` (any module, run in eval mode)
-    classifies as ``labels`` [B]."""
-    model.eval()
-    with torch.no_grad():
-        logits = model(images).reshape(len(labels), -1)
-    return float((logits.argmax(dim=1) == labels).double().mean())

@@ -25,16 +25,12 @@ def network_test_images(net, count: int | None, data: str) -> tuple:
     ``count`` (None: all) test images of ``data`` quantized to ``net``'s input scale; a chain
     :class:`~structhw.qnet.QuantNet` always on the digits test split."""
     from ..graph.quant_graph import QuantGraph
-    from ..model_source import calibration_images
+    from ..model_source import quantized_test_images
     from ..quant import quantized_test_split
-    from ..quant.fixed_point import quantize_symmetric
 
     if not isinstance(net, QuantGraph):
         return quantized_test_split(net, count)
-    _, test, labels = calibration_images(data, net.input_shape)
-    count = len(test) if count is None else min(count, len(test))
-    images = quantize_symmetric(test[:count], net.input_scale).numpy()
-    return images, None if labels is None else labels[:count].numpy()
+    return quantized_test_images(data, net.input_shape, net.input_scale, count)
 
 
 class CheckpointSource:
@@ -143,18 +139,23 @@ class QnetSource(CheckpointSource):
                           f"model of a training checkpoint")
 
 
+def chain_data(data: str | None, name: str) -> str:
+    """The data set a chain network (``name``) is tested on: digits, the only one it takes."""
+    if data not in (None, "digits"):
+        raise ConfigError(f"--data {data}: {name} is a chain network, tested on the digits "
+                          f"test split")
+    return "digits"
+
+
 def network_data(net, data: str | None, name: str) -> str:
     """The data set a quantized ``net`` is tested on: ``data``, else the one recorded in a
-    graph's metadata, else digits; a chain network only on digits."""
+    graph's metadata, else digits; a chain network only on digits (:func:`chain_data`)."""
+    from ..datasets import parse_data
     from ..graph.quant_graph import QuantGraph
 
     if not isinstance(net, QuantGraph):
-        if data not in (None, "digits"):
-            raise ConfigError(f"--data {data}: {name} is a chain network, tested on the digits "
-                              f"test split")
-        return "digits"
+        return chain_data(data, name)
     chosen = data or net.metadata.get("data") or "digits"
-    from ..datasets import parse_data
     parse_data(chosen).for_shape(net.input_shape)
     return chosen
 
