@@ -5,7 +5,10 @@ The design is the shipped demo model on the ULX3S-85F at 100 MHz, structured (``
 dense baseline), planned and generated as ``structhw build`` does; ``--standin`` builds the tiny
 stand-in accelerator of the board tests instead (about a minute), to try the script.
 
-Usage: ``python benchmarks/bench_build.py [--standin | --dense] [--board B] [--target-mhz F]
+``--model resnet20 --preset A`` builds a graph model (quantized on random images) instead.
+
+Usage: ``python benchmarks/bench_build.py [--standin | --dense | --model M [--preset P]]
+[--board B] [--target-mhz F]
 [--pnr-opts "..."] [--seed N ...] [--runs K] [--out benchmarks/results/build.json]``. Each seed
 (none: nextpnr's default) is built ``--runs`` times. Per run it records, in seconds:
 
@@ -127,6 +130,21 @@ def demo_design(dense: bool):
     from structhw.rtl_gen.graph_network import accelerator
 
     plan = plan_for_board(load_model(None, dense), get_board("ulx3s-85f"), dense)
+    return (lambda: accelerator(plan)), plan.input_shape
+
+
+def model_design(spec: str, preset: str | None):
+    """(accelerator factory, image shape) of MODEL ``spec`` (a zoo name, a checkpoint, a
+    ``file.py:callable``) at ``preset``, quantized on random images and planned for the ULX3S-85F
+    as ``structhw build MODEL --data random`` plans it."""
+    from structhw.boards.registry import get_board
+    from structhw.graph.pipeline import plan_graph, quantize_source
+    from structhw.model_source import resolve_model
+    from structhw.rtl_gen.graph_network import accelerator
+
+    graph, _ = quantize_source(resolve_model(spec, preset=preset), data="random")
+    board = get_board("ulx3s-85f")
+    plan = plan_graph(graph, board.budget, target=board.name)
     return (lambda: accelerator(plan)), plan.input_shape
 
 
@@ -252,6 +270,9 @@ def main() -> int:
     design.add_argument("--standin", action="store_true",
                         help="the tiny stand-in accelerator of the board tests (about a minute)")
     design.add_argument("--dense", action="store_true", help="the demo's dense baseline")
+    design.add_argument("--model", metavar="MODEL", help="a graph model instead of the demo "
+                        "(zoo name, checkpoint or file.py:callable), random calibration images")
+    parser.add_argument("--preset", help="the --model's structure preset (A, B)")
     parser.add_argument("--board", default="ulx3s-85f")
     parser.add_argument("--target-mhz", type=float, default=100.0)
     parser.add_argument("--pnr-opts", default="", help="nextpnr options added to the defaults "
@@ -264,8 +285,14 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    name = "standin" if args.standin else "demo-dense" if args.dense else "demo-structured"
-    factory, shape = standin_design() if args.standin else demo_design(args.dense)
+    if args.preset and not args.model:
+        parser.error("--preset needs --model")
+    if args.model:
+        name = f"{Path(args.model).name}-{args.preset or 'dense'}"
+        factory, shape = model_design(args.model, args.preset)
+    else:
+        name = "standin" if args.standin else "demo-dense" if args.dense else "demo-structured"
+        factory, shape = standin_design() if args.standin else demo_design(args.dense)
     key = f"{name} {args.board} {args.target_mhz:g}MHz pnr[{args.pnr_opts.strip()}]"
     entry = {"design": name, "board": args.board, "target_mhz": args.target_mhz,
              "pnr_opts": args.pnr_opts.strip()}
