@@ -42,8 +42,9 @@ requant          the accumulator is cut into X slices of ≤ 18 bits (one DSP ea
                  + 3 + X (X-operand rounding add, clamp))
 input_skid       ff = lut4 = 8·C (+1 full bit; +2 LUT4): the padded pixel held while the next
                  stage stalls, so no ready path runs from it into the input FIFO
-skid             ff = lut4 = P·A + groups bits (+1 full bit; +2 LUT4 control): the MAC output
-                 beat held while the requantiser stalls
+mac_fifo         the MAC output FIFO: D − 1 words of P·A + groups bits in DPR16X4s (3 LUT4
+                 per 16 × 4), D = output_fifo_depth(T, passes); pointers, level and credit
+                 counter (4·⌈log2(D+1)⌉ ff, twice that lut4)
 collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
 ===============  =====================================================================
 
@@ -59,7 +60,7 @@ from structhw.resources import Resources
 
 from .engine import check_engine, window_queue_depth
 from .mac import MacSchedule, tree_register_bits, tree_stages
-from .mac_pipeline import BLOCK_ROM_MIN_BITS
+from .mac_pipeline import BLOCK_ROM_MIN_BITS, ceil_div, output_fifo_depth
 from .memory_engine import check_memory_engine
 from .memory_style import block_cost, memory_cost
 from .memory_window_model import MemoryWindowGeometry
@@ -146,10 +147,15 @@ def requant_cost(layer: QuantLayer, params: EngineParams) -> Resources:
     )
 
 
-def skid_cost(layer: QuantLayer, params: EngineParams) -> Resources:
+def mac_fifo_cost(layer: QuantLayer, params: EngineParams, passes: int) -> Resources:
+    """The MAC array's output FIFO (:func:`~structhw.rtl_gen.mac_pipeline.output_fifo_depth`
+    beats of P accumulators and a group index) in distributed RAM, without its output register
+    (counted with the accumulators), with its pointers and the credit counter."""
     P = params.lanes
     bits = P * layer.widths().accumulator + max(ceil_log2(-(-layer.out_channels // P)), 1)
-    return Resources(lut4=bits + 2, ff=bits + 1)
+    depth = output_fifo_depth(params.mults, passes)
+    counters = 4 * ceil_log2(depth + 1)
+    return memory_cost(depth - 1, bits) + Resources(lut4=2 * counters + 4, ff=counters + 1)
 
 
 def input_skid_cost(layer: QuantLayer) -> Resources:
@@ -185,7 +191,8 @@ def engine_cost_breakdown(layer: QuantLayer, params: EngineParams) -> dict:
     parts["window"] = window_cost(layer, operand_bits)
     parts["window_queue"] = window_queue_cost(layer, params, operand_bits)
     parts["mac"] = mac_cost(layer, params, operand_bits)
-    parts["skid"] = skid_cost(layer, params)
+    parts["mac_fifo"] = mac_fifo_cost(layer, params,
+                                      ceil_div(layer.mults_per_output, params.mults))
     parts["requant"] = requant_cost(layer, params)
     parts["collector"] = collector_cost(layer, params)
     return parts
@@ -259,7 +266,7 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
                         + P * tree_register_bits(T, w + 8) + 2 * P * A
                         + steps * (tree_stages(T) + 5)),
                     dsp=P * T) + _rom_cost(G * K, P * T * 8) + _lut_rom_cost(G, P * A),
-        "skid": skid_cost(layer, params),
+        "mac_fifo": mac_fifo_cost(layer, params, K),
         "requant": requant_cost(layer, params),
         "collector": collector_cost(layer, params),
     }

@@ -1,7 +1,9 @@
 """A whole quantized layer in hardware: Padder → skid → [SumPool] → windows → [window queue] → MAC
-array → skid → requantiser → collector. The window queue (depth from :func:`window_queue_depth`)
-lets the input stream on through rows that complete no window while the MAC array works. The two skid buffers register the ready signal, so no combinational
-ready path runs from the engine's output to its input (timing), and add no cycle while the
+array (its output FIFO) → requantiser → collector. The window queue (depth from
+:func:`window_queue_depth`) lets the input stream on through rows that complete no window while
+the MAC array works. The input skid buffer registers the ready signal and the MAC array's issue
+stage waits on credits of its output FIFO, not on the consumer's ready, so no combinational
+ready path runs from the engine's output to its input (timing); neither adds a cycle while the
 input is always valid and the output always ready (the cycle models stay exact).
 
 The dense layer (``layer.is_dense``) comes from the same generator without the sum-pool: its
@@ -21,6 +23,7 @@ from structhw.qnet import QuantLayer
 
 from .dsp import check_primitive
 from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stages
+from .mac_pipeline import OUTPUT_FIFO_LATENCY, PRODUCT_STAGES
 from .padder import Padder
 from .params import EngineParams
 from .requant import REQUANT_STAGES, Requantizer
@@ -157,11 +160,10 @@ class LayerEngine(wiring.Component):
 
 def connect_output_stages(m: Module, accumulators, out, layer: QuantLayer, lanes: int,
                           dsp) -> None:
-    """MAC lane-group beats (``accumulators``) → skid → requantiser → collector → ``out``."""
+    """MAC lane-group beats (``accumulators``, the MAC's output FIFO) → requantiser →
+    collector → ``out``."""
     m.submodules.requant = requant = Requantizer(layer, lanes, dsp)
-    m.submodules.mac_skid = mac_skid = SkidBuffer(accumulators.payload.shape())
-    wiring.connect(m, accumulators, mac_skid.i)
-    wiring.connect(m, mac_skid.o, requant.i)
+    wiring.connect(m, accumulators, requant.i)
     m.submodules.collect = collect = GroupCollector(layer.out_channels, lanes)
     wiring.connect(m, requant.o, collect.i)
     wiring.connect(m, collect.o, out)
@@ -268,10 +270,11 @@ def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))
 
 
-PIPELINE_LATENCY = 7 + REQUANT_STAGES
+PIPELINE_LATENCY = 1 + PRODUCT_STAGES + 1 + OUTPUT_FIFO_LATENCY + REQUANT_STAGES + 1
 """Cycles the dense engine adds after the MAC array's last step of a pixel, besides the
-:func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: two α/operand, two product
-and the accumulate registers, MAC output register, the requantiser's stages, collector register (measured by
+:func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: the step register, the
+:data:`~structhw.rtl_gen.mac_pipeline.PRODUCT_STAGES`, the accumulate (into the output FIFO),
+the FIFO's read latency, the requantiser's stages, the collector register (measured by
 tests/rtl/test_engine.py)."""
 
 

@@ -18,7 +18,6 @@ from structhw.qnet import QuantLayer
 from .dsp import MULT18X18D_OPERAND_BITS, check_primitive
 from .mac_pipeline import (IssuedStep, alpha_rom, ceil_div, group_layout, multiply_accumulate,
                            step_layout, tree_register_bits, tree_stages)
-from .streams import stall_enable
 
 __all__ = ["MULT_OPERAND_BITS", "MacSchedule", "MacArray", "check_mac", "ceil_div",
            "group_layout", "tree_stages", "tree_register_bits"]
@@ -124,8 +123,9 @@ class MacArray(wiring.Component):
 
     Pipeline: issue (operand mux, ROM address) → ROM word and operand registers (two) →
     multiplier input register → multiplier output register → product register →
-    :func:`tree_stages` adder-tree stages → accumulate → output register; the whole pipeline
-    advances when the output register is free or being read.
+    :func:`tree_stages` adder-tree stages → accumulate → output FIFO; the issue stage advances
+    while the FIFO has room for what is in flight, the rest runs free
+    (:func:`~structhw.rtl_gen.mac_pipeline.multiply_accumulate`).
     """
 
     def __init__(self, layer: QuantLayer, lanes: int, mults: int, operand_bits: int,
@@ -153,7 +153,7 @@ class MacArray(wiring.Component):
         P, T, G, K = self.lanes, self.mults, sch.groups, sch.passes
         layer = self.layer
 
-        advance = stall_enable(m, self.o.valid, self.o.ready)
+        advance = Signal(name="advance")
 
         # ---- issue: hold one window, step through (group, pass) ----
         window = Signal.like(self.i.payload)
@@ -210,7 +210,8 @@ class MacArray(wiring.Component):
             m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
         issued = IssuedStep(flags, [[s1_ops[id(op)] for op in row] for row in operands],
                             alpha_rom(m, sch.alpha, advance, step))
-        multiply_accumulate(m, issued, layer=layer, groups=G, operand_bits=self.operand_bits,
-                            dsp=self.dsp, advance=advance, out=self.o)
+        multiply_accumulate(m, issued, layer=layer, groups=G, passes=K,
+                            operand_bits=self.operand_bits, dsp=self.dsp, advance=advance,
+                            out=self.o)
         return m
 

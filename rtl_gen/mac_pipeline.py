@@ -5,7 +5,11 @@ its operands, which must be registered values one cycle later (the front's regis
 aligned with the ROM's synchronous read). From there :func:`multiply_accumulate` builds the
 rest: ROM word and operand registers → multiplier input register → multiplier output register →
 product register → :func:`tree_stages` adder-tree stages → accumulate (bias on a group's first
-pass) → output register, every register loaded on ``advance``.
+pass) → output FIFO. Past the front's stage the pipeline runs free (no clock enable: a bubble
+travels as a step whose ``valid`` is low), so no stall signal fans out to its registers and
+DSPs; the output FIFO (:func:`output_fifo_depth`) holds every beat in flight, and ``advance``
+falls only while the front holds a group's last step and the FIFO has no free entry
+(credits counted from registers, not from the consumer's ``ready``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from amaranth.lib.memory import Memory
 from structhw.qnet import QuantLayer, ceil_log2
 
 from .dsp import RegisteredMultiplier
+from .streams import StreamFIFO
 
 TREE_LEVELS_PER_STAGE = 2
 """Adder levels of the product tree between two pipeline registers (two carry chains of ≤ 28
@@ -87,29 +92,27 @@ def alpha_rom(m: Module, alpha, advance, step) -> object:
     return rom.data
 
 
-def _delayed(m: Module, advance, flags, stages: int, name: str):
+def _delayed(m: Module, flags, stages: int, name: str):
     for s in range(stages):
         nxt = Signal.like(flags, name=f"{name}{s}")
-        with m.If(advance):
-            m.d.sync += nxt.eq(flags)
+        m.d.sync += nxt.eq(flags)
         flags = nxt
     return flags
 
 
-def _products(m: Module, issued: IssuedStep, advance, operand_bits: int, dsp) -> list:
-    """The registered products [p][t], three enabled edges after ``issued``."""
+def _products(m: Module, issued: IssuedStep, operand_bits: int, dsp) -> list:
+    """The registered products [p][t], three edges after the step register of ``issued``."""
     P, T = len(issued.ops), len(issued.ops[0])
     # Block-RAM clock-to-output (≈6 ns on ECP5) plus a multiply does not fit 10 ns: the ROM
     # word and the operands get a register of their own before the multipliers' input registers.
     alpha_r = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), T), P), name="alpha_r")
     rr_ops = {}
-    with m.If(advance):
-        m.d.sync += alpha_r.eq(issued.alpha)
-        for row in issued.ops:
-            for op in row:
-                if id(op) not in rr_ops:
-                    rr_ops[id(op)] = Signal.like(op, name=f"{op.name}_rr")
-                    m.d.sync += rr_ops[id(op)].eq(op)
+    m.d.sync += alpha_r.eq(issued.alpha)
+    for row in issued.ops:
+        for op in row:
+            if id(op) not in rr_ops:
+                rr_ops[id(op)] = Signal.like(op, name=f"{op.name}_rr")
+                m.d.sync += rr_ops[id(op)].eq(op)
     products = [[Signal(signed(operand_bits + 8), name=f"prod_r_p{p}_t{t}") for t in range(T)]
                 for p in range(P)]
     for p in range(P):
@@ -117,28 +120,71 @@ def _products(m: Module, issued: IssuedStep, advance, operand_bits: int, dsp) ->
             mult = RegisteredMultiplier(signed(operand_bits), signed(8), dsp)
             m.submodules[f"mult_p{p}_t{t}"] = mult
             m.d.comb += [mult.a.eq(rr_ops[id(issued.ops[p][t])]), mult.b.eq(alpha_r[p][t]),
-                         mult.en.eq(advance)]
-            with m.If(advance):
-                m.d.sync += products[p][t].eq(mult.p)
+                         mult.en.eq(1)]
+            m.d.sync += products[p][t].eq(mult.p)
     return products
 
 
+PRODUCT_STAGES = 4
+"""Registers between the front's step register and the adder tree: α/operand, the multiplier's
+input and output registers, the product register."""
+
+OUTPUT_FIFO_LATENCY = 1
+"""Cycles from the accumulator's last pass to the beat at the output FIFO's read port (its
+``SyncFIFOBuffered`` output register)."""
+
+
+def mac_latency(mults: int) -> int:
+    """Cycles from the front's step register holding a group's last step to that group's beat
+    at the output: PRODUCT_STAGES, the :func:`tree_stages`, the accumulate (written into the
+    FIFO) and OUTPUT_FIFO_LATENCY."""
+    return PRODUCT_STAGES + tree_stages(mults) + 1 + OUTPUT_FIFO_LATENCY
+
+
+def output_fifo_depth(mults: int, passes: int) -> int:
+    """Entries of the output FIFO that keep the pipeline at one step per cycle behind an
+    always-ready consumer: a credit comes back one cycle after its beat is read, so a group's
+    credit is out for :func:`mac_latency` + 2 cycles, during which a new group's last step
+    comes every ``passes`` cycles; at least 3 (a ``SyncFIFOBuffered`` of 2 has zero-width
+    pointers, which Verilator lints as ASCRANGE)."""
+    return max(3, -(-(mac_latency(mults) + 2) // passes) + 1)
+
+
+def _credits(m: Module, issued: IssuedStep, advance, out, depth: int) -> None:
+    """Drive ``advance``: low only while the step register holds a group's last step and
+    every one of the output FIFO's ``depth`` entries is taken or promised."""
+    credits = Signal(range(depth + 1), init=depth, name="mac_credits")
+    holds_last = Signal(name="holds_last")
+    m.d.comb += [holds_last.eq(issued.flags.valid & issued.flags.last),
+                 advance.eq(~holds_last | credits.any())]
+    taken = advance & holds_last
+    freed = out.valid & out.ready
+    with m.If(taken & ~freed):
+        m.d.sync += credits.eq(credits - 1)
+    with m.Elif(freed & ~taken):
+        m.d.sync += credits.eq(credits + 1)
+
+
 def multiply_accumulate(m: Module, issued: IssuedStep, *, layer: QuantLayer, groups: int,
-                        operand_bits: int, dsp, advance, out) -> None:
+                        passes: int, operand_bits: int, dsp, advance, out) -> None:
     """Multiply, sum and accumulate the steps of ``issued`` into ``out`` (a stream of
-    :func:`group_layout` beats whose ``valid`` the pipeline drives; its ``ready`` is part of
-    ``advance``). Lane p of group g is output channel g·P + p; lanes past Cout emit their bias
-    0 plus products of α = 0."""
+    :func:`group_layout` beats, the output FIFO's read side) and drive ``advance``, on which the
+    front loads its step register (``issued.flags``, operands, α ROM read). ``passes``: steps
+    per lane group. Lane p of group g is output channel g·P + p; lanes past Cout emit their
+    bias 0 plus products of α = 0."""
     P, T = len(issued.ops), len(issued.ops[0])
     acc_bits = layer.widths().accumulator
-    products = _products(m, issued, advance, operand_bits, dsp)
-    # alpha_r/_rr, the multiplier's two registers, the product register: four edges
-    flags = _delayed(m, advance, issued.flags, 4, "mac_flags")
+    depth = output_fifo_depth(T, passes)
+    _credits(m, issued, advance, out, depth)
+    entering = Signal.like(issued.flags, name="mac_step")
+    m.d.comb += [entering.eq(issued.flags), entering.valid.eq(issued.flags.valid & advance)]
+    products = _products(m, issued, operand_bits, dsp)
+    flags = _delayed(m, entering, PRODUCT_STAGES, "mac_flags")
     sums = []
     for p in range(P):
-        total, stages = _pipelined_tree_sum(m, products[p], advance, f"psum_p{p}")
+        total, stages = _pipelined_tree_sum(m, products[p], f"psum_p{p}")
         sums.append(total)
-    flags = _delayed(m, advance, flags, tree_stages(T), "tree_flags")
+    flags = _delayed(m, flags, tree_stages(T), "tree_flags")
 
     bias = [[int(layer.bias[g * P + p]) if g * P + p < layer.out_channels else 0
              for p in range(P)] for g in range(groups)]
@@ -151,15 +197,13 @@ def multiply_accumulate(m: Module, issued: IssuedStep, *, layer: QuantLayer, gro
     acc_next = [Signal(signed(acc_bits), name=f"acc_next_p{p}") for p in range(P)]
     for p in range(P):
         m.d.comb += acc_next[p].eq(Mux(flags.first, bias_now[p], acc[p]) + sums[p])
-    out_valid = Signal()
-    m.d.comb += out.valid.eq(out_valid)
-    with m.If(advance):
-        with m.If(flags.valid):
-            m.d.sync += [acc[p].eq(acc_next[p]) for p in range(P)]
-        m.d.sync += out_valid.eq(flags.valid & flags.last)
-        with m.If(flags.valid & flags.last):
-            m.d.sync += [out.payload.values[p].eq(acc_next[p]) for p in range(P)]
-            m.d.sync += out.payload.group.eq(flags.group)
+    with m.If(flags.valid):
+        m.d.sync += [acc[p].eq(acc_next[p]) for p in range(P)]
+    m.submodules.mac_fifo = fifo = StreamFIFO(out.payload.shape(), depth, "distributed")
+    m.d.comb += [fifo.i.valid.eq(flags.valid & flags.last), fifo.i.payload.group.eq(flags.group)]
+    m.d.comb += [fifo.i.payload.values[p].eq(acc_next[p]) for p in range(P)]
+    m.d.comb += [out.valid.eq(fifo.o.valid), out.payload.eq(fifo.o.payload),
+                 fifo.o.ready.eq(out.ready)]
 
 
 def tree_stages(mults: int) -> int:
@@ -182,8 +226,8 @@ def tree_register_bits(mults: int, width: int) -> int:
     return bits
 
 
-def _pipelined_tree_sum(m: Module, values: list, enable, name: str) -> tuple:
-    """Balanced adder tree over ``values`` with a register (loaded on ``enable``) after every
+def _pipelined_tree_sum(m: Module, values: list, name: str) -> tuple:
+    """Balanced adder tree over ``values`` with a register after every
     TREE_LEVELS_PER_STAGE levels and after the last level; returns (sum, register stages)."""
     values, level, stages = list(values), 0, 0
     while len(values) > 1:
@@ -194,8 +238,7 @@ def _pipelined_tree_sum(m: Module, values: list, enable, name: str) -> tuple:
             registered = []
             for j, v in enumerate(values):
                 reg = Signal(signed(len(v)), name=f"{name}_s{stages}_{j}")
-                with m.If(enable):
-                    m.d.sync += reg.eq(v)
+                m.d.sync += reg.eq(v)
                 registered.append(reg)
             values, stages = registered, stages + 1
     return values[0], stages

@@ -26,7 +26,6 @@ from .memory_window_model import MemoryWindowGeometry
 from .padder import Padder
 from .params import EngineParams
 from .serial_sumpool import SerialChannelSum
-from .streams import stall_enable
 from .window_reader import WindowReader
 
 
@@ -116,7 +115,7 @@ class MemoryWindowEngine(wiring.Component):
 
         groups = reader.groups
         mac_o = stream.Signature(group_layout(signed(layer.widths().accumulator), P, groups)).create()
-        advance = stall_enable(m, mac_o.valid, mac_o.ready)
+        advance = Signal(name="advance")
         m.d.comb += [reader.advance.eq(advance), read.addr.eq(reader.addr), read.en.eq(advance)]
         flags = Signal(step_layout(groups), name="s1")
         with m.If(advance):
@@ -127,7 +126,7 @@ class MemoryWindowEngine(wiring.Component):
         m.d.comb += [ops[t].eq(word[t]) for t in range(T)]
         issued = IssuedStep(flags, [ops] * P,
                             alpha_rom(m, memory_alpha(layer, P, T), advance, reader.step))
-        multiply_accumulate(m, issued, layer=layer, groups=groups, operand_bits=geo.value_bits,
-                            dsp=self.dsp, advance=advance, out=mac_o)
+        multiply_accumulate(m, issued, layer=layer, groups=groups, passes=geo.passes,
+                            operand_bits=geo.value_bits, dsp=self.dsp, advance=advance, out=mac_o)
         connect_output_stages(m, mac_o, wiring.flipped(self.o), layer, P, self.dsp)
         return m
