@@ -1,5 +1,5 @@
 """A layer engine whose windows live in block RAM: Padder → serial channel sums → row memory →
-window reader → MAC → skid → requantiser → collector.
+window reader → MAC (its output FIFO) → requantiser → collector.
 
 The register engine (:class:`~structhw.rtl_gen.engine.LayerEngine`) holds every window in flip-flops
 (the window generator's taps, the MAC array's copy) and sums channels with one adder chain per
