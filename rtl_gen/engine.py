@@ -23,7 +23,7 @@ from structhw.qnet import QuantLayer
 
 from .dsp import check_primitive
 from .mac import MULT_OPERAND_BITS, MacArray, ceil_div, group_layout, tree_stages
-from .mac_pipeline import OUTPUT_FIFO_LATENCY, PRODUCT_STAGES
+from .mac_pipeline import MAC_LATENCY_BESIDES_TREE
 from .padder import Padder
 from .params import EngineParams
 from .requant import REQUANT_STAGES, Requantizer
@@ -270,11 +270,11 @@ def engine_throughput_bound(layer: QuantLayer, params: EngineParams) -> int:
     return max(padded, layer.out_height * layer.out_width * engine_steps(layer, params))
 
 
-PIPELINE_LATENCY = 1 + PRODUCT_STAGES + 1 + OUTPUT_FIFO_LATENCY + REQUANT_STAGES + 1
+PIPELINE_LATENCY = 1 + MAC_LATENCY_BESIDES_TREE + REQUANT_STAGES + 1
 """Cycles the dense engine adds after the MAC array's last step of a pixel, besides the
 :func:`~structhw.rtl_gen.mac.tree_stages` of the product adder tree: the step register, the
-:data:`~structhw.rtl_gen.mac_pipeline.PRODUCT_STAGES`, the accumulate (into the output FIFO),
-the FIFO's read latency, the requantiser's stages, the collector register (measured by
+MAC's :data:`~structhw.rtl_gen.mac_pipeline.MAC_LATENCY_BESIDES_TREE` (products, accumulate,
+output FIFO), the requantiser's stages, the collector register (measured by
 tests/rtl/test_engine.py)."""
 
 

@@ -134,11 +134,15 @@ OUTPUT_FIFO_LATENCY = 1
 ``SyncFIFOBuffered`` output register)."""
 
 
+MAC_LATENCY_BESIDES_TREE = PRODUCT_STAGES + 1 + OUTPUT_FIFO_LATENCY
+"""Cycles of :func:`mac_latency` other than the adder tree's: PRODUCT_STAGES, the accumulate
+(written into the FIFO) and OUTPUT_FIFO_LATENCY."""
+
+
 def mac_latency(mults: int) -> int:
     """Cycles from the front's step register holding a group's last step to that group's beat
-    at the output: PRODUCT_STAGES, the :func:`tree_stages`, the accumulate (written into the
-    FIFO) and OUTPUT_FIFO_LATENCY."""
-    return PRODUCT_STAGES + tree_stages(mults) + 1 + OUTPUT_FIFO_LATENCY
+    at the output: MAC_LATENCY_BESIDES_TREE and the :func:`tree_stages`."""
+    return MAC_LATENCY_BESIDES_TREE + tree_stages(mults)
 
 
 def output_fifo_depth(mults: int, passes: int) -> int:
