@@ -27,10 +27,11 @@ window_queue     Q = :func:`~structhw.rtl_gen.engine.window_queue_depth` windows
 mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
                  ff = n²·Ce·w (window copy) + 2·U·w (two operand registers) + P·T·8 (α word)
                  + P·T·(w+8) (products)
-                 + 2·P·A (accumulator and output) + step counters;
+                 + 2·P·A (accumulator and output) + step counters and the registered ready;
                  lut4 = U·w·(S−1)/2 (operand multiplexers of S = K or G·K inputs)
                  + 1.6·P·(T−1)·(w+8+log2 T) (the product sums become carry-save adders
-                 and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters;
+                 and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters
+                 (with the next-cycle step that the registered ready is computed from);
                  α ROM of G·K words of P·T·8 bits: whole DP16KD blocks of the best shape from
                  4096 bits on (it asks for block RAM), else LUT4s; the bias ROM (read
                  asynchronously) is among the 3·P·A LUT4s
@@ -44,7 +45,7 @@ input_skid       ff = lut4 = 8·C (+1 full bit; +2 LUT4): the padded pixel held 
                  stage stalls, so no ready path runs from it into the input FIFO
 mac_fifo         the MAC output FIFO: D − 1 words of P·A + groups bits in DPR16X4s (3 LUT4
                  per 16 × 4), D = output_fifo_depth(T, passes); pointers, level and credit
-                 counter (4·⌈log2(D+1)⌉ ff, twice that lut4)
+                 counter (4·⌈log2(D+1)⌉ ff, twice that lut4), the registered credit return
 collector        ff = 8·Cout + 1; lut4 = 2·groups bits + 8
 ===============  =====================================================================
 
@@ -122,10 +123,10 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Reso
     window = layer.n * layer.n * layer.sumpool_channels * w
     tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
     return Resources(
-        lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 2 * steps,
+        lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 3 * steps,
         ff=(window + 3 * len(muxes) * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
             + P * tree_register_bits(T, w + 8)
-            + 2 * P * A + steps + 6 + G.bit_length() + (3 + G.bit_length()) * (tree_stages(T) + 2)),
+            + 2 * P * A + steps + 7 + G.bit_length() + (3 + G.bit_length()) * (tree_stages(T) + 2)),
         dsp=P * T,
     ) + _rom_cost(G * K, P * T * 8)
 
@@ -155,7 +156,7 @@ def mac_fifo_cost(layer: QuantLayer, params: EngineParams, passes: int) -> Resou
     bits = P * layer.widths().accumulator + max(ceil_log2(-(-layer.out_channels // P)), 1)
     depth = output_fifo_depth(params.mults, passes)
     counters = 4 * ceil_log2(depth + 1)
-    return memory_cost(depth - 1, bits) + Resources(lut4=2 * counters + 4, ff=counters + 1)
+    return memory_cost(depth - 1, bits) + Resources(lut4=2 * counters + 4, ff=counters + 2)
 
 
 def input_skid_cost(layer: QuantLayer) -> Resources:

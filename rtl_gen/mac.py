@@ -8,7 +8,7 @@ word per (group, pass).
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -164,10 +164,8 @@ class MacArray(wiring.Component):
         last_pass = k == K - 1
         last_step = last_pass & (g == G - 1)
         issue = Signal()
-        m.d.comb += [
-            issue.eq(have & advance),
-            self.i.ready.eq(~have | (issue & last_step)),
-        ]
+        ready = Signal(init=1, name="window_ready")
+        m.d.comb += [issue.eq(have & advance), self.i.ready.eq(ready)]
         with m.If(issue):
             m.d.sync += [k.eq(k + 1), step.eq(step + 1)]
             with m.If(last_pass):
@@ -210,8 +208,28 @@ class MacArray(wiring.Component):
             m.d.sync += [s1_ops[id(op)].eq(op) for op in shared.values()]
         issued = IssuedStep(flags, [[s1_ops[id(op)] for op in row] for row in operands],
                             alpha_rom(m, sch.alpha, advance, step))
-        multiply_accumulate(m, issued, layer=layer, groups=G, passes=K,
-                            operand_bits=self.operand_bits, dsp=self.dsp, advance=advance,
-                            out=self.o)
+        credit_next = multiply_accumulate(m, issued, layer=layer, groups=G, passes=K,
+                                          operand_bits=self.operand_bits, dsp=self.dsp,
+                                          advance=advance, out=self.o)
+        self._register_ready(m, ready, have=have, issue=issue, step=step, flags=flags,
+                             last_pass=last_pass, advance=advance, credit_next=credit_next)
         return m
+
+    def _register_ready(self, m, ready, *, have, issue, step, flags, last_pass, advance,
+                        credit_next) -> None:
+        """Load ``ready`` with next cycle's ``~have | (advance & last_step)`` (the window
+        register is empty, or its last step issues), computed from this cycle's next-state
+        values: the same ready, cycle for cycle, from a register, so the MAC's step counter and
+        credits reach no clock enable upstream (the window generator, sum-pool, window queue)."""
+        last = self.schedule.steps - 1
+        took = self.i.valid & self.i.ready
+        last_step = step == last
+        have_next = took | (have & ~(issue & last_step))
+        step_next = Signal.like(step, name="step_next")
+        m.d.comb += step_next.eq(step)
+        with m.If(issue):
+            m.d.comb += step_next.eq(Mux(last_step, 0, step + 1))
+        holds_last_next = Mux(advance, issue & last_pass, flags.valid & flags.last)
+        advance_next = ~holds_last_next | credit_next
+        m.d.sync += ready.eq(~have_next | (advance_next & (step_next == last)))
 

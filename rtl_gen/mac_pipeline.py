@@ -147,39 +147,49 @@ def mac_latency(mults: int) -> int:
 
 def output_fifo_depth(mults: int, passes: int) -> int:
     """Entries of the output FIFO that keep the pipeline at one step per cycle behind an
-    always-ready consumer: a credit comes back one cycle after its beat is read, so a group's
-    credit is out for :func:`mac_latency` + 2 cycles, during which a new group's last step
+    always-ready consumer: a credit comes back two cycles after its beat is read (the read is
+    registered before it counts), so a group's credit is out for :func:`mac_latency` + 3 cycles, during which a new group's last step
     comes every ``passes`` cycles; at least 3 (a ``SyncFIFOBuffered`` of 2 has zero-width
     pointers, which Verilator lints as ASCRANGE)."""
-    return max(3, -(-(mac_latency(mults) + 2) // passes) + 1)
+    return max(3, -(-(mac_latency(mults) + 3) // passes) + 1)
 
 
-def _credits(m: Module, issued: IssuedStep, advance, out, depth: int) -> None:
+def _credits(m: Module, issued: IssuedStep, advance, out, depth: int) -> Signal:
     """Drive ``advance``: low only while the step register holds a group's last step and
-    every one of the output FIFO's ``depth`` entries is taken or promised."""
+    every one of the output FIFO's ``depth`` entries is taken or promised. A beat read from the
+    FIFO returns its credit from a register, a cycle later, so no ready path from the consumer
+    reaches the front. Returns a signal
+    that is high when a credit will be left in the next cycle (for a front that registers its
+    ``ready`` from next-cycle values)."""
     credits = Signal(range(depth + 1), init=depth, name="mac_credits")
+    credits_next = Signal.like(credits, name="mac_credits_next")
     holds_last = Signal(name="holds_last")
     m.d.comb += [holds_last.eq(issued.flags.valid & issued.flags.last),
                  advance.eq(~holds_last | credits.any())]
     taken = advance & holds_last
-    freed = out.valid & out.ready
+    freed = Signal(name="mac_freed")
+    m.d.sync += freed.eq(out.valid & out.ready)
+    m.d.comb += credits_next.eq(credits)
     with m.If(taken & ~freed):
-        m.d.sync += credits.eq(credits - 1)
+        m.d.comb += credits_next.eq(credits - 1)
     with m.Elif(freed & ~taken):
-        m.d.sync += credits.eq(credits + 1)
+        m.d.comb += credits_next.eq(credits + 1)
+    m.d.sync += credits.eq(credits_next)
+    return credits_next.any()
 
 
 def multiply_accumulate(m: Module, issued: IssuedStep, *, layer: QuantLayer, groups: int,
-                        passes: int, operand_bits: int, dsp, advance, out) -> None:
+                        passes: int, operand_bits: int, dsp, advance, out) -> Signal:
     """Multiply, sum and accumulate the steps of ``issued`` into ``out`` (a stream of
     :func:`group_layout` beats, the output FIFO's read side) and drive ``advance``, on which the
     front loads its step register (``issued.flags``, operands, α ROM read). ``passes``: steps
     per lane group. Lane p of group g is output channel g·P + p; lanes past Cout emit their
-    bias 0 plus products of α = 0."""
+    bias 0 plus products of α = 0. Returns a signal high when the output FIFO will have a
+    credit left in the next cycle."""
     P, T = len(issued.ops), len(issued.ops[0])
     acc_bits = layer.widths().accumulator
     depth = output_fifo_depth(T, passes)
-    _credits(m, issued, advance, out, depth)
+    credit_next = _credits(m, issued, advance, out, depth)
     entering = Signal.like(issued.flags, name="mac_step")
     m.d.comb += [entering.eq(issued.flags), entering.valid.eq(issued.flags.valid & advance)]
     products = _products(m, issued, operand_bits, dsp)
@@ -208,6 +218,7 @@ def multiply_accumulate(m: Module, issued: IssuedStep, *, layer: QuantLayer, gro
     m.d.comb += [fifo.i.payload.values[p].eq(acc_next[p]) for p in range(P)]
     m.d.comb += [out.valid.eq(fifo.o.valid), out.payload.eq(fifo.o.payload),
                  fifo.o.ready.eq(out.ready)]
+    return credit_next
 
 
 def tree_stages(mults: int) -> int:

@@ -29,24 +29,36 @@ def expected_accumulators(layer, windows):
     return out
 
 
-def run_mac(layer, lanes, mults, operand_bits, windows, seed):
+MAX_CYCLES_PER_STEP = 40
+"""Simulated cycles allowed per MAC step (stalls included) before a run counts as stuck."""
+
+
+def run_mac(layer, lanes, mults, operand_bits, windows, seed, *, idle=0.3, stall=0.3,
+            consumer_wait=0):
+    """Feed ``windows`` to a MacArray and collect its accumulators [B, Cout]; the consumer
+    holds ready low for ``consumer_wait`` cycles before its first beat."""
     dut = MacArray(layer, lanes, mults, operand_bits)
     groups = MacSchedule(layer, lanes, mults).groups
     got = []
 
     async def producer(ctx):
         await stream_put(ctx, dut.i, [[int(v) for v in w] for w in windows],
-                         rng=random.Random(seed), idle=0.3)
+                         rng=random.Random(seed), idle=idle)
 
     async def consumer(ctx):
+        if consumer_wait:
+            await ctx.tick().repeat(consumer_wait)
         got.extend(await stream_get(ctx, dut.o, len(windows) * groups,
-                                    rng=random.Random(seed + 1), stall=0.3))
+                                    rng=random.Random(seed + 1), stall=stall))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
-    sim.run()
+    cycles = MAX_CYCLES_PER_STEP * len(windows) * groups * MacSchedule(layer, lanes, mults).passes
+    sim.run_until((cycles + consumer_wait) * 1e-6)
+    assert len(got) == len(windows) * groups, \
+        f"{len(got)} of {len(windows) * groups} output beats within {cycles + consumer_wait} cycles"
     out = np.zeros((len(windows), groups * lanes), dtype=object)
     for i, beat in enumerate(got):
         assert int(beat.group) == i % groups
@@ -73,6 +85,25 @@ def test_mac_array_matches_direct_sum(data, seed):
     windows[0] = hi
     windows[1] = lo
     got = run_mac(layer, lanes, mults, bits, windows, seed)
+    assert (got == expected_accumulators(layer, windows)).all()
+
+
+@settings(max_examples=10)
+@given(st.data(), st.integers(0, 2**16))
+def test_mac_array_holds_its_window_while_its_output_fifo_is_full(data, seed):
+    """A consumer that takes nothing for 80 cycles, then stalls often: the output FIFO fills,
+    the issue stage must hold a group's last step and the array must not take the next window
+    (its registered ready follows the credits), so every accumulator is still exact."""
+    C, Cout, N = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 2))
+    c, n = data.draw(st.integers(1, C)), data.draw(st.integers(1, N))
+    layer = random_quant_layer(C, N, c, n, Cout, N, N, 1, 0, seed=seed)
+    lanes = data.draw(st.integers(1, Cout))
+    mults = data.draw(st.integers(1, c * n * n))
+    lo, hi = -128 * layer.window, 127 * layer.window
+    windows = np.random.default_rng(seed).integers(lo, hi + 1,
+                                                   size=(24, n * n * layer.sumpool_channels))
+    got = run_mac(layer, lanes, mults, layer.widths().sumpool, windows, seed, idle=0.0,
+                  stall=0.6, consumer_wait=80)
     assert (got == expected_accumulators(layer, windows)).all()
 
 
