@@ -148,9 +148,9 @@ def mac_latency(mults: int) -> int:
 def output_fifo_depth(mults: int, passes: int) -> int:
     """Entries of the output FIFO that keep the pipeline at one step per cycle behind an
     always-ready consumer: a credit comes back two cycles after its beat is read (the read is
-    registered before it counts), so a group's credit is out for :func:`mac_latency` + 3 cycles, during which a new group's last step
-    comes every ``passes`` cycles; at least 3 (a ``SyncFIFOBuffered`` of 2 has zero-width
-    pointers, which Verilator lints as ASCRANGE)."""
+    registered before it counts), so a group's credit is out for :func:`mac_latency` + 3
+    cycles, during which a new group's last step comes every ``passes`` cycles; at least 3 (a
+    ``SyncFIFOBuffered`` of 2 has zero-width pointers, which Verilator lints as ASCRANGE)."""
     return max(3, -(-(mac_latency(mults) + 3) // passes) + 1)
 
 
@@ -158,9 +158,8 @@ def _credits(m: Module, issued: IssuedStep, advance, out, depth: int) -> Signal:
     """Drive ``advance``: low only while the step register holds a group's last step and
     every one of the output FIFO's ``depth`` entries is taken or promised. A beat read from the
     FIFO returns its credit from a register, a cycle later, so no ready path from the consumer
-    reaches the front. Returns a signal
-    that is high when a credit will be left in the next cycle (for a front that registers its
-    ``ready`` from next-cycle values)."""
+    reaches the front. Returns a signal that is high when a credit will be left in the next
+    cycle (for a front that registers its ``ready`` from next-cycle values)."""
     credits = Signal(range(depth + 1), init=depth, name="mac_credits")
     credits_next = Signal.like(credits, name="mac_credits_next")
     holds_last = Signal(name="holds_last")
