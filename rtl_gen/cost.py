@@ -27,8 +27,11 @@ window_queue     Q = :func:`~structhw.rtl_gen.engine.window_queue_depth` windows
 mac              dsp = P·T (one MULT18X18D per w×8 product, w ≤ 18);
                  ff = n²·Ce·w (window copy) + 2·U·w (two operand registers) + P·T·8 (α word)
                  + P·T·(w+8) (products)
-                 + 2·P·A (accumulator and output) + step counters and the registered ready;
+                 + 2·P·A (accumulator and output) + step counters and the registered ready
+                 + one select counter of ⌈log2 K⌉ bits (⌈log2 G·K⌉ with conv groups) per
+                 multiplexer of more than one input;
                  lut4 = U·w·(S−1)/2 (operand multiplexers of S = K or G·K inputs)
+                 + 2 per select counter bit
                  + 1.6·P·(T−1)·(w+8+log2 T) (the product sums become carry-save adders
                  and a final carry chain) + 3·P·A (bias ROM, mux and accumulate) + step counters
                  (with the next-cycle step that the registered ready is computed from);
@@ -120,11 +123,12 @@ def mac_cost(layer: QuantLayer, params: EngineParams, operand_bits: int) -> Reso
     w, A = operand_bits, layer.widths().accumulator
     muxes = _distinct_operands(layer, params)
     steps = _counter_bits(G, K, G * K) + 1
+    selects = sum(1 for s in muxes if s > 1) * _counter_bits(K if layer.groups == 1 else G * K)
     window = layer.n * layer.n * layer.sumpool_channels * w
     tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
     return Resources(
-        lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 3 * steps,
-        ff=(window + 3 * len(muxes) * w + 2 * P * T * 8 + 2 * P * T * (w + 8)
+        lut4=sum(w * (s - 1) // 2 for s in muxes) + tree + 3 * P * A + 3 * steps + 2 * selects,
+        ff=(window + 3 * len(muxes) * w + selects + 2 * P * T * 8 + 2 * P * T * (w + 8)
             + P * tree_register_bits(T, w + 8)
             + 2 * P * A + steps + 7 + G.bit_length() + (3 + G.bit_length()) * (tree_stages(T) + 2)),
         dsp=P * T,

@@ -95,6 +95,15 @@ def check_mac(layer: QuantLayer, lanes: int, mults: int, operand_bits: int) -> N
                           f"1..c·n²={layer.mults_per_output}")
 
 
+def _select_counter(m, modulo: int, issue, *, name: str) -> Signal:
+    """A counter 0 … modulo−1 that steps while ``issue`` (one cycle's issue of a step) and
+    wraps, computed from its own value only."""
+    sel = Signal(range(max(modulo, 2)), name=name)
+    with m.If(issue):
+        m.d.sync += sel.eq(Mux(sel == modulo - 1, 0, sel + 1))
+    return sel
+
+
 class MacArray(wiring.Component):
     """P lanes × T multipliers over the windows of one layer.
 
@@ -150,7 +159,7 @@ class MacArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sch = self.schedule
-        P, T, G, K = self.lanes, self.mults, sch.groups, sch.passes
+        G, K = sch.groups, sch.passes
         layer = self.layer
 
         advance = Signal(name="advance")
@@ -175,29 +184,7 @@ class MacArray(wiring.Component):
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [window.eq(self.i.payload), have.eq(1)]
 
-        elems = [window[e] for e in range(len(window))]
-        shared = {}
-        operands = [[None] * T for _ in range(P)]
-        for p in range(P):
-            for t in range(T):
-                by_pass, table = sch.operand_table(p, t)
-                key = (by_pass, tuple(table))
-                if key not in shared:
-                    op = Signal(signed(self.operand_bits), name=f"op_p{p}_t{t}")
-                    sel = k if by_pass else step
-                    used = [e for e in table if e is not None]
-                    if len(set(used)) <= 1:
-                        m.d.comb += op.eq(elems[used[0]] if used else 0)
-                    else:
-                        cases = [(s, e) for s, e in enumerate(table) if e is not None]
-                        with m.Switch(sel):
-                            for s, e in cases[:-1]:
-                                with m.Case(s):
-                                    m.d.comb += op.eq(elems[e])
-                            with m.Default():
-                                m.d.comb += op.eq(elems[cases[-1][1]])
-                    shared[key] = op
-                operands[p][t] = shared[key]
+        shared, operands = self._operands(m, window, issue)
 
         # ---- the step issued: flags and operands registered, α read from ROM ----
         flags = Signal(step_layout(G), name="s1")
@@ -212,18 +199,53 @@ class MacArray(wiring.Component):
                                           operand_bits=self.operand_bits, dsp=self.dsp,
                                           advance=advance, out=self.o)
         self._register_ready(m, ready, have=have, issue=issue, step=step, flags=flags,
-                             last_pass=last_pass, advance=advance, credit_next=credit_next)
+                             last_pass=last_pass, last_step=last_step, advance=advance,
+                             credit_next=credit_next)
         return m
 
-    def _register_ready(self, m, ready, *, have, issue, step, flags, last_pass, advance,
-                        credit_next) -> None:
+    def _operands(self, m, window, issue):
+        """The operand multiplexers: ``(shared, operands)`` with ``operands[p][t]`` multiplier
+        (p, t)'s operand in the current step and ``shared`` the distinct ones by table. Each
+        multiplexer counts its own select (pass k, or step g·K + k when the operand depends on
+        the lane group), advanced by ``issue`` in step with the front's counters: one select
+        register per multiplexer instead of one counter fanning out to every multiplexer,
+        which the router could not bring under 10 ns. A copy counts from its own value, so
+        synthesis does not merge it with the others."""
+        sch = self.schedule
+        elems = [window[e] for e in range(len(window))]
+        shared = {}
+        operands = [[None] * sch.mults for _ in range(sch.lanes)]
+        for p in range(sch.lanes):
+            for t in range(sch.mults):
+                by_pass, table = sch.operand_table(p, t)
+                key = (by_pass, tuple(table))
+                if key not in shared:
+                    op = Signal(signed(self.operand_bits), name=f"op_p{p}_t{t}")
+                    used = [e for e in table if e is not None]
+                    if len(set(used)) <= 1:
+                        m.d.comb += op.eq(elems[used[0]] if used else 0)
+                    else:
+                        modulo = sch.passes if by_pass else sch.steps
+                        sel = _select_counter(m, modulo, issue, name=f"sel_p{p}_t{t}")
+                        cases = [(s, e) for s, e in enumerate(table) if e is not None]
+                        with m.Switch(sel):
+                            for s, e in cases[:-1]:
+                                with m.Case(s):
+                                    m.d.comb += op.eq(elems[e])
+                            with m.Default():
+                                m.d.comb += op.eq(elems[cases[-1][1]])
+                    shared[key] = op
+                operands[p][t] = shared[key]
+        return shared, operands
+
+    def _register_ready(self, m, ready, *, have, issue, step, flags, last_pass, last_step,
+                        advance, credit_next) -> None:
         """Load ``ready`` with next cycle's ``~have | (advance & last_step)`` (the window
         register is empty, or its last step issues), computed from this cycle's next-state
         values: the same ready, cycle for cycle, from a register, so the MAC's step counter and
         credits reach no clock enable upstream (the window generator, sum-pool, window queue)."""
         last = self.schedule.steps - 1
         took = self.i.valid & self.i.ready
-        last_step = step == last
         have_next = took | (have & ~(issue & last_step))
         step_next = Signal.like(step, name="step_next")
         m.d.comb += step_next.eq(step)
