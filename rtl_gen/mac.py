@@ -208,9 +208,9 @@ class MacArray(wiring.Component):
         (p, t)'s operand in the current step and ``shared`` the distinct ones by table. Each
         multiplexer counts its own select (pass k, or step g·K + k when the operand depends on
         the lane group), advanced by ``issue`` in step with the front's counters: one select
-        register per multiplexer instead of one counter fanning out to every multiplexer,
-        which the router could not bring under 10 ns. A copy counts from its own value, so
-        synthesis does not merge it with the others."""
+        register per multiplexer instead of one counter fanning out to every multiplexer
+        (benchmarks/README.md, "router1 on the select counters"). A copy counts from its own
+        value, so synthesis does not merge it with the others."""
         sch = self.schedule
         elems = [window[e] for e in range(len(window))]
         shared = {}
