@@ -66,7 +66,7 @@ from .engine import check_engine, window_queue_depth
 from .mac import MacSchedule, tree_register_bits, tree_stages
 from .mac_pipeline import BLOCK_ROM_MIN_BITS, ceil_div, output_fifo_depth
 from .memory_engine import check_memory_engine
-from .memory_style import block_cost, memory_cost
+from .memory_style import block_cost, memory_cost, ram_style
 from .memory_window_model import MemoryWindowGeometry
 from .params import EngineParams
 from .requant import REQUANT_STAGES, product_chunks
@@ -224,8 +224,27 @@ def _lut_rom_cost(depth: int, width: int) -> Resources:
     return Resources(lut4=width * -(-depth // 16))
 
 
+def flat_writer_cost(geo: MemoryWindowGeometry, in_shape) -> dict:
+    """The writer of a linear layer that flattens its C×H×W input map itself
+    (:class:`~structhw.rtl_gen.flat_sumpool.FlatChannelSum`): ``writer`` and ``pixels``
+    entries of :func:`memory_engine_cost_breakdown`."""
+    from .flat_sumpool import flat_read_ports
+
+    C, H, W = in_shape
+    HW, Q, T, w = H * W, geo.layer.in_channels, geo.mults, geo.value_bits
+    ports = flat_read_ports(geo)
+    depth, width = 2 * HW, 8 * C
+    block = ram_style(depth, width) == "block"
+    counters = _counter_bits(HW, 2, 2, Q, 2, 2, T, geo.depth) + ports * _counter_bits(HW, C)
+    return {
+        "writer": Resources(lut4=ports * (8 * (C - 1) // 2) + (T + 2) * w + 2 * counters,
+                            ff=(0 if block else ports * width) + (T + 1) * w + counters + 1),
+        "pixels": sum((memory_cost(depth, width) for _ in range(ports)), Resources()),
+    }
+
+
 def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
-                                 dsp_primitive: str | None = None) -> dict:
+                                 dsp_primitive: str | None = None, in_shape=None) -> dict:
     """Resources of each component of ``MemoryWindowEngine(layer, params)``.
 
     ===========  ==================================================================
@@ -243,6 +262,12 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
                  blocks from 4096 bits on, else LUT4s;
                  bias ROM (G words of P·A bits, read asynchronously) in LUT4s, 16 words each
     ===========  ==================================================================
+
+    With ``in_shape`` = (C, H, W) (a linear layer flattening its map, no padder): the writer is
+    ff = 8·C per read port (read data, when the pixel memory is distributed) + (T+1)·w +
+    counters; lut4 = 8·(C−1)/2 per read port (the channel multiplexer) + (T+2)·w + counters;
+    ``pixels``, the pixel memory of 2·H·W words of 8·C bits, once per read port (1, or 2 when
+    the running sum subtracts), in the RAM ram_style picks.
     """
 
     check_memory_engine(layer, params)
@@ -258,10 +283,14 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
     address = _counter_bits(geo.depth)
     tree = 8 * P * (T - 1) * (w + 8 + ceil_log2(T)) // 5
     steps = _counter_bits(G) + 3
+    if in_shape is not None:
+        front = flat_writer_cost(geo, in_shape)
+    else:
+        front = {"padder": padder_cost(layer),
+                 "writer": Resources(lut4=8 * layer.in_channels + (T + 2) * w + 2 * writer_counters,
+                                     ff=8 * layer.in_channels + (T + 1) * w + writer_counters + 1)}
     return {
-        "padder": padder_cost(layer),
-        "writer": Resources(lut4=8 * layer.in_channels + (T + 2) * w + 2 * writer_counters,
-                       ff=8 * layer.in_channels + (T + 1) * w + writer_counters + 1),
+        **front,
         "rows": memory_cost(geo.depth, geo.word_bits),
         "reader": Resources(lut4=2 * reader_counters + 2 * address,
                        ff=reader_counters + _counter_bits(hp + geo.rows) + 2),
@@ -278,9 +307,10 @@ def memory_engine_cost_breakdown(layer: QuantLayer, params: EngineParams,
 
 
 def memory_engine_cost(layer: QuantLayer, params: EngineParams,
-                       dsp_primitive: str | None = None) -> Resources:
-    """Total analytic resources of ``MemoryWindowEngine(layer, params, dsp_primitive)``."""
+                       dsp_primitive: str | None = None, in_shape=None) -> Resources:
+    """Total analytic resources of ``MemoryWindowEngine(layer, params, dsp_primitive,
+    in_shape)``."""
     total = Resources()
-    for part in memory_engine_cost_breakdown(layer, params, dsp_primitive).values():
+    for part in memory_engine_cost_breakdown(layer, params, dsp_primitive, in_shape).values():
         total = total + part
     return total

@@ -50,7 +50,8 @@ class RegisterWindows:
 
 class MemoryWindows:
     """:class:`~structhw.rtl_gen.memory_engine.MemoryWindowEngine`: rows in a block-RAM memory,
-    serial channel sums; for channel-only sum-pools with one conv group."""
+    serial channel sums; for channel-only sum-pools with one conv group. ``in_shape`` (cycles,
+    latency, cost, component): the C×H×W map a linear layer is fed and flattens itself."""
 
     name = "memory"
 
@@ -59,8 +60,8 @@ class MemoryWindows:
         check_memory_engine(layer, params)
 
     @staticmethod
-    def cycles(layer: QuantLayer, params: EngineParams) -> int:
-        return int(memory_window_cycles(layer, params.lanes, params.mults))
+    def cycles(layer: QuantLayer, params: EngineParams, in_shape=None) -> int:
+        return int(memory_window_cycles(layer, params.lanes, params.mults, in_shape))
 
     @staticmethod
     def cycles_lower_bound(layer: QuantLayer, params: EngineParams) -> int:
@@ -71,16 +72,17 @@ class MemoryWindows:
                    outputs * memory_window_steps(layer, params.lanes, params.mults))
 
     @staticmethod
-    def latency(layer: QuantLayer, params: EngineParams) -> int:
-        return int(memory_window_latency(layer, params.lanes, params.mults))
+    def latency(layer: QuantLayer, params: EngineParams, in_shape=None) -> int:
+        return int(memory_window_latency(layer, params.lanes, params.mults, in_shape))
 
     @staticmethod
-    def cost_breakdown(layer: QuantLayer, params: EngineParams, dsp_primitive=None) -> dict:
-        return memory_engine_cost_breakdown(layer, params, dsp_primitive)
+    def cost_breakdown(layer: QuantLayer, params: EngineParams, dsp_primitive=None,
+                       in_shape=None) -> dict:
+        return memory_engine_cost_breakdown(layer, params, dsp_primitive, in_shape)
 
     @staticmethod
-    def component(layer: QuantLayer, params: EngineParams, dsp=None):
-        return MemoryWindowEngine(layer, params, dsp)
+    def component(layer: QuantLayer, params: EngineParams, dsp=None, in_shape=None):
+        return MemoryWindowEngine(layer, params, dsp, in_shape)
 
 
 ENGINE_VARIANTS = {v.name: v for v in (RegisterWindows, MemoryWindows)}

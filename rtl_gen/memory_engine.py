@@ -14,15 +14,17 @@ from __future__ import annotations
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In
 
 from structhw.errors import ConfigError
 from structhw.qnet import QuantLayer
 
 from .engine import checked_engine, connect_output_stages
+from .flat_sumpool import FlatChannelSum
 from .mac import MULT_OPERAND_BITS
 from .mac_pipeline import IssuedStep, alpha_rom, group_layout, multiply_accumulate, step_layout
 from .memory_style import ram_style
-from .memory_window_model import MemoryWindowGeometry
+from .memory_window_model import MemoryWindowGeometry, flat_fill_beats
 from .padder import Padder
 from .params import EngineParams
 from .serial_sumpool import SerialChannelSum
@@ -74,26 +76,46 @@ class MemoryWindowEngine(wiring.Component):
         Lanes P, multipliers T (values per memory word), ``window="memory"``.
     dsp : str or None
         Hard multiplier primitive, as for the register engine.
+    in_shape : tuple or None
+        (C, H, W) with H·W > 1 for a linear layer of C·H·W inputs fed that map: the engine takes
+        its H·W pixel beats and flattens them in a pixel memory
+        (:class:`~structhw.rtl_gen.flat_sumpool.FlatChannelSum`), so no Flatten goes in front.
 
     Attributes
     ----------
     i : In(stream.Signature(ArrayLayout(signed(8), C)))
+        C = the layer's input channels, or ``in_shape[0]``.
     o : Out(stream.Signature(ArrayLayout(signed(8), Cout)))
     """
 
-    def __init__(self, layer: QuantLayer, params: EngineParams, dsp: str | None = None):
-        super().__init__(checked_engine(self, check_memory_engine, layer, params, dsp))
+    def __init__(self, layer: QuantLayer, params: EngineParams, dsp: str | None = None,
+                 in_shape=None):
+        members = checked_engine(self, check_memory_engine, layer, params, dsp)
         self.geometry = MemoryWindowGeometry(layer, params.mults)
+        self.in_shape = None
+        if in_shape is not None:
+            try:
+                flat_fill_beats(layer, in_shape)
+            except ConfigError:
+                self._MustUse__silence = True
+                raise
+            self.in_shape = tuple(int(v) for v in in_shape)
+            members["i"] = In(stream.Signature(data.ArrayLayout(signed(8), self.in_shape[0])))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         layer, params, geo = self.layer, self.params, self.geometry
         P, T = params.lanes, params.mults
-        m.submodules.padder = padder = Padder(layer.in_channels, layer.in_height, layer.in_width,
-                                              layer.padding)
-        wiring.connect(m, wiring.flipped(self.i), padder.i)
-        m.submodules.writer = writer = SerialChannelSum(geo)
-        wiring.connect(m, padder.o, writer.i)
+        if self.in_shape is not None:
+            m.submodules.writer = writer = FlatChannelSum(geo, self.in_shape)
+            wiring.connect(m, wiring.flipped(self.i), writer.i)
+        else:
+            m.submodules.padder = padder = Padder(layer.in_channels, layer.in_height,
+                                                  layer.in_width, layer.padding)
+            wiring.connect(m, wiring.flipped(self.i), padder.i)
+            m.submodules.writer = writer = SerialChannelSum(geo)
+            wiring.connect(m, padder.o, writer.i)
         m.submodules.reader = reader = WindowReader(geo, P)
 
         m.submodules.rows = rows = Memory(shape=unsigned(geo.word_bits), depth=geo.depth, init=[],

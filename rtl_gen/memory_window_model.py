@@ -18,6 +18,13 @@ Flow control counts rows: ``ahead`` = rows the writer has completed beyond the f
 reader's current output row. The reader starts an output row once ``ahead ≥ span``; the writer
 takes a pixel while ``ahead < R``; finishing an output row releases ``stride`` rows (at an image's
 end, the rest of the image).
+
+A linear layer fed an H·W > 1 map (``in_shape``) flattens it itself
+(:class:`~structhw.rtl_gen.flat_sumpool.FlatChannelSum`): the H·W pixel beats of an image fill
+one half of a pixel memory, one a cycle, and the serial channel sum starts on an image once its
+half is full (the "pixel" the writer takes above); it frees the half in its last step, so the
+next image but one may fill it from the cycle after. The schedule is the same with that start
+condition added.
 """
 
 from __future__ import annotations
@@ -116,9 +123,23 @@ def memory_window_steps(layer: QuantLayer, lanes: int, mults: int) -> int:
     return -(-layer.out_channels // lanes) * MemoryWindowGeometry(layer, mults).passes
 
 
+def flat_fill_beats(layer: QuantLayer, in_shape) -> int:
+    """H·W, the pixel beats per image of the map ``in_shape`` = (C, H, W) a linear layer of
+    C·H·W inputs flattens in its memory-window engine; 0 for ``in_shape`` None (the layer is
+    fed one beat of all its inputs)."""
+    if in_shape is None:
+        return 0
+    C, H, W = (int(v) for v in in_shape)
+    if layer.kind != "linear" or C * H * W != layer.in_channels or H * W < 2:
+        raise ConfigError(f"layer {layer.name!r}: only a linear layer of C·H·W = "
+                          f"{layer.in_channels} inputs flattens a C×H×W map (H·W > 1) in its "
+                          f"memory-window engine, not {tuple(in_shape)}")
+    return H * W
+
+
 @lru_cache(maxsize=16384)
 def _row_schedule(hp: int, wp: int, ho: int, stride: int, span: int, rows: int,
-                  writer_cycles: int, row_steps: int, images: int) -> tuple:
+                  writer_cycles: int, row_steps: int, images: int, fill: int = 0) -> tuple:
     """(first issue, last issue) cycle of every output row of ``images`` back-to-back images,
     input always valid and output always ready, cycle 0 = the writer takes the first pixel.
 
@@ -128,6 +149,11 @@ def _row_schedule(hp: int, wp: int, ho: int, stride: int, span: int, rows: int,
     taken, and counts one cycle later. Reader: an output row starts the cycle after its last
     row counts and after the previous row's last issue, then issues ``row_steps`` steps; the rows
     it releases count the cycle after its last issue.
+
+    ``fill`` > 0 (a flattening writer, hp = wp = 1: row y is image y): image y's ``fill`` beats
+    are taken one a cycle from ``s_y = max(s_{y−1} + fill, done[y−2] + 1)`` (its half of the
+    pixel memory is free once image y−2's last step is done), and its sum starts no earlier
+    than ``s_y + fill``, when the half is full.
     """
     tail = hp - (ho - 1) * stride
     firsts = [i * hp + oy * stride for i in range(images) for oy in range(ho)]
@@ -135,6 +161,8 @@ def _row_schedule(hp: int, wp: int, ho: int, stride: int, span: int, rows: int,
     done = {}
     writer_free, reader_end = 0, -1
     j = 0
+    assert not fill or hp == wp == 1
+    fill_start = -fill
 
     def run_reader_through(row: int) -> None:
         nonlocal j, reader_end
@@ -151,6 +179,9 @@ def _row_schedule(hp: int, wp: int, ho: int, stride: int, span: int, rows: int,
             k = next(i for i, r0 in enumerate(firsts + [images * hp]) if r0 > y - rows)
             allowed = spans[k - 1][1] + 1 if k > 0 else 0
         start = max(writer_free, allowed)
+        if fill:
+            fill_start = max(fill_start + fill, done[y - 2] + 1 if y >= 2 else 0)
+            start = max(start, fill_start + fill)
         done[y] = start + wp * writer_cycles
         writer_free = done[y]
         run_reader_through(y)
@@ -158,29 +189,31 @@ def _row_schedule(hp: int, wp: int, ho: int, stride: int, span: int, rows: int,
     return tuple(spans)
 
 
-def _schedule(layer: QuantLayer, lanes: int, mults: int, images: int) -> tuple:
+def _schedule(layer: QuantLayer, lanes: int, mults: int, images: int, in_shape=None) -> tuple:
     geo = MemoryWindowGeometry(layer, mults)
     hp, wp = geo.padded
-    return _row_schedule(hp, wp, layer.out_height, layer.stride, geo.span, geo.rows,
-                         geo.writer_cycles, layer.out_width * memory_window_steps(layer, lanes, mults),
-                         images)
+    fill = flat_fill_beats(layer, in_shape)
+    args = (hp, wp, layer.out_height, layer.stride, geo.span, geo.rows, geo.writer_cycles,
+            layer.out_width * memory_window_steps(layer, lanes, mults), images)
+    return _row_schedule(*args, fill) if fill else _row_schedule(*args)
 
 
-def memory_window_cycles(layer: QuantLayer, lanes: int, mults: int) -> int:
-    """Cycles per image in steady state (back-to-back images, no stalls)."""
-    spans = _schedule(layer, lanes, mults, MODEL_IMAGES)
+def memory_window_cycles(layer: QuantLayer, lanes: int, mults: int, in_shape=None) -> int:
+    """Cycles per image in steady state (back-to-back images, no stalls); ``in_shape``: the
+    C×H×W map a linear layer flattens itself (:func:`flat_fill_beats`)."""
+    spans = _schedule(layer, lanes, mults, MODEL_IMAGES, in_shape)
     ho = layer.out_height
     return spans[MODEL_IMAGES * ho - 1][1] - spans[(MODEL_IMAGES - 1) * ho - 1][1]
 
 
-def memory_window_first_issue(layer: QuantLayer, lanes: int, mults: int) -> int:
+def memory_window_first_issue(layer: QuantLayer, lanes: int, mults: int, in_shape=None) -> int:
     """Cycle of the first MAC step of an image into an idle engine (cycle 0: first pixel taken)."""
-    return _schedule(layer, lanes, mults, 1)[0][0]
+    return _schedule(layer, lanes, mults, 1, in_shape)[0][0]
 
 
-def memory_window_latency(layer: QuantLayer, lanes: int, mults: int) -> int:
+def memory_window_latency(layer: QuantLayer, lanes: int, mults: int, in_shape=None) -> int:
     """Cycles from an idle engine taking the first beat of an image to handing out the first
     output pixel, no stalls: the first step's cycle, the output pixel's steps, the MAC tree and
     the pipeline behind it (as in :func:`~structhw.rtl_gen.engine.engine_latency`)."""
-    return (memory_window_first_issue(layer, lanes, mults) - 1
+    return (memory_window_first_issue(layer, lanes, mults, in_shape) - 1
             + memory_window_steps(layer, lanes, mults) + tree_stages(mults) + PIPELINE_LATENCY)

@@ -51,25 +51,26 @@ class EngineModel:
         """Raise :class:`ConfigError` naming the layer if the engine cannot implement it."""
         engine_variant(params).check(layer, params)
 
-    def cycles(self, layer: QuantLayer, params: EngineParams) -> int:
-        """Cycles the engine needs per image in steady state."""
-        return engine_variant(params).cycles(layer, params)
+    def cycles(self, layer: QuantLayer, params: EngineParams, **map_in) -> int:
+        """Cycles the engine needs per image in steady state (``map_in``: ``in_shape`` of a
+        memory-window linear engine that flattens its input map itself, only then given)."""
+        return engine_variant(params).cycles(layer, params, **map_in)
 
     def cycles_lower_bound(self, layer: QuantLayer, params: EngineParams) -> int:
         """A cheap bound the engine cannot beat (the planner skips candidates with it)."""
         return engine_variant(params).cycles_lower_bound(layer, params)
 
-    def cost(self, layer: QuantLayer, params: EngineParams) -> Resources:
+    def cost(self, layer: QuantLayer, params: EngineParams, **map_in) -> Resources:
         """Resources of the engine for ``layer`` with ``params``."""
         total = Resources()
-        for part in engine_variant(params).cost_breakdown(layer, params,
-                                                           self.dsp_primitive).values():
+        for part in engine_variant(params).cost_breakdown(layer, params, self.dsp_primitive,
+                                                           **map_in).values():
             total = total + part
         return total
 
-    def latency(self, layer: QuantLayer, params: EngineParams) -> int:
+    def latency(self, layer: QuantLayer, params: EngineParams, **map_in) -> int:
         """Cycles from the first input beat to the first output pixel, no stalls."""
-        return engine_variant(params).latency(layer, params)
+        return engine_variant(params).latency(layer, params, **map_in)
 
     def sumpool_arch(self, layer: QuantLayer) -> str | None:
         """The cheaper sum-pool microarchitecture for ``layer``; ``None`` for a dense layer."""
@@ -109,9 +110,17 @@ class NodeHardware(Stage):
     """Base: the op, its one-parameter-free candidate, streaming at one input pixel per cycle."""
 
     latency_cycles = 1
+    takes_map = False
+    """A linear layer fed an H·W > 1 map (see :class:`ConvNode`); no other op is."""
+    flatten_overhead = False
+    """Every candidate has a Flatten in front, which the plan counts with the FIFOs."""
 
     def __init__(self, op):
         self.op = op
+
+    def flatten_for(self, params) -> bool:
+        """Whether the node with ``params`` has a Flatten in front."""
+        return False
 
     @property
     def in_pixels(self) -> int:
@@ -161,9 +170,14 @@ class NodeHardware(Stage):
 class ConvNode(NodeHardware):
     """A conv/linear layer engine: candidates are every useful (lanes P, multipliers T), P
     outer, for the register engine and, with ``memory_windows`` and a layer it can take, first
-    for the memory-window engine (T ≤ c; its (1, 1) is the smallest candidate). A linear layer
-    fed an H·W > 1 map needs a Flatten in front (:attr:`flattens`), which the plan counts with
-    the FIFOs."""
+    for the memory-window engine (T ≤ c; its (1, 1) is the smallest candidate).
+
+    A linear layer fed an H·W > 1 map (:attr:`takes_map`) needs a Flatten in front with a
+    register engine; a memory-window engine flattens the map in its own pixel memory instead
+    (:class:`~structhw.rtl_gen.flat_sumpool.FlatChannelSum`), with its own cycles, latency and
+    cost (:meth:`flatten_for`). Where every candidate needs the Flatten (register engines only)
+    the plan counts it with the FIFOs (:attr:`flatten_overhead`); otherwise its cost is in each
+    register candidate's."""
 
     def __init__(self, op: ConvOp, model=None, memory_windows: bool = False):
         super().__init__(op)
@@ -172,8 +186,22 @@ class ConvNode(NodeHardware):
         self.memory_windows = memory_windows and memory_window_refusal(self.layer) is None
 
     @property
-    def flattens(self) -> bool:
+    def takes_map(self) -> bool:
+        """A linear layer fed an H·W > 1 map (its input is flattened, in front or inside)."""
         return self.layer.kind == "linear" and self.in_pixels > 1
+
+    def flatten_for(self, params) -> bool:
+        return self.takes_map and params.window != "memory"
+
+    @property
+    def flatten_overhead(self) -> bool:
+        return self.takes_map and not self.memory_windows
+
+    def _map_in(self, params) -> dict:
+        """``in_shape`` for the engine models and component when the engine flattens its map."""
+        if self.takes_map and params.window == "memory":
+            return {"in_shape": tuple(self.op.in_shape)}
+        return {}
 
     def _params(self, candidate) -> EngineParams:
         if len(candidate) == 3:
@@ -189,15 +217,18 @@ class ConvNode(NodeHardware):
     def evaluate(self, candidate) -> Choice:
         params = self._params(candidate)
         self.model.check(self.layer, params)
-        return Choice(params, self.model.cycles(self.layer, params),
-                      self.model.cost(self.layer, params))
+        map_in = self._map_in(params)
+        cost = self.model.cost(self.layer, params, **map_in)
+        if self.flatten_for(params) and not self.flatten_overhead:
+            cost = cost + flatten_cost(*self.op.in_shape)
+        return Choice(params, self.model.cycles(self.layer, params, **map_in), cost)
 
     def cycles_lower_bound(self, candidate):
         bound = getattr(self.model, "cycles_lower_bound", None)
         return None if bound is None else bound(self.layer, self._params(candidate))
 
     def latency(self, params) -> int:
-        return int(self.model.latency(self.layer, params))
+        return int(self.model.latency(self.layer, params, **self._map_in(params)))
 
     def need_map(self, k: int) -> np.ndarray:
         if self.layer.kind == "linear":
@@ -207,7 +238,8 @@ class ConvNode(NodeHardware):
                            L.padding, L.dilation)
 
     def component(self, params, dsp_primitive=None):
-        return engine_variant(params).component(self.layer, params, dsp_primitive)
+        return engine_variant(params).component(self.layer, params, dsp_primitive,
+                                                **self._map_in(params))
 
     def params_from_json(self, obj, where: str):
         try:

@@ -54,7 +54,7 @@ class SerialChannelSum(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         geo, layer = self.geometry, self.geometry.layer
-        C, c, T, bits = layer.in_channels, layer.c, geo.mults, geo.value_bits
+        C, c, bits = layer.in_channels, layer.c, geo.value_bits
         cw = C - c + 1
         wp = geo.padded[1]
 
@@ -83,22 +83,30 @@ class SerialChannelSum(wiring.Component):
             with m.If(busy):
                 m.d.sync += acc.eq(value)
 
-        # E[e], e = j − cw + 1, goes to value e mod T of the word being packed
-        lane = Signal(range(max(T, 2)))
-        packed = Signal(data.ArrayLayout(signed(bits), T), name="packed")
-        emits = busy & (j >= cw - 1)
-        word_full = emits & ((lane == T - 1) | (j == C - 1))
-        word = Signal(data.ArrayLayout(signed(bits), T), name="word")
-        m.d.comb += word.eq(packed)
-        with m.Switch(lane):
-            for t in range(T):
-                with m.Case(t):
-                    m.d.comb += word[t].eq(value)
-        with m.If(emits):
-            m.d.sync += [packed.eq(word), lane.eq(lane + 1)]
-        with m.If(word_full):
-            m.d.sync += [packed.eq(0), lane.eq(0)]
-            m.d.sync += self.w_addr.eq(Mux(self.w_addr == geo.depth - 1, 0, self.w_addr + 1))
-        m.d.comb += [self.w_data.eq(word), self.w_en.eq(word_full),
-                     self.row_done.eq(last_step & (col == wp - 1))]
+        pack_words(m, self, value, busy & (j >= cw - 1), j == C - 1)
+        m.d.comb += self.row_done.eq(last_step & (col == wp - 1))
         return m
+
+
+def pack_words(m: Module, writer, value, emits, last) -> None:
+    """Pack the E values a serial channel sum makes into words of the row memory and drive
+    ``writer``'s ``w_addr``, ``w_data`` and ``w_en``: E[e] (``value`` in a cycle ``emits`` is
+    high, e counting from 0 in each pixel) goes to value e mod T of the word being packed; a word
+    is written when full or on the pixel's ``last`` value, to the next address (modulo depth)."""
+    geo = writer.geometry
+    T, bits = geo.mults, geo.value_bits
+    lane = Signal(range(max(T, 2)))
+    packed = Signal(data.ArrayLayout(signed(bits), T), name="packed")
+    word_full = emits & ((lane == T - 1) | last)
+    word = Signal(data.ArrayLayout(signed(bits), T), name="word")
+    m.d.comb += word.eq(packed)
+    with m.Switch(lane):
+        for t in range(T):
+            with m.Case(t):
+                m.d.comb += word[t].eq(value)
+    with m.If(emits):
+        m.d.sync += [packed.eq(word), lane.eq(lane + 1)]
+    with m.If(word_full):
+        m.d.sync += [packed.eq(0), lane.eq(0)]
+        m.d.sync += writer.w_addr.eq(Mux(writer.w_addr == geo.depth - 1, 0, writer.w_addr + 1))
+    m.d.comb += [writer.w_data.eq(word), writer.w_en.eq(word_full)]

@@ -15,7 +15,9 @@ below :data:`MIN_FIFO_DEPTH`.
 
 **The chain rule** (an edge from a single-consumer producer): the consumer's stride times one
 output row of the producer, between :data:`MIN_FIFO_DEPTH` and :data:`MAX_CHAIN_DEPTH`; three in
-front of a Flatten, which takes a beat every cycle (as the version-1 compiler does).
+front of a linear layer fed a map, whether a Flatten or the memory-window engine's pixel memory
+flattens it: either takes a beat every cycle while it has room for the image (as the version-1
+compiler does).
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _pixels(graph, name: str) -> int:
 
 def chain_depth(graph, hardware: dict, src: str, dst: str) -> int:
     """The chain rule of the module docstring for the edge ``src`` → ``dst``."""
-    if getattr(hardware[dst], "flattens", False):
+    if hardware[dst].takes_map:
         return MIN_FIFO_DEPTH
     op = graph.node(dst)
     stride = op.layer.stride if hasattr(op, "layer") else getattr(op, "stride", 1)
@@ -167,7 +169,7 @@ def throughput_depths(graph, hardware: dict, minimum: dict, latency: dict,
         lags = latency_lags(graph, latency, src) if len(edges) > 1 else {}
         period = cycles_per_image / _pixels(graph, src)
         for dst, i in edges:
-            flattens = getattr(hardware[dst], "flattens", False)
+            flattens = hardware[dst].takes_map
             want = minimum[src, dst, i] + (0 if flattens else _width(graph, src))
             if lags.get((dst, i)):
                 want += int(np.ceil(lags[dst, i] / period))

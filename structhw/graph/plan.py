@@ -5,7 +5,9 @@ Every node gets its hardware (:mod:`structhw.rtl_gen.nodes`), sized by the same 
 as the chain compiler (:mod:`structhw.balance`) under the budget minus the parameter-free
 hardware: a FIFO on every edge between nodes (depths by :mod:`structhw.graph.fifo_depth`), a
 fork where a node (or the input) has several consumers, a Flatten in front of a linear layer fed
-a map. In steady state the accelerator delivers one image per ``max(node cycles)`` cycles.
+a map (unless its memory-window engine flattens the map in its own pixel memory: then the node's
+cost has that memory, and its register candidates the Flatten). In steady state the accelerator
+delivers one image per ``max(node cycles)`` cycles.
 """
 
 from __future__ import annotations
@@ -233,7 +235,7 @@ def _edges(graph: QuantGraph, hardware: dict, budget: Budget, depths: dict) -> t
         if consumers > 1:
             overhead = overhead + fork_cost(consumers)
     for op in graph.nodes:
-        if getattr(hardware[op.name], "flattens", False):
+        if hardware[op.name].flatten_overhead:
             overhead = overhead + flatten_cost(*op.in_shape)
     return edges, overhead
 
@@ -286,6 +288,6 @@ def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
     chosen, edges, overhead = _balance_with_depths(graph, hardware, budget)
     nodes = [NodePlan(op.name, op.kind if op.kind != "conv" else op.layer.kind, c.params,
                       c.cycles, hardware[op.name].latency(c.params), c.cost,
-                      bool(getattr(hardware[op.name], "flattens", False)))
+                      hardware[op.name].flatten_for(c.params))
              for op, c in zip(graph.nodes, chosen)]
     return GraphPlan(graph, budget, nodes, edges, overhead, dense=dense, target=target)

@@ -170,3 +170,37 @@ def test_a_chain_that_needs_memory_windows_is_planned_as_a_graph():
     assert isinstance(plan, GraphPlan)
     assert plan.nodes[0].params.window == "memory"
     assert not shortfalls(plan.totals, BUDGET)
+
+
+def test_a_memory_window_linear_flattens_its_map_itself(tmp_path):
+    """A linear layer fed a map gets no Flatten when its engine is a memory-window engine (the
+    pixel memory is in the node's cost, no Flatten in the overhead); with register engines only
+    the Flatten is back in the overhead. Both plans are read back."""
+    from structhw.graph.plan import fork_cost
+    from structhw.graph.random_graph import RANDOM_GRAPH_BUDGET, random_graph
+    from structhw.resources import Resources
+    from structhw.rtl_gen.nodes import flatten_cost
+
+    seen = 0
+    for seed in range(60):
+        graph = random_graph(seed)
+        head = graph.node(graph.output)
+        if head.in_shape[1] * head.in_shape[2] == 1:
+            continue
+        for memory_windows in (True, False):
+            plan = compile_graph(graph, RANDOM_GRAPH_BUDGET, memory_windows=memory_windows)
+            node = plan.nodes[-1]
+            flat = getattr(node.params, "window", "registers") == "memory"
+            assert node.flatten_before is not flat
+            seen += flat
+            fixed = sum((e.cost for e in plan.edges), Resources())
+            for name in graph.producers():
+                if len(graph.edges_from(name)) > 1:
+                    fixed = fixed + fork_cost(len(graph.edges_from(name)))
+            if not memory_windows:
+                fixed = fixed + flatten_cost(*head.in_shape)
+            assert plan.overhead == fixed
+            path = plan.save(tmp_path / f"{seed}_{memory_windows}.json")
+            again = load_graph_plan(path)
+            assert [n.flatten_before for n in again.nodes] == [n.flatten_before for n in plan.nodes]
+    assert seen > 0

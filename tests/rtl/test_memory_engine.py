@@ -3,6 +3,8 @@ stride, padding, dilation, 1×1 and linear layers, T values per word that do and
 two images under random idle cycles and backpressure; without stalls, the steady-state cycles
 per image and the latency against the schedule model; the serial sum-pool's channel sums."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -146,3 +148,73 @@ def test_chain_rule_fifos_are_distributed():
     assert ram_style(MAX_CHAIN_DEPTH, 4096) == "distributed"
     assert ram_style(500, 128) == "block" and memory_cost(500, 128).bram_bits == 4 * 18432
     assert memory_cost(60, 512).lut4 == 3 * 128 * 4 and memory_cost(60, 512).bram_bits == 0
+
+
+@st.composite
+def flat_linear_layers(draw):
+    """A linear layer of Q = C·H·W inputs fed a C×H×W map (H·W > 1), any c, with P, T."""
+    C, H, W = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    if H * W == 1:
+        W = 2
+    Q = C * H * W
+    layer = random_quant_layer(Q, 1, draw(st.integers(1, Q)), 1, draw(st.integers(1, 5)), 1, 1,
+                               1, 0, seed=draw(st.integers(0, 999)), kind="linear",
+                               relu=draw(st.booleans()))
+    params = EngineParams(draw(st.integers(1, layer.out_channels)),
+                          draw(st.integers(1, layer.c)), window="memory")
+    return layer, params, (C, H, W)
+
+
+def run_flat(layer, params, in_shape, images, **kw):
+    """The engine fed the map: x [B, C, H, W] against the golden layer (which flattens it)."""
+    rng = np.random.default_rng(kw.get("seed", 0))
+    x = rng.integers(-128, 128, size=(images, *in_shape))
+    engine = functools.partial(MemoryWindowEngine, in_shape=in_shape)
+    got, times = simulate_engine(layer, params, x, engine=engine, **kw)
+    want = golden.run_layer(torch.as_tensor(x), layer).numpy()
+    assert got.shape == want.shape
+    assert (got == want).all(), f"mismatch at {np.argwhere(got != want)[:5].tolist()}"
+    return times
+
+
+@settings(max_examples=25, deadline=None)
+@given(flat_linear_layers(), st.integers(0, 2**16))
+def test_flattening_linear_bit_exact_under_idle_and_backpressure(case, seed):
+    layer, params, in_shape = case
+    run_flat(layer, params, in_shape, 3, idle=0.3, stall=0.3, seed=seed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(flat_linear_layers())
+def test_flattening_linear_cycles_and_latency_equal_the_schedule_model(case):
+    layer, params, in_shape = case
+    times = run_flat(layer, params, in_shape, 4)
+    assert times[3] - times[2] == memory_window_cycles(layer, params.lanes, params.mults,
+                                                       in_shape)
+    assert times[0] - 1 == memory_window_latency(layer, params.lanes, params.mults, in_shape)
+
+
+@pytest.mark.parametrize("in_shape, c, lanes, mults", [
+    ((8, 2, 2), 16, 2, 4),    # two read ports: the running sum subtracts x[j − cw]
+    ((4, 2, 3), 24, 3, 5),    # dense (cw = 1): one port, T ∤ c
+    ((3, 3, 1), 1, 1, 1),     # c = 1 (cw = Q): one port, one sum over everything
+    ((1, 3, 3), 4, 2, 2),     # one channel: the fill is as slow as the sum
+])
+def test_flattening_linear_named_geometries(in_shape, c, lanes, mults):
+    from structhw.rtl_gen.flat_sumpool import flat_read_ports
+    Q = in_shape[0] * in_shape[1] * in_shape[2]
+    layer = random_quant_layer(Q, 1, c, 1, 5, 1, 1, 1, 0, seed=2, kind="linear")
+    params = EngineParams(lanes, mults, window="memory")
+    times = run_flat(layer, params, in_shape, 4, idle=0.2, stall=0.2, seed=5)
+    assert len(times) == 4
+    times = run_flat(layer, params, in_shape, 4)
+    assert times[3] - times[2] == memory_window_cycles(layer, lanes, mults, in_shape)
+    assert times[0] - 1 == memory_window_latency(layer, lanes, mults, in_shape)
+    geo = MemoryWindowGeometry(layer, mults)
+    assert flat_read_ports(geo) == (2 if 1 < Q - c + 1 < Q else 1)
+
+
+def test_flattening_linear_refuses_a_map_of_the_wrong_size():
+    layer = random_quant_layer(12, 1, 12, 1, 3, 1, 1, 1, 0, seed=0, kind="linear")
+    with pytest.raises(ConfigError, match="C·H·W = 12"):
+        MemoryWindowEngine(layer, EngineParams(1, 1, window="memory"), in_shape=(4, 2, 2))
