@@ -16,6 +16,10 @@ A checkpoint is one ``torch.save``-d dict::
 Exactly one of ``structured`` / ``decomposed`` is present, depending on the recipe. Nothing in it is
 code: :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)`` and validates every
 field, so a corrupted, truncated or malicious file is a :class:`ConfigError`, never executed.
+Every tensor is dense (``torch.strided``), on the CPU, float32 or int64 (:data:`TENSOR_DTYPES`),
+checked before the digest is computed. The config's values obey the rules ``structhw train``
+checks its arguments with (:meth:`structhw.train.TrainConfig.validate`, except that ``epochs``
+may be 0: an untrained model), and ``plan`` is exactly the plan its preset gives its model.
 
 Integrity: ``torch.load`` checks no CRC, so bytes flipped inside a tensor's data load silently as
 other weights. :func:`save_checkpoint` therefore stores ``sha256`` (:func:`checkpoint_digest`: the
@@ -57,6 +61,14 @@ CONFIG_TYPES = {
     "batch_size": int,
 }
 """Required ``config`` keys and their Python types."""
+
+OPTIONAL_CONFIG_KEYS = ("data",)
+"""``config`` keys a checkpoint may lack: ``data`` absent (written before ``--data`` existed)
+means digits, :data:`structhw.train.DEFAULT_DATA`."""
+
+TENSOR_DTYPES = (torch.float32, torch.int64)
+"""The dtypes of the tensors structhw writes: float32 weights and buffers, int64 counters
+(BatchNorm's ``num_batches_tracked``)."""
 
 DEMO_CHECKPOINT = "digits_cnn_A.pt"
 
@@ -197,8 +209,9 @@ def load_checkpoint(path) -> dict:
         raise ConfigError(
             f"checkpoint {path}: not a readable structhw checkpoint ({_load_failure_reason(exc)})"
         ) from None
-    validate_checkpoint(ckpt, str(path))
+    check_layout(ckpt, str(path))
     verify_digest(ckpt, str(path))
+    check_config_values(ckpt, str(path))
     return ckpt
 
 
@@ -244,10 +257,30 @@ def _check_state(state, where: str, key: str) -> None:
     for name, value in state.items():
         if not isinstance(name, str) or not isinstance(value, torch.Tensor):
             _fail(where, f"'{key}' entry {name!r} is not a named tensor")
+        what = f"'{key}' tensor {name!r}"
+        if value.layout != torch.strided:
+            _fail(where, f"{what} is a sparse tensor (layout {value.layout}); a checkpoint "
+                         f"holds dense CPU tensors")
+        if value.device.type != "cpu":
+            _fail(where, f"{what} is on device {value.device.type!r}; a checkpoint holds dense "
+                         f"CPU tensors")
+        if value.dtype not in TENSOR_DTYPES:
+            _fail(where, f"{what} is {value.dtype}; structhw writes "
+                         f"{' or '.join(map(str, TENSOR_DTYPES))}")
 
 
 def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
-    """Raise :class:`ConfigError` unless ``ckpt`` has the layout described in the module docstring."""
+    """Raise :class:`ConfigError` unless ``ckpt`` has the layout described in the module
+    docstring (:func:`check_layout`) and its config's values are in range
+    (:func:`check_config_values`)."""
+    check_layout(ckpt, where)
+    check_config_values(ckpt, where)
+
+
+def check_layout(ckpt, where: str = "checkpoint") -> None:
+    """Raise :class:`ConfigError` unless ``ckpt``'s keys, the config's types and every tensor's
+    layout, device and dtype are as the module docstring says: what :func:`checkpoint_digest`
+    needs to run (a sparse or meta tensor would make it raise)."""
     if not isinstance(ckpt, dict):
         _fail(where, f"top level is {type(ckpt).__name__}, expected a dict")
     if ckpt.get("format") != FORMAT_NAME:
@@ -257,12 +290,16 @@ def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
     config = ckpt.get("config")
     if not isinstance(config, dict):
         _fail(where, "'config' must be a dict")
+    unknown = [k for k in config if k not in CONFIG_TYPES and k not in OPTIONAL_CONFIG_KEYS]
+    if unknown:
+        _fail(where, f"config has unknown key {unknown[0]!r}; known: "
+                     f"{', '.join((*CONFIG_TYPES, *OPTIONAL_CONFIG_KEYS))}")
     for key, types in CONFIG_TYPES.items():
         value = config.get(key)
         if not isinstance(value, types) or isinstance(value, bool):
-            _fail(where, f"config '{key}' is {value!r}, expected {types}")
+            _fail(where, f"config '{key}' is {_short(value)}, expected {types}")
     if not isinstance(config.get("data", "digits"), str):
-        _fail(where, f"config 'data' is {config['data']!r}, expected a data set name (--data)")
+        _fail(where, f"config 'data' is {_short(config['data'])}, expected a data set name (--data)")
     if config["recipe"] not in RECIPES:
         _fail(where, f"config 'recipe' is {config['recipe']!r}, expected one of {RECIPES}")
     for name, entry in config["plan"].items():
@@ -273,7 +310,10 @@ def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
             and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in entry)
         )
         if not ok:
-            _fail(where, f"plan entry {name!r} is {entry!r}, expected [c, n] with positive ints")
+            _fail(where, f"plan entry {name!r} is {_short(entry)}, expected [c, n] with positive ints")
+    if "structured" in ckpt and "decomposed" in ckpt:
+        _fail(where, "holds both 'structured' and 'decomposed' state dicts; a checkpoint holds "
+                     "exactly one of 'structured' and 'decomposed' (recipe 'sr' or 'direct')")
     trained_key = "structured" if config["recipe"] == "sr" else "decomposed"
     for key in ("dense", trained_key):
         if key not in ckpt:
@@ -283,7 +323,51 @@ def validate_checkpoint(ckpt, where: str = "checkpoint") -> None:
             _check_state(ckpt[key], where, key)
     digest = ckpt.get("sha256")
     if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
-        _fail(where, f"'sha256' is {digest!r}, expected 64 lowercase hex digits")
+        _fail(where, f"'sha256' is {_short(digest)}, expected 64 lowercase hex digits")
+
+
+CIFAR_LIKE_STANDIN = "standin"
+"""The data set a ``cifar10:DIR`` config is checked as at load: same 3×32×32 images, no folder
+(the folder named is on the machine that trained it)."""
+
+
+def check_config_values(ckpt: dict, where: str = "checkpoint") -> None:
+    """Raise :class:`ConfigError` unless the config (of a checkpoint that passed
+    :func:`check_layout`) holds values ``structhw train`` accepts
+    (:meth:`structhw.train.TrainConfig.validate`; ``epochs`` may be 0) and ``plan`` is the plan
+    its preset gives its model, layer for layer."""
+    from .regularization import validate_plan
+    from .train import DEFAULT_DATA, TrainConfig
+    from .zoo import build_model
+
+    config = ckpt["config"]
+    data = config.get("data", DEFAULT_DATA)
+    # a CIFAR-10 folder is the training machine's: checked by its images' shape (the stand-in's)
+    data = CIFAR_LIKE_STANDIN if data.startswith("cifar10:") else data
+    run = TrainConfig(model=config["model"], preset=config["preset"], lam=config["lam"],
+                      epochs=config["epochs"], seed=config["seed"], lr=config["lr"],
+                      batch_size=config["batch_size"], direct=config["recipe"] == "direct",
+                      data=data)
+    try:
+        run.validate(min_epochs=0)
+        plan = validate_plan(build_model(run.model), config["plan"])
+    except ConfigError as exc:
+        _fail(where, f"config out of range (checked as `structhw train` checks its arguments): "
+                     f"{exc}")
+    expected = run.plan()
+    if plan != expected:
+        layer = next((n for n in sorted(expected.keys() | plan.keys())
+                      if plan.get(n) != expected.get(n)), None)
+        got = list(plan[layer]) if layer in plan else "absent"
+        want = list(expected[layer]) if layer in expected else "absent"
+        _fail(where, f"config 'plan' is not preset {run.preset}'s plan for {run.model}: layer "
+                     f"{layer!r} is {got}, the preset's is {want}")
+
+
+def _short(value) -> str:
+    """``repr(value)``, at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}…({len(text)} characters)"
 
 
 def _names(keys) -> str:

@@ -5,11 +5,16 @@ callable taking the parsed arguments and returning an exit code. Bad input — a
 an argument the parser refuses, any ``OSError`` (a missing, unreadable or unwritable path) —
 becomes one line on stderr and exit code 2, never a traceback. A tool failing for a reason
 outside the input (``ToolFailure``) or running out of memory is one line and exit code 1.
+Ctrl-C (SIGINT) and SIGTERM unwind the command like an exception, so that its staging folders
+and child processes are cleaned up, then print one line: exit codes 130 and 143.
 """
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 from .errors import ConfigError, ToolFailure
 
@@ -63,6 +68,35 @@ def describe_os_error(exc: OSError) -> str:
     return f"{' → '.join(paths)}: {reason}" if paths else reason
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised by SIGTERM while a command runs (SIGINT raises :class:`KeyboardInterrupt`)."""
+
+
+def _interrupt(signum, frame):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def signals_unwind():
+    """Within the block, SIGINT and SIGTERM raise (:func:`_interrupt`); after the first, both
+    are ignored while the command cleans up (a second Ctrl-C would break off the cleanup).
+    A signal ignored when structhw started (a shell's background job) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig, handler in previous.items():
+            if handler is not signal.SIG_IGN:
+                signal.signal(sig, _interrupt)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
@@ -74,7 +108,8 @@ def main(argv=None) -> int:
               f"(see structhw {args.command} -h)", file=sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with signals_unwind():
+            return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"structhw {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -89,10 +124,23 @@ def main(argv=None) -> int:
         print(f"structhw {args.command}: error: out of memory (the machine's or a ulimit's "
               f"limit was reached)", file=sys.stderr)
         return 1
+    except Terminated:
+        print(f"structhw {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"structhw {args.command}: interrupted", file=sys.stderr)
         return 130
 
 
+def console_main() -> int:
+    """The ``structhw`` executable: :func:`main`; after an interrupted command, a late SIGINT or
+    SIGTERM (a second Ctrl-C) is ignored while the interpreter exits, so the exit code stays."""
+    code = main()
+    if code in (130, 143):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -13,6 +13,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from .staging import STAGING_PREFIX
+
+STAGED_NAME_EXTRA = len(STAGING_PREFIX) + 9
+"""Characters a staging folder's or temporary file's name adds to the output's own name
+(:mod:`structhw.staging`: prefix, ``-`` and mkdtemp's 8; ``jsonfile.write_text``'s ``.``, pid and
+``.tmp`` fit in the same)."""
+
 
 class ConfigError(ValueError):
     """Bad input: a message naming what is wrong and why, meant for the user as it is."""
@@ -33,6 +40,10 @@ def _existing_ancestor(path: Path, option: str) -> Path:
     """The nearest existing ancestor of ``path`` (``path`` itself when it exists), which must be a
     folder: anything else in the way means the path cannot be created."""
     for parent in (path, *path.parents):
+        if parent.is_symlink() and not parent.exists():
+            where = "" if parent == path else f": {str(parent)!r}"
+            raise ConfigError(f"{option} {str(path)!r}{where} is a symbolic link to nothing "
+                              f"(dangling or a loop)")
         if parent.exists():
             if not parent.is_dir():
                 where = "" if parent == path else f": {str(parent)!r}"
@@ -41,9 +52,24 @@ def _existing_ancestor(path: Path, option: str) -> Path:
     return Path.cwd()
 
 
+def _check_name_length(folder: Path, path: Path, option: str) -> None:
+    """The file system in ``folder`` must take the longest name structhw derives from
+    ``path``'s (:data:`STAGED_NAME_EXTRA` more characters)."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    longest = limit - STAGED_NAME_EXTRA
+    if len(os.fsencode(path.name)) > longest:
+        raise ConfigError(f"{option}: the name {path.name[:40]!r}… is too long "
+                          f"({len(os.fsencode(path.name))} bytes; at most {longest} here, since "
+                          f"structhw writes through a temporary name {STAGED_NAME_EXTRA} longer)")
+
+
 def _check_writable(folder: Path, path: Path, option: str) -> None:
     """Create and remove a probe file in ``folder``: the only test that sees read-only file
-    systems, missing permissions and kernel file systems alike (``os.access`` misses some)."""
+    systems, missing permissions and kernel file systems alike (``os.access`` misses some);
+    then :func:`_check_name_length`."""
     try:
         fd, probe = tempfile.mkstemp(prefix=".structhw-probe-", dir=folder)
     except OSError as exc:
@@ -51,6 +77,7 @@ def _check_writable(folder: Path, path: Path, option: str) -> None:
                           f"({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
+    _check_name_length(folder, path, option)
 
 
 def path_argument(text: str) -> Path:

@@ -9,19 +9,35 @@ from pathlib import Path
 from .errors import ConfigError
 
 
+INT_LIMIT = 2 ** 63
+"""Integers in a structhw JSON file lie in −2⁶³ … 2⁶³−1 (every field is an int64 or smaller)."""
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 20 or not -INT_LIMIT <= int(text) < INT_LIMIT:
+        digits = len(text.lstrip("-"))
+        raise ConfigError(f"an integer of {digits} digits is beyond 64 bits")
+    return int(text)
+
+
 def read_json(path):
-    """The JSON value in ``path``; not JSON or not text → ConfigError naming the file. A missing
-    file raises FileNotFoundError (the CLI reports it as one line)."""
+    """The JSON value in ``path``; not a regular file, not JSON, not text or an integer beyond
+    64 bits → ConfigError naming the file. A missing file raises FileNotFoundError (the CLI
+    reports it as one line)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: not a regular file")
     try:
         with open(path) as f:
-            return json.load(f)
+            return json.load(f, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text (JSON) file") from None
     except RecursionError:
         raise ConfigError(f"{path}: JSON nested too deeply to be a structhw file") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def write_text(path, text: str) -> None:

@@ -290,6 +290,118 @@ def _check_fifo_depth(depth: int, what: str, last: bool) -> None:
                           f"{MAX_FIFO_DEPTH}, got {depth}")
 
 
+MAX_CYCLES = 1 << 53
+"""Largest cycle count (per image, latency) a plan may record: integers up to this convert to a
+float (throughput, JSON readers) exactly."""
+
+
+def check_version(obj, version: int) -> None:
+    """``obj['version']`` (when ``obj`` is an object) is the integer ``version``, not ``true`` or
+    ``2.0``, which equal it in Python."""
+    if isinstance(obj, dict) and "version" in obj and type(obj["version"]) is not int:
+        raise ConfigError(f"unsupported {PLAN_FORMAT} version {obj['version']!r}; this reader "
+                          f"takes version {version} (an integer)")
+
+
+def check_count(value, what: str, low: int = 0, high: int = MAX_CYCLES) -> int:
+    """``value`` when it is an integer (not a bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{what} must be an integer, got {repr(value)[:40]}")
+    if value < low:
+        raise ConfigError(f"{what} must be ≥ {low}, got {value}")
+    if value > high:
+        shown = f"an integer of {len(str(value))} digits" if value > 10**30 else str(value)
+        raise ConfigError(f"{what} must be ≤ {high} (an integer between {low} and {high}), "
+                          f"got {shown}")
+    return value
+
+
+CUSTOM_TARGET = "custom budget"
+"""The target ``structhw compile --budget`` records (:func:`structhw.commands.compile.resolve_budget`)."""
+
+
+def check_target_budget(budget: Budget, target) -> None:
+    """The plan's ``target`` and ``budget`` agree: a registered board's canonical name with a
+    budget within that board's FPGA (its block-RAM size, multiplier width and cell exactly,
+    every count at most the board's: report and search plan under fewer DSPs); the target
+    ``--budget`` records with its ECP5 block and multiplier sizes; or none (a plan made in
+    Python) with the block and multiplier sizes of some registered FPGA."""
+    from structhw.boards.registry import BOARDS
+    from structhw.budget import Budget as _Budget
+
+    kind = (budget.ebr_bits, budget.dsp_width, budget.dsp_primitive)
+    if target is None:
+        kinds = {(b.budget.ebr_bits, b.budget.dsp_width, p) for b in BOARDS.values()
+                 for p in (b.budget.dsp_primitive, None)}
+        if kind not in kinds:
+            raise ConfigError(f"plan budget (ebr_bits={budget.ebr_bits}, dsp_width="
+                              f"{budget.dsp_width}, dsp_primitive={budget.dsp_primitive!r}) is "
+                              f"not the block RAM and multiplier of any registered FPGA")
+        return
+    if target == CUSTOM_TARGET:
+        plain = _Budget(lut4=1, ff=1, dsp=1, ebr=1)
+        if kind != (plain.ebr_bits, plain.dsp_width, plain.dsp_primitive):
+            raise ConfigError(f"plan budget (ebr_bits={budget.ebr_bits}, dsp_width="
+                              f"{budget.dsp_width}, dsp_primitive={budget.dsp_primitive!r}) is "
+                              f"not what structhw compile --budget plans with ({plain.ebr_bits}, "
+                              f"{plain.dsp_width}, {plain.dsp_primitive!r})")
+        return
+    board = BOARDS.get(target)
+    if board is None:
+        raise ConfigError(f"plan 'target' must be a registered board ({', '.join(BOARDS)}), "
+                          f"{CUSTOM_TARGET!r} or null, got {target[:40]!r}")
+    have = board.budget
+    if kind != (have.ebr_bits, have.dsp_width, have.dsp_primitive):
+        raise ConfigError(f"plan budget (ebr_bits={budget.ebr_bits}, dsp_width="
+                          f"{budget.dsp_width}, dsp_primitive={budget.dsp_primitive!r}) is not "
+                          f"that of its target {target} ({have.ebr_bits}, {have.dsp_width}, "
+                          f"{have.dsp_primitive!r})")
+    for key in ("lut4", "ff", "dsp", "ebr"):
+        if getattr(budget, key) > getattr(have, key):
+            raise ConfigError(f"plan budget.{key}={getattr(budget, key)} exceeds its target "
+                              f"{target}'s {getattr(have, key)}")
+
+
+def check_rederived(what: str, recorded: dict, derived: dict) -> None:
+    """Each field of ``recorded`` equals the compiler's own model's value in ``derived``
+    (``{field: value}``, Resources compared as JSON); a mismatch names the field."""
+    for key, want in derived.items():
+        got = recorded[key]
+        if hasattr(want, "to_json"):
+            got, want = got.to_json(), want.to_json()
+        if got != want:
+            raise ConfigError(f"{what}: {key} is {json.dumps(got)[:80]}, but the compiler's "
+                              f"models give {json.dumps(want)[:80]} for its layer and params: "
+                              f"the file was edited")
+
+
+def _rederive_chain(plan: "HardwarePlan") -> None:
+    """Every stage's params, cycles and cost, the FIFO depths and the overhead of a version-1
+    plan as :func:`structhw.compiler.compile_plan` derives them (same models, same code)."""
+    from structhw.rtl_gen.nodes import ConvNode
+
+    from .compiler import HardwareModel, _overhead, fifo_depth_after
+    from .graph.quant_graph import QuantGraph
+
+    qnet, model = plan.qnet, HardwareModel()
+    ops = QuantGraph.from_qnet(qnet).nodes
+    last = len(qnet.layers) - 1
+    for i, (stage, op) in enumerate(zip(plan.stages, ops)):
+        what = f"stage {i}"
+        choice = ConvNode(op, model).evaluate((stage.params.lanes, stage.params.mults))
+        if choice.params != stage.params:
+            raise ConfigError(f"{what}: sumpool is {stage.params.sumpool!r}, but the compiler "
+                              f"plans {choice.params.sumpool!r} for layer {stage.layer!r}")
+        depth = 0 if i == last else fifo_depth_after(qnet.layers[i], qnet.layers[i + 1],
+                                                     needs_flatten(qnet, i + 1))
+        check_rederived(what, {"cycles_per_image": stage.cycles, "cost": stage.cost,
+                               "fifo_depth": stage.fifo_depth},
+                        {"cycles_per_image": choice.cycles, "cost": choice.cost,
+                         "fifo_depth": depth})
+    check_rederived("plan", {"overhead": plan.overhead},
+                    {"overhead": _overhead(qnet, [s.fifo_depth for s in plan.stages])})
+
+
 def _stage_from_json(s, i: int, qnet: QuantNet) -> StagePlan:
     """Stage ``i`` of the plan, checked against layer ``i`` of its network."""
     what, layer = f"stage {i}", qnet.layers[i]
@@ -298,7 +410,7 @@ def _stage_from_json(s, i: int, qnet: QuantNet) -> StagePlan:
     try:
         p = s["params"]
         params = EngineParams(lanes=p["lanes"], mults=p["mults"], sumpool=p["sumpool"])
-        if s["layer"] != layer.name or s["index"] != i:
+        if s["layer"] != layer.name or type(s["index"]) is not int or s["index"] != i:
             raise ConfigError(f"{what}: names layer {s['layer']!r} at index {s['index']!r}, "
                               f"but layer {i} is {layer.name!r}")
         params.check(layer)
@@ -310,9 +422,7 @@ def _stage_from_json(s, i: int, qnet: QuantNet) -> StagePlan:
                               f"for layer {layer.name!r}")
         depth = _int(s["fifo_depth"], f"{what}.fifo_depth")
         _check_fifo_depth(depth, what, i == len(qnet.layers) - 1)
-        cycles = _int(s["cycles_per_image"], f"{what}.cycles_per_image")
-        if cycles < 1:
-            raise ConfigError(f"{what}: cycles_per_image must be ≥ 1, got {cycles}")
+        cycles = check_count(s["cycles_per_image"], f"{what}.cycles_per_image", low=1)
         cost = nonnegative_resources(s["cost"], f"{what}.cost")
         return StagePlan(index=i, layer=layer.name, params=params, cycles=cycles, cost=cost,
                          flatten_before=s["flatten_before"], fifo_depth=depth)
@@ -324,6 +434,7 @@ def plan_from_json(obj) -> HardwarePlan:
     """Rebuild a :class:`HardwarePlan` from its JSON object, validating every field: the embedded
     network must match its recorded hash, every stage's parameters must fit its layer, FIFO
     depths and budget counts must be in range and the totals within the budget."""
+    check_version(obj, PLAN_VERSION)
     check_header(obj, PLAN_VERSION, ("budget", "stages", "qnet", "qnet_sha256", "overhead"))
     qnet = QuantNet.from_json(obj["qnet"])
     digest = qnet_digest(qnet)
@@ -334,12 +445,14 @@ def plan_from_json(obj) -> HardwarePlan:
         raise ConfigError(f"plan needs one stage per layer ({len(qnet.layers)})")
     stages = [_stage_from_json(s, i, qnet) for i, s in enumerate(stages_json)]
     dense, target = dense_and_target(obj)
+    check_target_budget(budget, target)
     if dense and not all(layer.is_dense for layer in qnet.layers):
         raise ConfigError("plan says dense but its network has structured layers")
     plan = HardwarePlan(qnet=qnet, budget=budget, stages=stages,
                         overhead=nonnegative_resources(obj["overhead"], "overhead"),
                         dense=dense, target=target, qnet_sha256=digest)
     check_within_budget(plan)
+    _rederive_chain(plan)
     check_derived(obj, plan)
     return plan
 

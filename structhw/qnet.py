@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .jsonfile import read_json
+from .size_limits import check_layer_size
 
 FORMAT_NAME = "structhw.qnet"
 FORMAT_VERSION = 1
@@ -161,16 +162,23 @@ class QuantLayer:
     def widths(self) -> LayerWidths:
         """Exact widths from the ranges the int8 input and this layer's integers allow."""
         e_lo, e_hi = ACT_MIN * self.window, ACT_MAX * self.window
+        # exact in Python integers (E may exceed int64 for a huge window): per output channel,
+        # the extreme sums take E = e_lo on positive weights and e_hi on negative ones
         a = self.alpha.reshape(self.out_channels, -1)
-        prod_lo = min(int(np.min(np.minimum(a * e_lo, a * e_hi))), 0)
-        prod_hi = max(int(np.max(np.maximum(a * e_lo, a * e_hi))), 0)
-        acc_lo = (np.minimum(a * e_lo, a * e_hi).sum(axis=1) + self.bias).astype(object)
-        acc_hi = (np.maximum(a * e_lo, a * e_hi).sum(axis=1) + self.bias).astype(object)
-        acc_lo_all, acc_hi_all = min(int(acc_lo.min()), 0), max(int(acc_hi.max()), 0)
+        pos = np.where(a > 0, a, 0).sum(axis=1).tolist()
+        neg = np.where(a < 0, a, 0).sum(axis=1).tolist()
+        amax = int(a.max()) if a.size else 0
+        amin = int(a.min()) if a.size else 0
+        prod_lo = min(amax * e_lo, amin * e_hi, 0)
+        prod_hi = max(amax * e_hi, amin * e_lo, 0)
+        bias = [int(v) for v in self.bias]
+        acc_lo = [p * e_lo + q * e_hi + b for p, q, b in zip(pos, neg, bias)]
+        acc_hi = [p * e_hi + q * e_lo + b for p, q, b in zip(pos, neg, bias)]
+        acc_lo_all, acc_hi_all = min(min(acc_lo), 0), max(max(acc_hi), 0)
         m = [int(v) for v in self.multiplier]
         s = [int(v) for v in self.shift]
-        rq_lo = min(min(int(lo) * mi + (1 << (si - 1)) for lo, mi, si in zip(acc_lo, m, s)), 0)
-        rq_hi = max(max(int(hi) * mi + (1 << (si - 1)) for hi, mi, si in zip(acc_hi, m, s)), 0)
+        rq_lo = min(min(lo * mi + (1 << (si - 1)) for lo, mi, si in zip(acc_lo, m, s)), 0)
+        rq_hi = max(max(hi * mi + (1 << (si - 1)) for hi, mi, si in zip(acc_hi, m, s)), 0)
         return LayerWidths(
             sumpool=signed_width(e_lo, e_hi),
             product=signed_width(prod_lo, prod_hi),
@@ -261,8 +269,10 @@ class QuantLayer:
         except KeyError as exc:
             raise ConfigError(f"layer {name!r}: missing field {exc.args[0]!r}") from None
         for k in ints:
-            if not isinstance(kwargs[k], int) or isinstance(kwargs[k], bool):
-                raise ConfigError(f"layer {name!r}: {k} must be an integer, got {kwargs[k]!r}")
+            check_int(kwargs[k], f"layer {name!r}: {k}", *LAYER_INT_RANGES[k])
+        check_layer_size(f"layer {name!r}", C=kwargs["in_channels"], c=kwargs["c"],
+                         n=kwargs["n"], Cout=kwargs["out_channels"], H=kwargs["in_height"],
+                         W=kwargs["in_width"], pad=kwargs["padding"])
         for k in ("alpha", "bias", "multiplier", "shift"):
             try:
                 arr = np.array(kwargs[k], dtype=object)
@@ -337,7 +347,7 @@ class QuantNet:
     def from_json(cls, obj) -> "QuantNet":
         if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
             raise ConfigError(f"not a {FORMAT_NAME} file (missing or wrong 'format' field)")
-        if obj.get("version") != FORMAT_VERSION:
+        if not is_version(obj.get("version"), FORMAT_VERSION):
             raise ConfigError(f"unsupported {FORMAT_NAME} version {obj.get('version')!r}; "
                               f"this structhw reads version {FORMAT_VERSION}")
         inp = obj.get("input")
@@ -347,6 +357,9 @@ class QuantNet:
         geom = {k: inp.get(k) for k in ("channels", "height", "width")}
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in geom.values()):
             raise ConfigError("'input' needs integer channels, height and width")
+        check_int(geom["channels"], "input channels", 1, MAX_IN_CHANNELS)
+        for k in ("height", "width"):
+            check_int(geom[k], f"input {k}", 1, MAX_SIDE)
         scale = _finite_number(inp.get("scale"), "input scale")
         metadata = obj.get("metadata", {})
         if not isinstance(metadata, dict):
@@ -355,6 +368,47 @@ class QuantNet:
             check_name(metadata["name"], "metadata name")
         return cls(geom["channels"], geom["height"], geom["width"], scale,
                    [QuantLayer.from_json(entry) for entry in layers], metadata=metadata)
+
+
+MAX_SIDE = 256 * 256
+"""Largest padded height or width, kernel, stride or dilation of a layer: a layer's padded input
+may hold at most this many pixels (:data:`structhw.size_limits.MAX_PIXELS`, the limit of the
+cycle and resource models, which :func:`structhw.size_limits.check_layer_size` applies to every
+layer a qnet file holds)."""
+MAX_IN_CHANNELS = 4096 * MAX_SIDE
+"""Largest ``in_channels`` of a layer: a linear layer flattening the largest input map the model
+sources admit (4096 channels of 256×256 pixels, :data:`structhw.model_source.MAX_INPUT_CHANNELS`)."""
+LAYER_INT_RANGES = {"in_channels": (1, MAX_IN_CHANNELS), "in_height": (1, MAX_SIDE),
+                    "in_width": (1, MAX_SIDE), "out_channels": (1, MAX_IN_CHANNELS),
+                    "kernel": (1, MAX_SIDE), "c": (1, MAX_IN_CHANNELS), "n": (1, MAX_SIDE),
+                    "stride": (1, MAX_SIDE), "padding": (0, MAX_SIDE), "dilation": (1, MAX_SIDE),
+                    "groups": (1, MAX_IN_CHANNELS)}
+"""``[low, high]`` of each integer field of a qnet layer, checked before anything is computed
+from them (weights and pixel counts then by :func:`structhw.size_limits.check_layer_size`)."""
+
+
+def check_int(value, what: str, low: int, high: int) -> int:
+    """``value`` when it is an integer (not a bool, not a float) in ``[low, high]``; else a
+    one-line ConfigError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{what} must be an integer, got {_short(value)}")
+    if not low <= value <= high:
+        raise ConfigError(f"{what} must be between {low} and {high}, got {_short(value)}")
+    return value
+
+
+def _short(value) -> str:
+    try:
+        shown = repr(value)
+    except ValueError:  # an int too long for repr
+        return "an integer of more than 4300 digits"
+    return shown if len(shown) <= 40 else shown[:40] + "…"
+
+
+def is_version(value, version: int) -> bool:
+    """True when a file's ``version`` field is exactly the integer ``version`` (not ``true``,
+    not ``1.0``)."""
+    return type(value) is int and value == version
 
 
 MAX_NAME_LENGTH = 128

@@ -88,31 +88,98 @@ class TrainConfig:
     def recipe(self) -> str:
         return "direct" if self.direct else "sr"
 
-    def validate(self, world_size: int = 1) -> None:
-        """Raise :class:`ConfigError` naming the first parameter that cannot be honoured."""
+    def validate(self, world_size: int = 1, min_epochs: int = 1) -> None:
+        """Raise :class:`ConfigError` naming the first parameter that cannot be honoured.
+
+        ``min_epochs`` is 0 for a checkpoint's config (:mod:`structhw.checkpoint`): a checkpoint
+        of an untrained model is valid, a run of 0 epochs is not. λ is bounded so that the SR
+        term λ·SR stays finite in float32 (SR <= 1 per planned layer: a relative residual norm),
+        the learning rate so that it is a finite float32 (the optimizer's arithmetic)."""
         from .zoo import MODELS
 
         if self.model not in MODELS:
             raise ConfigError(f"--model: unknown model {self.model!r}; known: {', '.join(MODELS)}")
+        if not isinstance(self.data, str):
+            raise ConfigError(f"--data: must be a data set name, got {self.data!r}")
         from .datasets import labelled_data
         from .zoo import input_shape
         labelled_data(self.data, input_shape(self.model), f"--model {self.model}")
         if self.preset not in TRAIN_PRESETS:
             raise ConfigError(f"--preset: unknown preset {self.preset!r}; known: {', '.join(TRAIN_PRESETS)}")
-        if not (isinstance(self.lam, (int, float)) and math.isfinite(self.lam) and self.lam >= 0):
-            raise ConfigError(f"--lam: λ must be a finite number >= 0, got {self.lam!r}")
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise ConfigError(f"--epochs: must be an integer >= 1, got {self.epochs!r}")
-        if not (isinstance(self.seed, int) and self.seed >= 0):
-            raise ConfigError(f"--seed: must be an integer >= 0, got {self.seed!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"--lr: must be a finite number > 0, got {self.lr!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise ConfigError(f"--batch-size: must be an integer >= 1, got {self.batch_size!r}")
+        lam = _finite_number(self.lam)
+        if lam is None or lam < 0:
+            raise ConfigError(f"--lam: λ must be a finite number >= 0, got {_short(self.lam)}")
+        layers = len(self.plan())
+        if lam * max(layers, 1) > FLOAT32_MAX:
+            raise ConfigError(
+                f"--lam: λ·SR must be finite in float32 (SR <= 1 per planned layer, {layers} "
+                f"layers): λ must be at most {FLOAT32_MAX / max(layers, 1):.3g}, got {lam:g}")
+        if not (_is_int(self.epochs) and self.epochs >= min_epochs):
+            raise ConfigError(f"--epochs: must be an integer >= {min_epochs}, got {_short(self.epochs)}")
+        if not (_is_int(self.seed) and self.seed >= 0):
+            raise ConfigError(f"--seed: must be an integer >= 0, got {_short(self.seed)}")
+        if self.seed > MAX_SEED:
+            raise ConfigError(f"--seed: must be at most {MAX_SEED} (torch's unsigned 64-bit "
+                              f"seed), got {_short(self.seed)}")
+        lr = _finite_number(self.lr)
+        if lr is None or lr <= 0:
+            raise ConfigError(f"--lr: must be a finite number > 0, got {_short(self.lr)}")
+        if lr > FLOAT32_MAX:
+            raise ConfigError(f"--lr: must be at most {FLOAT32_MAX:.4g} (a finite float32), got {lr:g}")
+        if not (_is_int(self.batch_size) and self.batch_size >= 1):
+            raise ConfigError(f"--batch-size: must be an integer >= 1, got {_short(self.batch_size)}")
         if self.batch_size % world_size:
             raise ConfigError(
                 f"--batch-size: {self.batch_size} does not split evenly over {world_size} processes"
             )
+
+    def plan(self) -> dict:
+        """The structure plan ``{layer: (c, n)}`` this run trains: ``preset`` applied to
+        ``model`` (:func:`structhw.regularization.make_plan`)."""
+        from .regularization import make_plan
+        from .zoo import build_model
+
+        return make_plan(build_model(self.model), self.preset)
+
+
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+MAX_SEED = 2**64 - 1
+"""Largest seed ``torch.manual_seed`` takes (an unsigned 64-bit integer)."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite_number(value) -> float | None:
+    """``value`` as a float when it is a finite int or float (not a bool), else None (an int
+    too large for a float, e.g. 10**400, is not finite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _short(value) -> str:
+    """``repr(value)``, at most 40 characters (a 400-digit int is not repeated in full)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
+
+
+def _non_finite(model: nn.Module) -> str | None:
+    """The name of ``model``'s first floating tensor holding NaN or ∞, or None."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
+def _diverged(what: str, detail: str, options: str) -> ConfigError:
+    return ConfigError(f"training diverged: {what} {detail}, so nothing was written; "
+                       f"lower {options}")
 
 
 @contextlib.contextmanager
@@ -214,6 +281,10 @@ def fit(
         mean_loss = _train_epoch(trainee, model, loader, optimizer, scheduler, regularizer, lam)
         with torch.no_grad():
             sr = float(regularizer(model)) if regularizer is not None else 0.0
+        bad = _non_finite(model)
+        if bad is not None:
+            options = f"--lr ({lr:g})" + (f" or --lam ({lam:g})" if regularizer is not None and lam > 0 else "")
+            raise _diverged(f"the {desc} model's weight {bad!r}", f"is NaN or infinite after epoch {epoch + 1}", options)
         record = {"epoch": epoch + 1, "loss": mean_loss, "sr": sr, "acc": accuracy(model, test_ds)}
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.4f}", sr=f"{sr:.2e}", acc=f"{record['acc']:.4f}")
@@ -342,19 +413,18 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
     directly, and is also ``decomposed``.
     """
     from .checkpoint import make_checkpoint, plan_to_config, state_to_plain
-    from .regularization import make_plan
-    from .zoo import build_model
 
     rank, world_size = world()
     config.validate(world_size)
     from .datasets import training_sets
     train_ds, test_ds = training_sets(config.data)
-    plan = make_plan(build_model(config.model), config.preset)
+    plan = config.plan()
     started = time.perf_counter()
     dense = train_dense(config, train_ds, test_ds, progress)
     trained, decomposed, history = train_structured(config, plan, train_ds, test_ds, progress)
     seconds = time.perf_counter() - started
     dense.eval(), trained.eval(), decomposed.eval()
+    _check_finite(config, dense, trained, decomposed, history)
 
     metrics = {
         "model": config.model,
@@ -394,6 +464,22 @@ def run_training(config: TrainConfig, progress: bool = True) -> TrainResult:
     }
     checkpoint = make_checkpoint(ckpt_config, state_to_plain(dense), state_to_plain(trained))
     return TrainResult(checkpoint, metrics, dense, trained, decomposed)
+
+
+def _check_finite(config: TrainConfig, dense, trained, decomposed, history) -> None:
+    """The safety net after training: refuse weights, loss or SR term that are NaN or ∞ (however
+    they got there) before anything is assembled or written."""
+    options = f"--lam ({config.lam:g}) or --lr ({config.lr:g})"
+    for what, model in (("dense baseline", dense), ("structured model", trained),
+                        ("decomposed model", decomposed)):
+        bad = _non_finite(model)
+        if bad is not None:
+            raise _diverged(f"the {what}'s weight {bad!r}", "is NaN or infinite", options)
+    for record in history:
+        for key in ("loss", "sr"):
+            if not math.isfinite(record[key]):
+                raise _diverged(f"the {key} of epoch {record['epoch']}",
+                                f"is {record[key]} (NaN or infinite)", options)
 
 
 def write_outputs(result: TrainResult, out_dir) -> tuple[Path, Path]:

@@ -5,6 +5,7 @@ user's model file. None of them is written by a case."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -156,6 +157,7 @@ def write_static_files(d) -> None:
     (d / "net.py").write_text(NET_PY)
     (d / "exits.py").write_text("import sys\nsys.exit(0)\n")
     _write_edited_qnets(d)
+    _write_special_files(d)
     nosha = torch.load(demo_checkpoint_path(), weights_only=True)
     del nosha["sha256"]
     torch.save(nosha, d / "nosha.pt")
@@ -166,3 +168,18 @@ def write_static_files(d) -> None:
                      "--out", str(d / "edited")]) == 0
     with open(d / "edited" / "structhw_network.v", "a") as f:
         f.write("// edited\n")
+
+
+def _write_special_files(d) -> None:
+    """Inputs that are not what their names say: a FIFO, a device, links to nothing, a JSON
+    integer of 5,000 digits (beyond Python's int parsing limit) and one beyond 64 bits."""
+    os.mkfifo(d / "fifo.qnet.json")
+    os.mkfifo(d / "fifo.pt")
+    (d / "zero.qnet.json").symlink_to("/dev/zero")
+    (d / "dangling").symlink_to("/nonexistent/structhw-target")
+    (d / "loop").symlink_to(d / "loop")
+    text = json.dumps(tiny_chain(name="tiny").to_json())
+    (d / "digits5000.qnet.json").write_text(text.replace('"in_channels": 1', '"in_channels": '
+                                                         + "1" * 5000, 1))
+    (d / "int70.qnet.json").write_text(text.replace('"in_channels": 1',
+                                                    f'"in_channels": {2 ** 70}', 1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import time
 import warnings
 
@@ -345,6 +346,31 @@ CASES = {
     "report/out-is-a-file": ["report", "--out", "{file}"],
     "report/out-under-a-file": ["report", "--out", "{file}/r"],
     "report/out-on-sysfs": ["report", "--out", "/sys/structhw-report"],
+    "report/chain-qnet-not-of-the-digits-shape": ["report", TINY, "--out", "{out}"],
+    "report/model-is-a-fifo": ["report", "{S}/fifo.pt", "--out", "{out}"],
+    "report/out-dangling-link": ["report", "--out", "{S}/dangling"],
+    # ----- files that are not regular files, JSON integers beyond 64 bits, link and name limits
+    "compile/qnet-is-a-fifo": ["compile", "{S}/fifo.qnet.json", "--out", "{out}"],
+    "compile/checkpoint-is-a-fifo": ["compile", "{S}/fifo.pt", "--out", "{out}"],
+    "compile/qnet-links-to-dev-zero": ["compile", "{S}/zero.qnet.json", "--out", "{out}"],
+    "quantize/checkpoint-is-a-fifo": ["quantize", "{S}/fifo.pt"],
+    "sim/qnet-links-to-dev-zero": ["sim", "{S}/zero.qnet.json"],
+    "build/qnet-is-a-fifo": ["build", "{S}/fifo.qnet.json", "--out", "{out}"],
+    "compile/qnet-int-of-5000-digits": ["compile", "{S}/digits5000.qnet.json", "--out", "{out}"],
+    "sim/qnet-int-of-5000-digits": ["sim", "{S}/digits5000.qnet.json"],
+    "quantize/qnet-int-beyond-64-bits": ["quantize", "{S}/int70.qnet.json"],
+    "build/qnet-int-beyond-64-bits": ["build", "{S}/int70.qnet.json", "--out", "{out}"],
+    "train/out-dangling-link": ["train", "--out", "{S}/dangling"],
+    "train/out-link-loop": ["train", "--out", "{S}/loop"],
+    "compile/out-dangling-link": ["compile", TINY, "--out", "{S}/dangling"],
+    "compile/out-under-a-dangling-link": ["compile", TINY, "--out", "{S}/dangling/c"],
+    "train/out-name-too-long-for-its-staging-folder": ["train", "--out", "{out}/" + "a" * 240],
+    "compile/out-name-too-long-for-its-staging-folder": ["compile", TINY,
+                                                         "--out", "{out}/" + "b" * 230],
+    "sim/dump-name-too-long-for-its-temporary-file": ["sim", TINY,
+                                                      "--dump", "{out}/" + "d" * 240 + ".npz"],
+    "sim/work-is-a-file": ["sim", TINY, "--work", "{file}"],
+    "sim/work-dangling-link": ["sim", TINY, "--work", "{S}/dangling"],
 }
 
 
@@ -366,15 +392,20 @@ def tty():
 
 
 def snapshot(*roots) -> dict:
-    """Every path under ``roots`` with its bytes (None for a folder)."""
+    """Every path under ``roots`` with its bytes (None for a folder; its mode and link target
+    for a FIFO, device or link, which are not read)."""
     state = {}
     for root in roots:
         for folder, dirs, files in os.walk(root):
             state[folder] = None
-            for name in files:
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
                 path = os.path.join(folder, name)
-                with open(path, "rb") as f:
-                    state[path] = f.read()
+                mode = os.lstat(path).st_mode
+                if stat.S_ISREG(mode):
+                    with open(path, "rb") as f:
+                        state[path] = f.read()
+                else:
+                    state[path] = (mode, os.readlink(path) if stat.S_ISLNK(mode) else None)
     return state
 
 

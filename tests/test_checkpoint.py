@@ -23,6 +23,7 @@ from structhw.checkpoint import (
     state_to_plain,
 )
 from structhw.errors import ConfigError
+from structhw.regularization import make_plan
 from structhw.zoo import build_model
 
 # Models trained for a few epochs (or not at all) are not structured yet: decompose warns, by design.
@@ -33,7 +34,7 @@ def _config(recipe="sr"):
     return {
         "model": "digits-cnn",
         "preset": "A",
-        "plan": {"0": [1, 2], "2": [4, 2], "4": [8, 2], "7": [32, 1]},
+        "plan": plan_to_config(make_plan(build_model("digits-cnn"), "A")),
         "lam": 0.5,
         "epochs": 3,
         "seed": 0,
@@ -246,3 +247,102 @@ def test_any_corruption_is_a_config_error_or_the_saved_tensors(tmp_path_factory,
         for key in ("dense", "structured"):
             assert ckpt[key].keys() == saved[key].keys()
             assert all(torch.equal(ckpt[key][n], saved[key][n]) for n in saved[key]), key
+
+
+# ----- issue 19 probe: tensors that are not dense CPU float32/int64, and configs out of range
+
+def _demo():
+    from structhw.checkpoint import demo_checkpoint_path
+
+    return torch.load(demo_checkpoint_path(), weights_only=True)
+
+
+def _write(tmp_path, ckpt, reseal=True, name="edited.pt"):
+    if reseal:
+        ckpt["sha256"] = checkpoint_digest(ckpt)
+    path = tmp_path / name
+    torch.save(ckpt, path)
+    return path
+
+
+def _first(state):
+    return next(iter(state))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda v: v.to_sparse(), "is a sparse tensor"),
+        (lambda v: torch.empty_like(v, device="meta"), "is on device 'meta'"),
+        (lambda v: v.double(), "is torch.float64"),
+        (lambda v: v.half(), "is torch.float16"),
+        (lambda v: v.to(torch.complex64), "is torch.complex64"),
+    ],
+)
+def test_tensor_that_is_not_dense_cpu_float32_is_refused_before_the_digest(tmp_path, edit, message):
+    """The probe's sparse and meta tensors made checkpoint_digest raise (a traceback); the
+    digest is kept (not resealed), so the layout check must come first."""
+    ckpt = _demo()
+    name = _first(ckpt["structured"])
+    ckpt["structured"][name] = edit(ckpt["structured"][name])
+    path = _write(tmp_path, ckpt, reseal=False)
+    with pytest.raises(ConfigError, match=rf"edited.pt: 'structured' tensor '{name}' {message}"):
+        load_checkpoint(path)
+
+
+def test_resealed_float64_weights_are_refused(tmp_path):
+    ckpt = _demo()
+    ckpt["dense"] = {k: v.double() for k, v in ckpt["dense"].items()}
+    with pytest.raises(ConfigError, match=r"'dense' tensor .* is torch.float64.*float32"):
+        load_checkpoint(_write(tmp_path, ckpt))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(epochs=-5), "--epochs: must be an integer >= 0, got -5"),
+        (lambda c: c.update(lam=float("nan")), "--lam: λ must be a finite number >= 0, got nan"),
+        (lambda c: c.update(lam=1e308), "--lam: λ"),
+        (lambda c: c.update(lr=10**400), "--lr: must be a finite number > 0"),
+        (lambda c: c.update(lr=0.0), "--lr: must be a finite number > 0"),
+        (lambda c: c.update(seed=2**80), "--seed: must be at most"),
+        (lambda c: c.update(batch_size=0), "--batch-size"),
+        (lambda c: c.update(preset="Z"), "--preset: unknown preset 'Z'"),
+        (lambda c: c.update(preset="B"), "config 'plan' is not preset B's plan"),
+        (lambda c: c.update(plan={}), "config 'plan' is not preset A's plan"),
+        (lambda c: c["plan"].pop("7"), "config 'plan' is not preset A's plan"),
+        (lambda c: c["plan"].update({"0": [1, 1]}), "config 'plan' is not preset A's plan"),
+        (lambda c: c["plan"].update({"0": [1000, 1]}), "layer '0': c=1000"),
+        (lambda c: c["plan"].update({"nope": [1, 1]}), "plan names layer 'nope'"),
+        (lambda c: c.update(data="mnist"), "--data 'mnist': unknown data set"),
+        (lambda c: c.update(data="standin"), "--data standin holds 3×32×32"),
+        (lambda c: c.update(data="random"), "--data random has no labels"),
+        (lambda c: c.update(data="cifar10:/nonexistent"), "holds 3×32×32"),
+        (lambda c: c.update(data=5), "config 'data' is 5"),
+        (lambda c: c.update(model="resnet20"), "config 'plan'|takes 3×32×32"),
+        (lambda c: c.update(extra=1), "config has unknown key 'extra'"),
+    ],
+)
+def test_resealed_config_out_of_range_is_refused(tmp_path, edit, message):
+    """Each was accepted by `structhw quantize` with exit 0 in the probe (resealed digests)."""
+    ckpt = _demo()
+    edit(ckpt["config"])
+    with pytest.raises(ConfigError, match=message) as info:
+        load_checkpoint(_write(tmp_path, ckpt))
+    assert "\n" not in str(info.value) and "edited.pt" in str(info.value)
+
+
+def test_checkpoint_holding_both_structured_and_decomposed_is_refused(tmp_path):
+    ckpt = _demo()
+    ckpt["decomposed"] = dict(ckpt["structured"])
+    with pytest.raises(ConfigError, match="exactly one of 'structured' and 'decomposed'"):
+        load_checkpoint(_write(tmp_path, ckpt))
+
+
+def test_shipped_checkpoints_without_a_data_key_still_load():
+    from structhw.checkpoint import SHIPPED_CHECKPOINTS, shipped_checkpoint_path
+
+    demo = load_checkpoint(shipped_checkpoint_path("digits-cnn"))
+    assert "data" not in demo["config"]
+    for model in SHIPPED_CHECKPOINTS:
+        assert load_checkpoint(shipped_checkpoint_path(model))["config"]["model"] == model

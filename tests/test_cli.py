@@ -41,3 +41,45 @@ def test_a_tool_out_of_memory_is_one_line_and_exit_1(exc, says, monkeypatch, tmp
     assert lines[-1].startswith("structhw rtl: error: ") and says in lines[-1], err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def _interrupted_training(tmp_path, sig, count: int):
+    """``structhw train`` in a child process, sent ``sig`` ``count`` times (0.05 s apart) once
+    training runs; returns (exit code, stderr lines other than progress bars)."""
+    import os
+    import signal as signals
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from structhw.cli import "
+                             "console_main; sys.exit(console_main())", "train", "--epochs", "60",
+                             "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signals.signal(signals.SIGINT, signals.SIG_DFL))
+    deadline = time.time() + 120
+    while b"it/s" not in proc.stderr.peek(4096) and time.time() < deadline:
+        time.sleep(0.2)
+    for _ in range(count):
+        os.kill(proc.pid, sig)
+        time.sleep(0.05)
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=60)
+    lines = [line for line in err.replace("\r", "\n").splitlines()
+             if line.strip() and "it/s" not in line and "?it" not in line]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "output or staging folder left"
+    return code, lines
+
+
+def test_sigterm_unwinds_the_command_prints_one_line_and_leaves_nothing(tmp_path):
+    import signal as signals
+
+    assert _interrupted_training(tmp_path, signals.SIGTERM, 1) == (
+        143, ["structhw train: terminated"])
+
+
+def test_a_second_ctrl_c_during_the_cleanup_is_ignored(tmp_path):
+    import signal as signals
+
+    assert _interrupted_training(tmp_path, signals.SIGINT, 3) == (
+        130, ["structhw train: interrupted"])

@@ -3,6 +3,7 @@ contract (bad input → one line, exit 2, no files) and atomic outputs."""
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from structhw.checkpoint import build_models, load_checkpoint
 from structhw.cli import main as cli_main
 from structhw.data import digits_split
 from structhw.decompose import decompose
+from structhw.errors import ConfigError
 from structhw.regularization import make_plan
 from structhw.zoo import build_model
 
@@ -131,6 +133,9 @@ def test_cli_direct_run_trains_the_decomposed_architecture(tmp_path):
         (["--batch-size", "0"], "--batch-size"),
         (["--seed", "-1"], "--seed: must be an integer >= 0"),
         (["--lr", "0"], "--lr: must be a finite number > 0"),
+        (["--lam", "1e308"], "--lam: λ·SR must be finite in float32"),
+        (["--lam", "1e38"], "--lam: λ·SR must be finite in float32"),
+        (["--lr", "1e39"], "--lr: must be at most"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys, argv, message):
@@ -197,3 +202,59 @@ def test_run_training_trains_dense_and_structured_from_the_same_start(monkeypatc
     assert all(torch.equal(starts[0][k], starts[1][k]) for k in starts[0])
     assert not torch.equal(result.dense.state_dict()["0.weight"], result.trained.state_dict()["0.weight"])
     assert isinstance(result.decomposed.get_submodule("2"), nn.Module)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("lr", 10**400, "--lr: must be a finite number > 0"),
+        ("lam", 10**400, "--lam: λ must be a finite number >= 0"),
+        ("lr", "0.1", "--lr: must be a finite number > 0"),
+        ("lam", True, "--lam: λ must be a finite number >= 0"),
+        ("seed", 2**80, "--seed: must be at most " + str(2**64 - 1)),
+        ("epochs", 1.5, "--epochs: must be an integer >= 1"),
+    ],
+    ids=["lr-bigint", "lam-bigint", "lr-str", "lam-bool", "seed-2**80", "epochs-float"],
+)
+def test_config_out_of_range_is_a_config_error_not_a_crash(field, value, message):
+    """A big int (10**400) made math.isfinite raise OverflowError; 2**80 passed as a seed."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        train.TrainConfig(**{field: value}).validate()
+
+
+def test_largest_lam_whose_sr_term_is_finite_in_float32_is_accepted():
+    plan_size = len(make_plan(build_model("digits-tiny"), "A"))
+    ok = float(torch.finfo(torch.float32).max) / plan_size
+    train.TrainConfig(model="digits-tiny", lam=ok * 0.999).validate()
+    with pytest.raises(ConfigError, match="--lam"):
+        train.TrainConfig(model="digits-tiny", lam=ok * 1.001).validate()
+
+
+def test_training_that_diverges_is_refused_and_writes_nothing(tmp_path, capsys):
+    """lr 1e30 passes the up-front checks but turns every weight NaN in the first epoch: the
+    probe's `--lam 1e308` wrote such a checkpoint with exit 0."""
+    with pytest.raises(ConfigError, match=r"NaN or infinite.*--lr"):
+        train.run_training(train.TrainConfig(model="digits-tiny", epochs=1, lr=1e30), progress=False)
+    out = tmp_path / "out"
+    argv = ["train", "--model", "digits-tiny", "--epochs", "1", "--lr", "1e30", "--no-progress",
+            "--out", str(out)]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("structhw train: error: ") and err.count("\n") == 1 and "--lr" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_finite_result_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """The safety net after training: a NaN in a trained weight (however it got there) stops
+    run_training, so write_outputs never sees it."""
+    real = train.train_structured
+
+    def poisoned(*args, **kwargs):
+        trained, decomposed, history = real(*args, **kwargs)
+        with torch.no_grad():
+            next(trained.parameters()).view(-1)[0] = float("nan")
+        return trained, decomposed, history
+
+    monkeypatch.setattr(train, "train_structured", poisoned)
+    with pytest.raises(ConfigError, match=r"NaN or infinite.*--lam.*--lr"):
+        train.run_training(train.TrainConfig(model="digits-tiny", epochs=1), progress=False)

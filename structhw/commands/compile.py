@@ -98,7 +98,7 @@ def check_model(model: str | None, graphs: bool = False) -> None:
 def check_graph_sizes(graph, where: str) -> None:
     """Every conv/linear layer of ``graph`` within the size limits of the cycle and resource
     models."""
-    from .rtl import check_layer_size
+    from ..size_limits import check_layer_size
 
     for op in graph.nodes:
         layer = getattr(op, "layer", None)
@@ -186,7 +186,7 @@ def write_outputs(plan, out: Path, target: str, verilog: bool) -> list:
     the paths written, plan.json first. Verilog of an earlier compile that this one does not
     write is removed."""
     if verilog:
-        from .rtl import check_fits_some_board
+        from ..size_limits import check_fits_some_board
         check_fits_some_board(plan.totals, f"the plan under the {target}")
     with staged_outputs(out, last=(PLAN_FILE,), remove=generated_names()) as stage:
         names = write_compiled(plan, stage.folder, verilog=verilog)

@@ -42,7 +42,12 @@ def model_argument(text: str) -> str:
     """MODEL as given, or the path of the shipped checkpoint a ``<zoo model>-A`` name stands
     for (:func:`structhw.checkpoint.shipped_model_path`), so that every command sees a file."""
     path = shipped_model_path(text)
-    return text if path is None else str(path)
+    if path is not None:
+        return str(path)
+    named = Path(text.rsplit(":", 1)[0] if ".py:" in text else text)
+    if named.exists() and not (named.is_file() or named.is_dir()):
+        raise argparse.ArgumentTypeError(f"{text}: not a regular file or folder")
+    return text
 
 
 def data_argument(text: str) -> str:

@@ -12,6 +12,7 @@ rest, and the reason) or a target fails; 2 on bad input.
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 from ..errors import ConfigError, check_output_dir, path_argument
@@ -87,10 +88,16 @@ def run(args) -> int:
     from ..report import collect_report, exit_code, write_report
 
     source = check_arguments(args)
-    report = collect_report(source, args.board, args.out, images=args.images,
-                            build=not args.no_build, target_mhz=args.target_mhz,
-                            sumpool_synth=not args.no_sumpool_synth)
-    paths = write_report(report, args.out)
+    new_out = not args.out.exists()
+    try:
+        report = collect_report(source, args.board, args.out, images=args.images,
+                                build=not args.no_build, target_mhz=args.target_mhz,
+                                sumpool_synth=not args.no_sumpool_synth)
+        paths = write_report(report, args.out)
+    except BaseException:
+        if new_out:
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     for target in report["targets"]:
         value = target["value"]
         shown = value if isinstance(value, str) or value is None else f"{value:.3f}"

@@ -33,7 +33,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..compiled import is_compiled
-from ..errors import ConfigError, path_argument
+from ..errors import ConfigError, check_output_dir, path_argument
+from ..sim.runner import CACHE_ENV, default_build_root
 from .model_args import (MODEL_HELP, add_model_arguments, is_file_model, is_graph_file,
                          model_source, refuse_model_options)
 from .sim_dump import check_dump_path, dump_arrays, float_model
@@ -136,7 +137,7 @@ def run_random_layer(args) -> int:
     from structhw.sim.layer import random_inputs, simulate_layers
     from structhw.sim.runner import require_simulator
 
-    from .rtl import check_layer_size
+    from ..size_limits import check_layer_size
 
     if args.model is not None:
         raise ConfigError("--random-layer simulates a random layer: give no MODEL with it")
@@ -322,7 +323,6 @@ def run_network(args) -> int:
     from structhw.commands.compile import load_model, resolve_budget
     from structhw.compiler import compile_plan
     from structhw.quant import quantized_test_split
-    from structhw.sim.native_build import terminate_as_exit
     from structhw.sim.runner import require_simulator
 
     if args.dump is not None:
@@ -334,8 +334,8 @@ def run_network(args) -> int:
                 else None)
     require_simulator(args.simulator)
     steps = ("model", "compile", "simulate")
-    with terminate_as_exit(), tqdm(total=len(steps), desc="sim", unit="step", file=sys.stderr,
-                                   leave=False, disable=None) as bar:
+    with tqdm(total=len(steps), desc="sim", unit="step", file=sys.stderr, leave=False,
+              disable=None) as bar:
         bar.set_postfix_str("model")
         budget, target = resolve_budget(args.board, None)
         source, sources = None, ()
@@ -379,7 +379,16 @@ MAX_RESET_CYCLE = 2**62
 """Largest ``--reset-at`` the native bench's 64-bit cycle counter takes."""
 
 
+def check_sim_folders(args) -> None:
+    """Refuse an unusable ``--work`` or simulator cache folder before any work."""
+    if args.work is not None:
+        check_output_dir(args.work, "--work")
+    check_output_dir(default_build_root(),
+                     f"the simulator cache (${CACHE_ENV}, else $XDG_CACHE_HOME/structhw/sim)")
+
+
 def run(args) -> int:
+    check_sim_folders(args)
     _check_probability("idle", args.idle)
     _check_probability("stall", args.stall)
     if not 0 <= args.seed <= MAX_SEED:

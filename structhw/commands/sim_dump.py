@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from structhw.errors import ConfigError
+from structhw.errors import ConfigError, check_output_file
 
 
 def float_model(args, source=None):
@@ -60,15 +60,4 @@ def dump_arrays(images: np.ndarray, result, plan, model) -> dict:
 
 def check_dump_path(path) -> Path:
     """Refuse a dump path that cannot be written before any work is done."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"--dump {path}: is a directory")
-    if path.suffix != ".npz":
-        raise ConfigError(f"--dump {path}: the dump is a NumPy .npz archive; give a name "
-                          f"ending in .npz")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"--dump {path}: {parent} is not a directory")
-            break
-    return path
+    return check_output_file(path, "--dump", suffix=".npz")

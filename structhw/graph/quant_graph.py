@@ -184,6 +184,9 @@ class QuantGraph:
         if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
             raise ConfigError(f"not a {FORMAT_NAME} file (missing or wrong 'format' field)")
         version = obj.get("version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ConfigError(f"unsupported {FORMAT_NAME} version {version!r}; this structhw "
+                              f"reads versions 1 and {GRAPH_VERSION} (integers)")
         if version == 1:
             return cls.from_qnet(QuantNet.from_json(obj))
         if version != GRAPH_VERSION:

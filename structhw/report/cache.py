@@ -63,19 +63,21 @@ def cached_board_build(board: str, plan, out_dir, target_mhz: float, *, build: b
                        builder=board_build) -> tuple[dict, bool]:
     """``(report.json contents, reused)`` for ``plan`` on ``board`` in ``out_dir``.
 
-    Writes ``out_dir/plan.json``; reuses the cached report when :func:`cached_build` accepts it,
-    otherwise runs ``builder(board, plan, out_dir, target_mhz)`` (unless ``build`` is False) and
-    records the key. Raises :class:`ConfigError` with the reason when there is no report.
+    Reuses the cached report when :func:`cached_build` accepts it, otherwise runs
+    ``builder(board, plan, out_dir, target_mhz)`` (unless ``build`` is False) and records the
+    key; either way ``out_dir/plan.json`` is the plan built. Raises :class:`ConfigError` with the
+    reason when there is no report, writing nothing.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plan.save(out_dir / "plan.json")
     key = build_key(board, plan, target_mhz)
     cached = cached_build(out_dir, key)
     if cached is not None:
+        plan.save(out_dir / "plan.json")
         return cached, True
     if not build:
         raise ConfigError(f"not built (--no-build) and no cached build of this design in {out_dir}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan.save(out_dir / "plan.json")
     (out_dir / BUILD_KEY).unlink(missing_ok=True)
     report = builder(board, plan, out_dir, target_mhz)
     write_json(out_dir / BUILD_KEY, {"key": key, "board": board, "target_mhz": float(target_mhz),

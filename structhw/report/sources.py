@@ -149,13 +149,15 @@ def chain_data(data: str | None, name: str) -> str:
 
 def network_data(net, data: str | None, name: str) -> str:
     """The data set a quantized ``net`` is tested on: ``data``, else the one recorded in a
-    graph's metadata, else digits; a chain network only on digits (:func:`chain_data`)."""
+    graph's metadata, else digits; a chain network only on digits (:func:`chain_data`). A data
+    set of other images than the network takes is refused."""
     from ..datasets import parse_data
     from ..graph.quant_graph import QuantGraph
 
     if not isinstance(net, QuantGraph):
-        return chain_data(data, name)
-    chosen = data or net.metadata.get("data") or "digits"
+        chosen = chain_data(data, name)
+    else:
+        chosen = data or net.metadata.get("data") or "digits"
     parse_data(chosen).for_shape(net.input_shape)
     return chosen
 
