@@ -80,29 +80,67 @@ class FlatChannelSum(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         geo, layer = self.geometry, self.geometry.layer
-        C, H, W = self.in_shape
-        HW, Q, bits = H * W, layer.in_channels, geo.value_bits
+        Q, bits = layer.in_channels, geo.value_bits
         cw = Q - layer.c + 1
-        pixel = data.ArrayLayout(signed(8), C)
         m.submodules.pixels = pixels = Memory(
             shape=unsigned(self.pixel_bits), depth=self.pixel_depth, init=[],
             attrs={"ram_style": ram_style(self.pixel_depth, self.pixel_bits)})
+        full = self._fill(m, pixels)
+        busy, j, sum_half, next_half, start, last_step = self._sum_control(m, full)
 
-        def address(half, p):
-            return Mux(half, HW + p, p)
+        p_in, ch_in = self._index_counter(m, "x_in", start, start | busy)
+        read_in = pixels.read_port()
+        m.d.comb += read_in.addr.eq(self._address(Mux(start, next_half, sum_half), p_in))
+        x_in = Signal(signed(8), name="x_in")
+        m.d.comb += x_in.eq(self._lane(read_in.data, ch_in))
 
-        def lane(word, ch):
-            return data.View(pixel, word)[ch] if C > 1 else data.View(pixel, word)[0]
+        value = Signal(signed(bits), name="e_value")
+        if cw == 1:
+            m.d.comb += value.eq(x_in)
+        else:
+            acc = Signal(signed(bits), name="e_sum")
+            leaving = 0
+            if flat_read_ports(geo) == 2:
+                # x[j − cw]: from (0, 0) at step cw on, one value a step
+                p_out, ch_out = self._index_counter(m, "x_out", start | ~busy | (j < cw),
+                                                    start | busy)
+                read_out = pixels.read_port()
+                m.d.comb += read_out.addr.eq(self._address(sum_half, p_out))
+                x_out = Signal(signed(8), name="x_out")
+                m.d.comb += x_out.eq(self._lane(read_out.data, ch_out))
+                leaving = Mux(j >= cw, x_out, 0)
+            m.d.comb += value.eq(Mux(j == 0, 0, acc) + x_in - leaving)
+            with m.If(busy):
+                m.d.sync += acc.eq(value)
 
-        # fill: H·W beats into the free half, then mark it full
+        pack_words(m, self, value, busy & (j >= cw - 1), j == Q - 1)
+        m.d.comb += self.row_done.eq(last_step)
+        return m
+
+    def _address(self, half, p):
+        """Word of pixel ``p`` in memory half ``half``."""
+        _, H, W = self.in_shape
+        return Mux(half, H * W + p, p)
+
+    def _lane(self, word, ch):
+        """Value of channel ``ch`` in a pixel word."""
+        C = self.in_shape[0]
+        view = data.View(data.ArrayLayout(signed(8), C), word)
+        return view[ch] if C > 1 else view[0]
+
+    def _fill(self, m, pixels):
+        """H·W input beats into the free half, which is then marked full; returns the two
+        halves' full flags (cleared by the sum control)."""
+        _, H, W = self.in_shape
+        HW = H * W
         write = pixels.write_port()
         fill_half = Signal(name="fill_half")
         fill_pix = Signal(range(HW), name="fill_pixel")
         full = [Signal(name=f"full{h}") for h in range(2)]
         m.d.comb += self.i.ready.eq(~Mux(fill_half, full[1], full[0]))
         take = self.i.valid & self.i.ready
-        m.d.comb += [write.addr.eq(address(fill_half, fill_pix)), write.data.eq(self.i.payload),
-                     write.en.eq(take)]
+        m.d.comb += [write.addr.eq(self._address(fill_half, fill_pix)),
+                     write.data.eq(self.i.payload), write.en.eq(take)]
         with m.If(take):
             m.d.sync += fill_pix.eq(fill_pix + 1)
             with m.If(fill_pix == HW - 1):
@@ -110,8 +148,12 @@ class FlatChannelSum(wiring.Component):
                 for h in range(2):
                     with m.If(fill_half == h):
                         m.d.sync += full[h].eq(1)
+        return full
 
-        # sum: steps j = 0 … Q−1 over a full half; the read address is the next step's
+    def _sum_control(self, m, full):
+        """Steps j = 0 … Q−1 over a full half (the read address is the next step's); returns
+        ``(busy, j, sum_half, next_half, start, last_step)``."""
+        Q = self.geometry.layer.in_channels
         busy = Signal()
         j = Signal(range(max(Q, 2)))
         sum_half, next_half = Signal(name="sum_half"), Signal(name="next_half")
@@ -127,47 +169,23 @@ class FlatChannelSum(wiring.Component):
                     m.d.sync += full[h].eq(0)
         with m.If(start):
             m.d.sync += [busy.eq(1), sum_half.eq(next_half), next_half.eq(~next_half)]
+        return busy, j, sum_half, next_half, start, last_step
 
-        def index_counter(name, restart):
-            """(pixel, channel) of a step's value, registered; the next step's pixel, comb."""
-            p = Signal(range(HW), name=f"{name}_pixel")
-            ch = Signal(range(max(C, 2)), name=f"{name}_channel")
-            p_next = Signal.like(p, name=f"{name}_pixel_next")
-            ch_next = Signal.like(ch, name=f"{name}_channel_next")
-            with m.If(restart):
-                m.d.comb += [p_next.eq(0), ch_next.eq(0)]
-            with m.Elif(p == HW - 1):
-                m.d.comb += [p_next.eq(0), ch_next.eq(ch + 1)]
-            with m.Else():
-                m.d.comb += [p_next.eq(p + 1), ch_next.eq(ch)]
-            with m.If(start | busy):
-                m.d.sync += [p.eq(p_next), ch.eq(ch_next)]
-            return p_next, ch
-
-        p_in, ch_in = index_counter("x_in", start)
-        read_in = pixels.read_port()
-        m.d.comb += read_in.addr.eq(address(Mux(start, next_half, sum_half), p_in))
-        x_in = Signal(signed(8), name="x_in")
-        m.d.comb += x_in.eq(lane(read_in.data, ch_in))
-
-        value = Signal(signed(bits), name="e_value")
-        if cw == 1:
-            m.d.comb += value.eq(x_in)
-        else:
-            acc = Signal(signed(bits), name="e_sum")
-            leaving = 0
-            if flat_read_ports(geo) == 2:
-                # x[j − cw]: from (0, 0) at step cw on, one value a step
-                p_out, ch_out = index_counter("x_out", start | ~busy | (j < cw))
-                read_out = pixels.read_port()
-                m.d.comb += read_out.addr.eq(address(sum_half, p_out))
-                x_out = Signal(signed(8), name="x_out")
-                m.d.comb += x_out.eq(lane(read_out.data, ch_out))
-                leaving = Mux(j >= cw, x_out, 0)
-            m.d.comb += value.eq(Mux(j == 0, 0, acc) + x_in - leaving)
-            with m.If(busy):
-                m.d.sync += acc.eq(value)
-
-        pack_words(m, self, value, busy & (j >= cw - 1), j == Q - 1)
-        m.d.comb += self.row_done.eq(last_step)
-        return m
+    def _index_counter(self, m, name, restart, advance):
+        """(pixel, channel) of a step's value, registered when ``advance``; returns the next
+        step's pixel (comb) and this step's channel."""
+        C, H, W = self.in_shape
+        HW = H * W
+        p = Signal(range(HW), name=f"{name}_pixel")
+        ch = Signal(range(max(C, 2)), name=f"{name}_channel")
+        p_next = Signal.like(p, name=f"{name}_pixel_next")
+        ch_next = Signal.like(ch, name=f"{name}_channel_next")
+        with m.If(restart):
+            m.d.comb += [p_next.eq(0), ch_next.eq(0)]
+        with m.Elif(p == HW - 1):
+            m.d.comb += [p_next.eq(0), ch_next.eq(ch + 1)]
+        with m.Else():
+            m.d.comb += [p_next.eq(p + 1), ch_next.eq(ch)]
+        with m.If(advance):
+            m.d.sync += [p.eq(p_next), ch.eq(ch_next)]
+        return p_next, ch
