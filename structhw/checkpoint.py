@@ -18,7 +18,7 @@ code: :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)`` an
 field, so a corrupted, truncated or malicious file is a :class:`ConfigError`, never executed.
 Every tensor is dense (``torch.strided``), on the CPU, float32 or int64 (:data:`TENSOR_DTYPES`),
 checked before the digest is computed. The config's values obey the rules ``structhw train``
-checks its arguments with (:meth:`structhw.train.TrainConfig.validate`, except that ``epochs``
+checks its arguments with (:meth:`structhw.train_config.TrainConfig.validate`, except that ``epochs``
 may be 0: an untrained model), and ``plan`` is exactly the plan its preset gives its model.
 
 Integrity: ``torch.load`` checks no CRC, so bytes flipped inside a tensor's data load silently as
@@ -64,7 +64,7 @@ CONFIG_TYPES = {
 
 OPTIONAL_CONFIG_KEYS = ("data",)
 """``config`` keys a checkpoint may lack: ``data`` absent (written before ``--data`` existed)
-means digits, :data:`structhw.train.DEFAULT_DATA`."""
+means digits, :data:`structhw.train_config.DEFAULT_DATA`."""
 
 TENSOR_DTYPES = (torch.float32, torch.int64)
 """The dtypes of the tensors structhw writes: float32 weights and buffers, int64 counters
@@ -334,10 +334,10 @@ CIFAR_LIKE_STANDIN = "standin"
 def check_config_values(ckpt: dict, where: str = "checkpoint") -> None:
     """Raise :class:`ConfigError` unless the config (of a checkpoint that passed
     :func:`check_layout`) holds values ``structhw train`` accepts
-    (:meth:`structhw.train.TrainConfig.validate`; ``epochs`` may be 0) and ``plan`` is the plan
+    (:meth:`structhw.train_config.TrainConfig.validate`; ``epochs`` may be 0) and ``plan`` is the plan
     its preset gives its model, layer for layer."""
     from .regularization import validate_plan
-    from .train import DEFAULT_DATA, TrainConfig
+    from .train_config import DEFAULT_DATA, TrainConfig
     from .zoo import build_model
 
     config = ckpt["config"]

@@ -4,10 +4,6 @@ Writes ``checkpoint.pt`` and ``metrics.json`` to ``--out``; see :mod:`structhw.t
 """
 
 from .. import train
-from ..errors import ConfigError
-
-MAX_SEED = 2**64 - 1
-"""Largest seed ``torch.manual_seed`` takes (an unsigned 64-bit integer)."""
 
 
 def register(subparsers) -> None:
@@ -25,7 +21,4 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    if args.seed > MAX_SEED:
-        raise ConfigError(f"--seed must be at most {MAX_SEED} (torch's unsigned 64-bit seed), "
-                          f"got {args.seed}")
     return train.run_from_args(args)
