@@ -33,9 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -166,29 +164,16 @@ def checkpoint_digest(ckpt: dict) -> str:
     return h.hexdigest()
 
 
-def readable_mode() -> int:
-    """File mode for written outputs: ``0o666`` minus the process umask (``mkstemp`` gives 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def save_checkpoint(ckpt: dict, path) -> Path:
     """Validate ``ckpt`` and write it with its ``sha256`` (of what is written) to ``path``
-    atomically (temporary file, then ``os.replace``)."""
+    atomically (:func:`structhw.atomic_file.atomic_open`)."""
+    from .atomic_file import atomic_open
+
     path = Path(path)
     validate_checkpoint(ckpt, str(path))
     ckpt = {**ckpt, "sha256": checkpoint_digest(ckpt)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(ckpt, f)
-        os.chmod(tmp, readable_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(ckpt, f)
     return path
 
 

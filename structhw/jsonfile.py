@@ -3,9 +3,9 @@ reader that turns every way a file can fail to be JSON into a :class:`ConfigErro
 file, and atomic writers, so an interrupted run never leaves half a file."""
 
 import json
-import os
 from pathlib import Path
 
+from .atomic_file import atomic_open
 from .errors import ConfigError
 
 
@@ -41,17 +41,10 @@ def read_json(path):
 
 
 def write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder + ``os.replace``),
+    """Write ``text`` to ``path`` atomically (:func:`structhw.atomic_file.atomic_open`),
     creating the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w") as f:
+        f.write(text)
 
 
 def write_json(path, obj, *, indent: int = 2, sort_keys: bool = False) -> None:

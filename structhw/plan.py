@@ -8,8 +8,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,17 +202,11 @@ def save_plan_json(obj: dict, path, rows: tuple = ("stages",), extra: dict | Non
     if extra:
         head = {k: v for k, v in obj.items() if k not in ("qnet_sha256", "qnet")}
         obj = {**head, **extra, **{k: obj[k] for k in ("qnet_sha256", "qnet") if k in obj}}
+    from .atomic_file import atomic_open
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w") as f:
-            f.write(_layout_json(obj, rows))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path, "w") as f:
+        f.write(_layout_json(obj, rows))
     return path
 
 
@@ -230,12 +222,6 @@ def _layout_json(obj: dict, rows: tuple) -> str:
         else:
             lines.append(f" {compact(key)}: {compact(value)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def qnet_digest(qnet: QuantNet) -> str:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -434,19 +432,11 @@ def _finite_number(value, what: str) -> float:
 
 def save(qnet: QuantNet, path) -> Path:
     """Write ``qnet`` to ``path`` atomically (temporary file, then rename)."""
+    from .atomic_file import atomic_open
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(qnet.to_json(), f, separators=(",", ":"))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path, "w") as f:
+        json.dump(qnet.to_json(), f, separators=(",", ":"))
     return path
 
 

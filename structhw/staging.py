@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic_file import umask
+
 STAGING_PREFIX = ".structhw-staging-"
 """Name prefix of staging folders (hidden, beside the output folder)."""
 
@@ -44,12 +46,6 @@ class Stage:
 def _missing_ancestors(path: Path) -> list:
     """``path``'s ancestors that do not exist yet, outermost first."""
     return [p for p in reversed(path.parents) if not p.exists()]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _commit(stage: Path, out: Path, last: tuple, remove: tuple) -> list:
@@ -82,7 +78,7 @@ def staged_outputs(out, *, last: tuple = (), remove: tuple = ()):
     created = _missing_ancestors(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{out.name}-", dir=out.parent))
-    os.chmod(stage, 0o777 & ~_umask())
+    os.chmod(stage, 0o777 & ~umask())
     staged = Stage(stage)
     try:
         yield staged

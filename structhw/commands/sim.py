@@ -22,11 +22,8 @@ A folder compiled with ``--no-verilog`` is simulated from Verilog generated for 
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -116,18 +113,11 @@ def _check_probability(name: str, value: float) -> None:
 
 def write_npz(path: Path, arrays: dict) -> Path:
     """Write ``arrays`` to ``path`` atomically (no ``.npz`` is appended to the name)."""
+    from ..atomic_file import atomic_open
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 
