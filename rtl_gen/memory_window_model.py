@@ -161,7 +161,8 @@ def _row_schedule(hp: int, wp: int, ho: int, stride: int, span: int, rows: int,
     done = {}
     writer_free, reader_end = 0, -1
     j = 0
-    assert not fill or hp == wp == 1
+    if fill and not hp == wp == 1:
+        raise ValueError(f"a flattening writer (fill {fill}) schedules a 1×1 map, not {hp}×{wp}")
     fill_start = -fill
 
     def run_reader_through(row: int) -> None:
@@ -185,7 +186,9 @@ def _row_schedule(hp: int, wp: int, ho: int, stride: int, span: int, rows: int,
         done[y] = start + wp * writer_cycles
         writer_free = done[y]
         run_reader_through(y)
-    assert len(spans) == len(firsts) and tail >= span
+    if len(spans) != len(firsts) or tail < span:
+        raise ValueError(f"row schedule incomplete: {len(spans)} of {len(firsts)} output rows "
+                         f"issued (window span {span}, last window's rows {tail})")
     return tuple(spans)
 
 

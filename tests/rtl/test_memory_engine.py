@@ -218,3 +218,12 @@ def test_flattening_linear_refuses_a_map_of_the_wrong_size():
     layer = random_quant_layer(12, 1, 12, 1, 3, 1, 1, 1, 0, seed=0, kind="linear")
     with pytest.raises(ConfigError, match="C·H·W = 12"):
         MemoryWindowEngine(layer, EngineParams(1, 1, window="memory"), in_shape=(4, 2, 2))
+
+
+def test_the_row_schedule_refuses_what_it_cannot_schedule():
+    """Its invariants are checked under ``python -O`` too (they were asserts)."""
+    from structhw.rtl_gen.memory_window_model import _row_schedule
+    with pytest.raises(ValueError, match="1×1 map, not 2×2"):
+        _row_schedule(2, 2, 1, 1, 1, 2, 1, 1, 1, fill=4)
+    with pytest.raises(ValueError, match="row schedule incomplete"):
+        _row_schedule(3, 3, 2, 1, 3, 3, 1, 1, 1)
