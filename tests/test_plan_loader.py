@@ -198,3 +198,26 @@ def test_graph_qnet_refuses_a_float_version():
     obj = json.loads(json.dumps({**obj, "version": 2.0}))
     with pytest.raises(ConfigError, match="version 2.0"):
         QuantGraph.from_json(obj)
+
+
+@pytest.mark.parametrize("memory_windows", [True, False])
+def test_a_graph_plan_records_whether_memory_windows_were_allowed(memory_windows):
+    """The linear layer is fed a 4×3×3 map: register engines plan it with a Flatten, a memory
+    engine without, so the loader must re-derive with the compiler's own choice."""
+    graph = QuantGraph.from_qnet(tiny_qnet())
+    plan = compile_graph(graph, BOARD.budget, target=BOARD.name, memory_windows=memory_windows)
+    obj = json.loads(json.dumps(plan.to_json()))
+    assert obj["memory_windows"] is memory_windows
+    loaded = graph_plan_from_json(obj)
+    assert loaded.memory_windows is memory_windows and loaded.to_json() == obj
+    legacy = edited(obj, lambda o: o.pop("memory_windows"), drop=())
+    assert graph_plan_from_json(legacy).to_json() == obj
+
+
+def test_a_graph_plan_refuses_a_memory_windows_choice_its_nodes_do_not_match():
+    graph = QuantGraph.from_qnet(tiny_qnet())
+    obj = json.loads(json.dumps(compile_graph(graph, BOARD.budget, target=BOARD.name,
+                                              memory_windows=False).to_json()))
+    refused(graph_plan_from_json, edited(obj, lambda o: o.update(memory_windows=True)), "but")
+    refused(graph_plan_from_json, edited(obj, lambda o: o.update(memory_windows=1)),
+            "memory_windows' must be true or false")

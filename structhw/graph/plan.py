@@ -118,6 +118,7 @@ class GraphPlan:
     dense: bool = False
     target: str | None = None
     graph_sha256: str = field(default="")
+    memory_windows: bool = True
 
     def __post_init__(self):
         if not self.graph_sha256:
@@ -179,7 +180,8 @@ class GraphPlan:
     def to_json(self) -> dict:
         return {
             "format": "structhw.plan", "version": PLAN_VERSION, "target": self.target,
-            "dense": self.dense, "budget": self.budget.to_json(),
+            "dense": self.dense, "memory_windows": self.memory_windows,
+            "budget": self.budget.to_json(),
             "prediction": {"cycles_per_image": self.cycles_per_image,
                            "throughput_images_per_cycle": 1.0 / self.cycles_per_image,
                            "latency_cycles": self.latency_cycles,
@@ -290,4 +292,5 @@ def compile_graph(graph: QuantGraph, budget: Budget, *, dense: bool = False,
                       c.cycles, hardware[op.name].latency(c.params), c.cost,
                       hardware[op.name].flatten_for(c.params))
              for op, c in zip(graph.nodes, chosen)]
-    return GraphPlan(graph, budget, nodes, edges, overhead, dense=dense, target=target)
+    return GraphPlan(graph, budget, nodes, edges, overhead, dense=dense, target=target,
+                     memory_windows=memory_windows)

@@ -8,7 +8,7 @@ from structhw.rtl_gen.nodes import EngineModel, node_hardware
 
 from ..errors import ConfigError
 from ..jsonfile import read_json
-from ..plan import (MAX_CYCLES, budget_from_json, check_count, check_rederived,
+from ..plan import (budget_from_json, check_count, check_rederived,
                     check_target_budget, check_version)
 from ..plan_fields import (check_derived, check_header, check_network_digest,
                            check_within_budget, dense_and_target, nonnegative_resources)
@@ -120,9 +120,24 @@ def _planned(obj, graph, budget, dense, target, digest, memory_windows: bool) ->
     edges = _edges(obj["edges"], graph, hardware)
     plan = GraphPlan(graph, budget, nodes, edges,
                      nonnegative_resources(obj["overhead"], "overhead"), dense=dense,
-                     target=target, graph_sha256=digest)
+                     target=target, graph_sha256=digest, memory_windows=memory_windows)
     _rederive_edges(plan, hardware)
     return plan
+
+
+def _planned_unrecorded(obj, graph, budget, dense, target, digest) -> GraphPlan:
+    """A plan written before ``memory_windows`` was recorded: re-derived with memory-window
+    engines allowed, else (when a linear node takes a map, which register engines plan with a
+    Flatten in the overhead) without them."""
+    try:
+        return _planned(obj, graph, budget, dense, target, digest, memory_windows=True)
+    except ConfigError as first:
+        if not any(getattr(node_hardware(op), "takes_map", False) for op in graph.nodes):
+            raise
+        try:
+            return _planned(obj, graph, budget, dense, target, digest, memory_windows=False)
+        except ConfigError:
+            raise first from None
 
 
 def graph_plan_from_json(obj) -> GraphPlan:
@@ -136,17 +151,14 @@ def graph_plan_from_json(obj) -> GraphPlan:
     budget = budget_from_json(obj["budget"])
     dense, target = dense_and_target(obj)
     check_target_budget(budget, target)
-    try:
-        plan = _planned(obj, graph, budget, dense, target, digest, memory_windows=True)
-    except ConfigError as first:
-        # compile_graph(memory_windows=False) (register engines only) plans a linear layer fed
-        # a map differently (its Flatten in the overhead); the plan does not record the choice
-        if not any(getattr(node_hardware(op), "takes_map", False) for op in graph.nodes):
-            raise
-        try:
-            plan = _planned(obj, graph, budget, dense, target, digest, memory_windows=False)
-        except ConfigError:
-            raise first from None
+    if "memory_windows" in obj:
+        memory_windows = obj["memory_windows"]
+        if type(memory_windows) is not bool:
+            raise ConfigError(f"plan 'memory_windows' must be true or false, got "
+                              f"{memory_windows!r}")
+        plan = _planned(obj, graph, budget, dense, target, digest, memory_windows)
+    else:
+        plan = _planned_unrecorded(obj, graph, budget, dense, target, digest)
     check_within_budget(plan)
     check_derived(obj, plan)
     return plan
