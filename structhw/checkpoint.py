@@ -71,10 +71,13 @@ TENSOR_DTYPES = (torch.float32, torch.int64)
 DEMO_CHECKPOINT = "digits_cnn_A.pt"
 
 
-SHIPPED_CHECKPOINTS = {"digits-cnn": DEMO_CHECKPOINT, "digits-tiny": "digits_tiny_A.pt"}
-"""The trained checkpoints in :mod:`structhw.models`, by zoo model: each trained with
-``structhw train --model NAME`` (preset A, the defaults), its ``metrics.json`` beside it as
-``<stem>.metrics.json``. A board's default model (:mod:`structhw.boards.registry`) is one of them."""
+SHIPPED_CHECKPOINTS = {"digits-cnn": DEMO_CHECKPOINT, "digits-tiny": "digits_tiny_A.pt",
+                       "resnet20": "resnet20_A.pt"}
+"""The trained checkpoints in :mod:`structhw.models`, by zoo model: the digits models trained with
+``structhw train --model NAME`` (preset A, the defaults), ResNet20 with ``structhw train --model
+resnet20 --data standin --epochs 30`` (preset A); each has its ``metrics.json`` beside it as
+``<stem>.metrics.json`` (written by ``benchmarks/ship_model.py``, which adds the int8 and
+hardware accuracies). A board's default model (:mod:`structhw.boards.registry`) is one of them."""
 
 
 def shipped_checkpoint_path(model: str) -> Path:

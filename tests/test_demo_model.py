@@ -1,9 +1,11 @@
-"""The shipped models (the demo digits-cnn and the small boards' digits-tiny): safe to load,
-small, their metrics reproduced when re-evaluated from their weights, their SR-trained weights
-structured. The demo also meets the accuracy targets, and ``structhw train`` with defaults
+"""The shipped models (the demo digits-cnn, the small boards' digits-tiny and Struct-ResNet20-A
+on the CIFAR-10 stand-in): safe to load, small, their metrics reproduced when re-evaluated from
+their weights on their own data set, their SR-trained weights structured, their int8 and
+hardware figures recorded and within the targets. The demo also meets the accuracy targets, and ``structhw train`` with defaults
 reproduces it: bit for bit on one machine, and by accuracy, structure and decomposition on any
 machine."""
 
+import functools
 import json
 
 import pytest
@@ -22,12 +24,23 @@ from structhw.checkpoint import (
     shipped_metrics_path,
 )
 from structhw.data import digits_split
+from structhw.datasets import training_sets
+
+
+@functools.lru_cache(maxsize=None)
+def _test_set(data: str):
+    return training_sets(data)[1]
+
+
+def _checkpoint_test_set(ckpt):
+    """The test split of the data set ``ckpt`` was trained on (digits when it names none)."""
+    return _test_set(ckpt["config"].get("data", train.DEFAULT_DATA))
 
 
 def _evaluated(path, metrics_path):
     ckpt = load_checkpoint(path)
     metrics = json.loads(metrics_path.read_text())
-    _, test_ds = digits_split()
+    test_ds = _checkpoint_test_set(ckpt)
     dense, decomposed = build_models(ckpt)
     structured = build_structured_model(ckpt)
     measured = {
@@ -48,10 +61,16 @@ def shipped(request):
     return _evaluated(shipped_checkpoint_path(request.param), shipped_metrics_path(request.param))
 
 
+SIZE_LIMIT = 200_000
+"""Bytes a shipped digits checkpoint may take (its dense and SR-trained weights, float32)."""
+SIZE_LIMITS = {"resnet20": 2_400_000}
+"""ResNet20's two float32 copies of 270k weights (dense baseline and SR-trained) are 2.2 MB."""
+
+
 @pytest.mark.parametrize("model", sorted(SHIPPED_CHECKPOINTS))
 def test_shipped_file_is_small_and_loads_weights_only(model):
     path = shipped_checkpoint_path(model)
-    assert path.is_file() and path.stat().st_size < 200_000
+    assert path.is_file() and path.stat().st_size < SIZE_LIMITS.get(model, SIZE_LIMIT)
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "structhw.checkpoint" and raw["config"]["recipe"] == "sr"
     assert raw["config"]["model"] == model
@@ -77,13 +96,28 @@ above holds on any CPU: other float kernels move a logit by ~1e-5 here, far belo
 
 def test_no_test_image_is_a_near_tie_so_exact_accuracy_holds_on_any_machine(shipped):
     ckpt, _, _ = shipped
-    x = digits_split()[1].tensors[0]
+    x = _checkpoint_test_set(ckpt).tensors[0]
     dense, decomposed = build_models(ckpt)
     for model in (dense, build_structured_model(ckpt), decomposed):
         with torch.no_grad():
             top = model(x).flatten(1).topk(2, dim=1).values
         gap = top[:, 0] - top[:, 1]
         assert float(gap.min()) >= TIE_MARGIN, (int(gap.argmin()), float(gap.min()))
+
+
+INT8_TARGET = 0.005
+"""int8 accuracy within half a point of float (the decomposed model's) — issue 17's target."""
+
+
+def test_int8_and_hardware_figures_are_recorded_and_meet_the_targets(shipped):
+    """benchmarks/ship_model.py measured them; the hardware ran every logit of its images."""
+    _, metrics, measured = shipped
+    assert measured["decomposed_acc"] - metrics["int8_acc"] <= INT8_TARGET
+    assert measured["dense_acc"] - metrics["dense_int8_acc"] <= INT8_TARGET
+    hw = metrics["hardware"]
+    assert hw["images"] >= 100 and hw["logits"] == 10 * hw["images"] and hw["mismatches"] == 0
+    assert hw["accuracy_hw"] == hw["accuracy_golden"]
+    assert hw["cycles_per_image_measured"] == hw["cycles_per_image_predicted"]
 
 
 def test_decomposition_costs_at_most_one_point(demo):
@@ -99,7 +133,7 @@ def test_sr_made_the_weights_structured(shipped):
 
 def test_structured_and_decomposed_models_agree_on_every_test_logit(shipped):
     ckpt, _, _ = shipped
-    _, test_ds = digits_split()
+    test_ds = _checkpoint_test_set(ckpt)
     _, decomposed = build_models(ckpt)
     structured = build_structured_model(ckpt)
     x = test_ds.tensors[0]

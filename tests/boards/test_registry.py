@@ -42,12 +42,12 @@ def test_smallest_fitting_board_by_resource_need():
 
 @pytest.fixture(scope="module")
 def shipped_qnets():
-    """Each shipped checkpoint quantized once: {zoo model: QuantNet}."""
-    from structhw.checkpoint import SHIPPED_CHECKPOINTS, shipped_checkpoint_path
+    """The demo and every board's default model quantized once: {zoo model: QuantNet}."""
+    from structhw.checkpoint import shipped_checkpoint_path
     from structhw.commands.compile import load_model
 
-    return {model: load_model(str(shipped_checkpoint_path(model)), False)
-            for model in SHIPPED_CHECKPOINTS}
+    models = {"digits-cnn"} | {get_board(name).default_model for name in BOARDS}
+    return {model: load_model(str(shipped_checkpoint_path(model)), False) for model in models}
 
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
