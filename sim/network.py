@@ -134,19 +134,28 @@ def cached_network_verilog(plan, root: Path) -> list:
     verilog = final / f"{NETWORK_TOP}.v"
     if verilog.is_file():
         return simulation_sources(verilog)
+    created = not final.parent.exists()
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
     try:
         write_network_verilog(plan, staging)
         os.replace(staging, final)
-    except OSError:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if not verilog.is_file():
-            raise
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and verilog.is_file():
+            return simulation_sources(verilog)
+        if created:
+            _remove_if_empty(final.parent)
         raise
     return simulation_sources(verilog)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` unless something else has been written into it meanwhile."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def simulate_network(plan, images, labels=None, *, seed: int = 0, idle: float = DEFAULT_IDLE,

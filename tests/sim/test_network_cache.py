@@ -60,3 +60,25 @@ def test_digest_covers_the_generator_sources(monkeypatch):
 
     monkeypatch.setattr(Path, "read_bytes", edited)
     assert network.generator_digest(plan) != before
+
+
+def test_an_interrupted_generation_leaves_no_cache_folder(tmp_path, monkeypatch):
+    def interrupted(plan, out_dir):
+        (out_dir / f"{network.NETWORK_TOP}.v").write_text("// half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(network, "write_network_verilog", interrupted)
+    try:
+        network.cached_network_verilog(FakePlan(2), tmp_path)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt was swallowed")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "verilog").mkdir()
+    (tmp_path / "verilog" / "other").write_text("kept")
+    try:
+        network.cached_network_verilog(FakePlan(3), tmp_path)
+    except KeyboardInterrupt:
+        pass
+    assert [p.name for p in (tmp_path / "verilog").iterdir()] == ["other"]
