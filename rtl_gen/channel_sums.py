@@ -3,6 +3,8 @@ two-operand adds (:class:`ChannelSums`)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from amaranth import Signal, signed
 
 from structhw.qnet import QuantLayer
@@ -46,22 +48,29 @@ class ChannelSums:
 
     def __init__(self, layer: QuantLayer):
         self.layer = layer
-        plans = [self._plan(layer, kind) for kind in CHANNEL_PLANS]
-        self.kind, self.nodes, self.outputs = min(
-            plans, key=lambda plan: sum(add_lut4(node[3]) for node in plan[1].values()
-                                        if node[0] != "in"))
+        self.kind, self.nodes, self.outputs = self._best_plan(
+            layer.in_channels, layer.groups, layer.group_channels, layer.channel_window, layer.c)
         self.pre_stages = max(self.nodes[key][4] for key in self.outputs)
+
+    @classmethod
+    @lru_cache(maxsize=1024)
+    def _best_plan(cls, in_channels: int, groups: int, cg: int, cw: int, c: int) -> tuple:
+        """The plan with fewer adder LUT4-equivalents, for a layer of this channel geometry
+        (cached: the compiler costs the same layer for many candidate parameters; the plan's
+        nodes are only read)."""
+        plans = [cls._plan(in_channels, groups, cg, cw, c, kind) for kind in CHANNEL_PLANS]
+        return min(plans, key=lambda plan: sum(add_lut4(node[3]) for node in plan[1].values()
+                                               if node[0] != "in"))
 
     # A node is (op, a, b, bits, stage): op "in" (a = input channel, 8 bits, stage 0), "add" or
     # "sub" (a ± b on operand values at the node's stage, wrapped to ``bits``). Operands precede
     # their users in the dict.
     @classmethod
-    def _plan(cls, layer, kind: str) -> tuple:
+    def _plan(cls, in_channels: int, groups: int, cg: int, cw: int, c: int, kind: str) -> tuple:
         nodes, outputs = {}, []
-        cg, cw, c = layer.group_channels, layer.channel_window, layer.c
-        for ch in range(layer.in_channels):
+        for ch in range(in_channels):
             nodes["in", ch] = ("in", ch, None, 8)
-        for g in range(layer.groups):
+        for g in range(groups):
             base = g * cg
             if kind == "dag":
                 outputs += [cls._window(nodes, base + k, cw) for k in range(c)]

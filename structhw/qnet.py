@@ -63,6 +63,14 @@ class LayerWidths:
     requant_product: int
 
 
+def _array_key(values) -> tuple:
+    """A hashable key equal exactly when two arrays (or lists) hold the same values."""
+    a = np.asarray(values)
+    if a.dtype == object:
+        return ("object", a.shape, tuple(a.ravel().tolist()))
+    return (a.dtype.str, a.shape, a.tobytes())
+
+
 @dataclass(eq=False)
 class QuantLayer:
     """One quantized structured layer. Shapes: ``alpha`` int8 [Cout, c, n, n]; ``bias`` int32,
@@ -158,7 +166,21 @@ class QuantLayer:
 
     # ----- arithmetic widths ----------------------------------------------------------------
     def widths(self) -> LayerWidths:
-        """Exact widths from the ranges the int8 input and this layer's integers allow."""
+        """Exact widths from the ranges the int8 input and this layer's integers allow.
+
+        Remembered for the integers they were computed from (the compiler asks for every
+        candidate engine of the layer): a layer whose α, bias, M, S or window changed since is
+        computed anew."""
+        key = (self.window, *(_array_key(v) for v in (self.alpha, self.bias, self.multiplier,
+                                                      self.shift)))
+        cached = self.__dict__.get("_widths_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        widths = self._compute_widths()
+        self.__dict__["_widths_cache"] = (key, widths)
+        return widths
+
+    def _compute_widths(self) -> LayerWidths:
         e_lo, e_hi = ACT_MIN * self.window, ACT_MAX * self.window
         # exact in Python integers (E may exceed int64 for a huge window): per output channel,
         # the extreme sums take E = e_lo on positive weights and e_hi on negative ones

@@ -82,3 +82,19 @@ def test_declared_widths_hold_every_extreme_input(layer):
 
     y = golden.requantize(acc, layer.multiplier, layer.shift, layer.relu)
     assert int(y.min()) >= layer.lo and int(y.max()) <= 127
+
+
+@given(tiny_layers())
+def test_remembered_widths_follow_every_change_of_the_layers_integers(layer):
+    """widths() is remembered per layer (the compiler asks for it per candidate); changing α, the
+    bias, M or S in place or by assignment gives the widths of the new integers."""
+    import copy
+    first = layer.widths()
+    assert layer.widths() == first
+    changed = copy.deepcopy(layer)
+    changed.alpha[...] = 1
+    changed.bias = np.zeros_like(layer.bias)
+    changed.multiplier[...] = 1
+    fresh = QuantLayer(**{f: getattr(changed, f) for f in layer.__dataclass_fields__})
+    assert changed.widths() == fresh._compute_widths()
+    assert layer.widths() == first == layer._compute_widths()
