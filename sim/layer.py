@@ -169,9 +169,9 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
     refs = [golden_layer(layer, x) for (layer, _), x in zip(cases, inputs)]
     from structhw.rtl_gen.verilog import simulation_sources, write_verilog
 
-    root = Path(build_root) if build_root is not None else default_build_root()
+    root = Path(build_root).absolute() if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="layers-"))
+    work = Path(work_dir).absolute() if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="layers-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         single = len(cases) == 1

@@ -111,13 +111,14 @@ def simulate_network_native(plan, images, labels=None, *, seed: int = 0,
     """
     start = time.perf_counter()
     x, ref = images_and_reference(plan, images)
-    root = Path(build_root) if build_root is not None else default_build_root()
+    root = Path(build_root).absolute() if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
     sources = [Path(s) for s in sources] or network_sources(plan, root)
     build = build_native(sources, NETWORK_TOP, 8 * plan.input_shape[0], 8 * plan.num_classes,
                          waves=waves, build_root=root)
     keep = work_dir is not None
-    work = Path(work_dir) if keep else Path(tempfile.mkdtemp(dir=root, prefix="native-run-"))
+    work = Path(work_dir).absolute() if keep else Path(tempfile.mkdtemp(dir=root,
+                                                                        prefix="native-run-"))
     try:
         result = _run(plan, x, ref, labels, build, work, start, seed=seed, idle=idle,
                       stall=stall, timing_images=timing_images, waves=waves, reset_at=reset_at,

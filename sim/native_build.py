@@ -138,7 +138,7 @@ def build_native(sources, dut: str, in_width: int, out_width: int, *, waves: boo
     files), built unless a valid cached one exists; ``waves`` builds VCD tracing in."""
     require_simulator("verilator")
     sources = [Path(s).resolve() for s in sources]
-    root = Path(build_root) if build_root is not None else default_build_root()
+    root = Path(build_root).absolute() if build_root is not None else default_build_root()
     key = build_key(sources, dut, in_width, out_width, waves)
     final = root / f"native-{dut}-{key[:16]}"
     rebuilt = False

@@ -225,9 +225,10 @@ def _simulate_cocotb(plan, images, labels, *, seed, idle, stall, timing_images, 
     """:func:`simulate_network` in the cocotb bench."""
     start = time.perf_counter()
     x, ref = images_and_reference(plan, images)
-    root = Path(build_root) if build_root is not None else default_build_root()
+    root = Path(build_root).absolute() if build_root is not None else default_build_root()
     root.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(dir=root, prefix="network-"))
+    work = (Path(work_dir).absolute() if work_dir is not None
+            else Path(tempfile.mkdtemp(dir=root, prefix="network-")))
     work.mkdir(parents=True, exist_ok=True)
     try:
         sources = [Path(s) for s in sources] or cached_network_verilog(plan, root)

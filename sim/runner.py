@@ -128,11 +128,13 @@ def require_simulator(name: str) -> None:
 
 
 def default_build_root() -> Path:
-    """``$STRUCTHW_SIM_CACHE``, else ``$XDG_CACHE_HOME/structhw/sim`` (``~/.cache/structhw/sim``)."""
+    """``$STRUCTHW_SIM_CACHE``, else ``$XDG_CACHE_HOME/structhw/sim`` (``~/.cache/structhw/sim``),
+    as an absolute path (a relative setting is taken from the current folder: the simulators
+    run in folders of their own)."""
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
+        return Path(os.environ[CACHE_ENV]).absolute()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "structhw" / "sim"
+    return (Path(base) / "structhw" / "sim").absolute()
 
 
 def design_hash(sources, toplevel: str, simulator: str, waves: bool, build_args=()) -> str:

@@ -105,3 +105,19 @@ def test_small_boards_default_model_is_bit_exact_on_every_test_image(capsys):
     printed = capsys.readouterr().out
     assert rc == 0, printed
     assert "mismatching logits: 0 of 3600" in printed
+
+
+@needs_verilator
+def test_relative_work_and_cache_folders_are_taken_from_the_current_folder(tmp_path, capsys,
+                                                                         monkeypatch):
+    """The simulator runs in folders of its own: a relative --work or $STRUCTHW_SIM_CACHE used to
+    make it miss its input (a traceback and a half-filled --work) or its executable."""
+    from structhw.checkpoint import shipped_checkpoint_path
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STRUCTHW_SIM_CACHE", "cache")
+    rc = main(["sim", str(shipped_checkpoint_path("digits-tiny")), "--board", "icebreaker",
+               "--images", "2", "--work", "work"])
+    assert rc == 0, capsys.readouterr()
+    assert "mismatching logits: 0 of 20" in capsys.readouterr().out
+    assert (tmp_path / "work" / "x.bin").is_file() and (tmp_path / "cache").is_dir()
