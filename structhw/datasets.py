@@ -58,6 +58,9 @@ CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 CIFAR_TEST_FILE = "test_batch.bin"
 CIFAR_RECORD = 1 + 3 * 32 * 32
 """Bytes per CIFAR-10 binary record: a label byte, then 1024 R, 1024 G, 1024 B (row-major)."""
+CIFAR_FILE_RECORDS = 10_000
+"""Records in each file of the official distribution: a file of more is not CIFAR-10 (and would
+be read whole into memory)."""
 
 
 class DataSet:
@@ -163,6 +166,10 @@ class Cifar10(DataSet):
             if size == 0 or size % CIFAR_RECORD:
                 raise ConfigError(f"{where}: {path} is malformed: {size} bytes is not a whole "
                                   f"number of {CIFAR_RECORD}-byte records")
+            if size > CIFAR_FILE_RECORDS * CIFAR_RECORD:
+                raise ConfigError(f"{where}: {path} is malformed: {size // CIFAR_RECORD} "
+                                  f"records, the binary distribution's files hold "
+                                  f"{CIFAR_FILE_RECORDS:,}")
 
     @property
     def test_size(self) -> int:

@@ -7,6 +7,8 @@ import os
 
 import torch.distributed as dist
 
+from .errors import ConfigError
+
 
 def world() -> tuple[int, int]:
     """``(rank, world_size)`` of the current process group, ``(0, 1)`` without one."""
@@ -15,11 +17,21 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+def env_world_size() -> int:
+    """``$WORLD_SIZE`` (torchrun's process count), 1 when unset; anything but a positive integer
+    is a :class:`ConfigError`."""
+    text = os.environ.get("WORLD_SIZE", "1")
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise ConfigError(f"$WORLD_SIZE must be a positive integer (torchrun sets it), got "
+                          f"{text[:40]!r}")
+    return int(text)
+
+
 @contextlib.contextmanager
 def process_group_from_env():
     """Join the gloo process group torchrun describes (``WORLD_SIZE`` > 1) for the duration, unless
     one is already initialised; without torchrun, do nothing."""
-    join = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    join = env_world_size() > 1 and not dist.is_initialized()
     if join:
         dist.init_process_group("gloo")
     try:

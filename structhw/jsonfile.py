@@ -20,16 +20,27 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object's dict, refusing a key given twice (JSON allows it; which one a reader
+    keeps is undefined, so such a file is ambiguous)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ConfigError(f"the key {twice[:60]!r} appears twice in one object")
+    return obj
+
+
 def read_json(path):
-    """The JSON value in ``path``; not a regular file, not JSON, not text or an integer beyond
-    64 bits → ConfigError naming the file. A missing file raises FileNotFoundError (the CLI
+    """The JSON value in ``path``; not a regular file, not JSON, not text, an integer beyond
+    64 bits or a key given twice in one object → ConfigError naming the file. A missing file raises FileNotFoundError (the CLI
     reports it as one line)."""
     path = Path(path)
     if path.exists() and not path.is_file():
         raise ConfigError(f"{path}: not a regular file")
     try:
         with open(path) as f:
-            return json.load(f, parse_int=_bounded_int)
+            return json.load(f, parse_int=_bounded_int, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except UnicodeDecodeError:

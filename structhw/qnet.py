@@ -299,7 +299,8 @@ class QuantLayer:
                 if arr.size and not all(isinstance(v, int) and not isinstance(v, bool) for v in arr.flat):
                     raise ValueError
                 kwargs[k] = arr.astype(np.int64)
-            except (ValueError, TypeError, OverflowError):
+            except (ValueError, TypeError, OverflowError, RuntimeError):
+                # RuntimeError: nested deeper than numpy's 32 dimensions
                 raise ConfigError(f"layer {name!r}: {k} must be a (nested) list of integers") from None
         if not isinstance(kwargs["relu"], bool):
             raise ConfigError(f"layer {name!r}: relu must be true or false, got {kwargs['relu']!r}")

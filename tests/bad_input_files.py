@@ -183,3 +183,26 @@ def _write_special_files(d) -> None:
                                                          + "1" * 5000, 1))
     (d / "int70.qnet.json").write_text(text.replace('"in_channels": 1',
                                                     f'"in_channels": {2 ** 70}', 1))
+    _write_probe_files(d, text)
+
+
+def _write_probe_files(d, text: str) -> None:
+    """The second probe's inputs: arrays nested deeper than numpy takes (but not deep enough for
+    the JSON guard), a duplicated key, .npy images that are empty, complex, or whose header
+    claims more than the file holds, and a CIFAR-10 file of more records than the official 10,000."""
+    nested = "[" * 40 + "1" + "]" * 40
+    assert '"bias": [' in text and '"relu": ' in text
+    (d / "nested40.qnet.json").write_text(text.replace('"bias": [', f'"bias": {nested}, "x": [', 1))
+    (d / "dupkey.qnet.json").write_text(text.replace('"relu": ', '"relu": false, "relu": ', 1))
+    np.save(d / "empty.npy", np.zeros((0, 1, 6, 6), dtype=np.int8))
+    np.save(d / "complex.npy", np.zeros((1, 6, 6), dtype=np.complex64))
+    header = b"{'descr': '|i1', 'fortran_order': False, 'shape': (1000000000000, 1, 6, 6), }"
+    header += b" " * (118 - len(header)) + b"\n"
+    (d / "claims.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                                   + header + bytes(64))
+    cifar = d / "cifar_big"
+    cifar.mkdir()
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        (cifar / name).write_bytes(bytes(20 * 3073))
+    with open(cifar / "data_batch_1.bin", "r+b") as f:
+        f.truncate(3073 * 10_001)

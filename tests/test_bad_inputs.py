@@ -328,6 +328,23 @@ CASES = {
     "run/missing-model": ["run", "--port", "{tty}", "--model", "/nonexistent/model.pt"],
     "run/truncated-model": ["run", "--port", "{tty}", "--model", "{S}/truncated.pt"],
     "run/qnet-metadata-list": ["run", "--port", "{tty}", "--model", "{S}/metadata.qnet.json"],
+    "run/image-empty": ["run", "--port", "{tty}", "--model", TINY, "{S}/empty.npy"],
+    "run/image-complex": ["run", "--port", "{tty}", "--model", TINY, "{S}/complex.npy"],
+    "run/image-header-beyond-file": ["run", "--port", "{tty}", "--model", TINY,
+                                     "{S}/claims.npy"],
+    "compile/qnet-nested-40-deep": ["compile", "{S}/nested40.qnet.json", "--budget", BUDGET,
+                                    "--out", "{out}", "--no-verilog"],
+    "sim/qnet-nested-40-deep": ["sim", "{S}/nested40.qnet.json"],
+    "compile/qnet-duplicate-key": ["compile", "{S}/dupkey.qnet.json", "--budget", BUDGET,
+                                   "--out", "{out}", "--no-verilog"],
+    "compile/budget-duplicate-field": ["compile", TINY, "--budget", BUDGET + ",dsp=9",
+                                       "--out", "{out}", "--no-verilog"],
+    "compile/budget-empty-field": ["compile", TINY, "--budget", "dsp=8,,lut4=20000,ebr=10",
+                                   "--out", "{out}", "--no-verilog"],
+    "sim/images-beyond-test-split": ["sim", DEMO, "--images", "361"],
+    "compile/cifar10-more-than-10000-records": ["compile", "resnet20", "--preset", "A",
+                                                "--data", "cifar10:{S}/cifar_big",
+                                                "--out", "{out}", "--no-verilog"],
     # ----- report
     "report/unknown-board": ["report", "--board", "nope", "--out", "{out}"],
     "report/missing-out": ["report"],
@@ -469,10 +486,31 @@ def test_the_table_covers_every_command_with_over_100_inputs():
     assert len(CASES) >= 100
 
 
+ENV_CASES = {
+    "train/world-size-not-an-integer": ({"WORLD_SIZE": "abc"}, ["train", "--out", "{out}"]),
+    "train/world-size-0": ({"WORLD_SIZE": "0"}, ["train", "--out", "{out}"]),
+}
+"""Bad settings of the environment variables a command reads, with the command line."""
+
+
 @pytest.mark.parametrize("argv", list(CASES.values()), ids=list(CASES))
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, static, tty, tmp_path,
                                                          monkeypatch, capsys, guarded,
                                                          time_limit):
+    check_refused(argv, static, tty, tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("env, argv", list(ENV_CASES.values()), ids=list(ENV_CASES))
+def test_bad_environment_is_one_line_exit_2_and_writes_nothing(env, argv, static, tty, tmp_path,
+                                                               monkeypatch, capsys, guarded,
+                                                               time_limit):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    check_refused(argv, static, tty, tmp_path, monkeypatch, capsys)
+
+
+def check_refused(argv, static, tty, tmp_path, monkeypatch, capsys) -> None:
+    """Run ``argv`` in a fresh folder; assert one error line, exit 2, nothing written."""
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("an earlier run's result\n")
     (tmp_path / "afile").write_text("a file, not a folder\n")

@@ -59,10 +59,16 @@ BUDGET_ENTRY = re.compile(r"(lut4|ff|dsp|ebr)=[0-9]+")
 def resolve_budget(board: str | None, budget: str | None) -> tuple[Budget, str]:
     """The budget and a name for it, from ``--budget`` text or a board name (default board)."""
     if budget is not None:
-        for part in filter(None, (p.strip() for p in budget.split(","))):
+        seen = set()
+        for part in (p.strip() for p in budget.split(",")):
             if not BUDGET_ENTRY.fullmatch(part):
                 raise ConfigError(f"--budget entry {part!r}: expected lut4=N, ff=N, dsp=N or "
-                                  f"ebr=N with N a decimal number (0-9)")
+                                  f"ebr=N with N a decimal number (0-9), entries separated by "
+                                  f"one comma")
+            key = part.partition("=")[0].strip()
+            if key in seen:
+                raise ConfigError(f"--budget gives {key} twice ({budget!r})")
+            seen.add(key)
         parsed = Budget.parse(budget)
         for key, (low, high) in BUDGET_RANGES.items():
             if not low <= getattr(parsed, key) <= high:

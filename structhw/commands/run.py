@@ -57,13 +57,20 @@ def load_images(paths, digits, qnet) -> list:
     out = []
     for path in paths:
         try:
-            arr = np.load(path, allow_pickle=False)
+            # mapped, not read: a header claiming more data than the file holds is refused here
+            arr = np.load(path, allow_pickle=False, mmap_mode="r")
         except (OSError, ValueError) as exc:
             raise ConfigError(f"image file {path}: not a readable .npy array ({exc})") from None
         batch = arr[None] if arr.ndim == 3 else arr
         if batch.ndim != 4 or tuple(batch.shape[1:]) != qnet.input_shape:
             raise ConfigError(f"image file {path}: shape {arr.shape}, the model takes "
                               f"[C,H,W] = {list(qnet.input_shape)} (or a batch of them)")
+        if not len(batch):
+            raise ConfigError(f"image file {path}: holds no image (shape {arr.shape})")
+        if not (np.issubdtype(batch.dtype, np.integer) or np.issubdtype(batch.dtype, np.floating)):
+            raise ConfigError(f"image file {path}: dtype {batch.dtype}; images are int8 values "
+                              f"or float images (normalised as the model's training data)")
+        batch = np.array(batch)
         if np.issubdtype(batch.dtype, np.floating):
             batch = quantize_input(torch.from_numpy(batch.astype(np.float32)), qnet).numpy()
         elif batch.min() < -128 or batch.max() > 127:

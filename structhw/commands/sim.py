@@ -262,6 +262,16 @@ def _simulate(plan, images, labels, args, bench: str, sources=()):
                             work_dir=args.work, sources=sources)
 
 
+def check_images_in_split(images, data: str) -> None:
+    """Refuse an ``--images`` beyond the test split of data set ``data`` (before any work)."""
+    from ..datasets import parse_data
+
+    available = parse_data(data).test_size
+    if images is not None and images > available:
+        raise ConfigError(f"--images must be at most {available} (the {data.split(':')[0]} "
+                          f"test split), got {images}")
+
+
 def _graph_test_images(args, input_shape: tuple, input_scale: float, data=None) -> tuple:
     """(int8 test images int64 [B, C, H, W], labels or None): the first ``--images`` test
     images of ``data`` (default ``--data``, else digits) for ``input_shape``, quantized to
@@ -279,6 +289,7 @@ def _graph_model(args, budget, target) -> tuple:
     from structhw.graph.pipeline import plan_graph, quantize_source
 
     source = model_source(args)
+    check_images_in_split(args.images, source.data or args.data or "digits")
     graph, _ = quantize_source(source, data=args.data)
     plan = plan_graph(graph, budget, target=target)
     images = _graph_test_images(args, graph.input_shape, graph.input_scale, source.data)
@@ -304,7 +315,9 @@ def _compiled_model(args) -> tuple:
         if args.data is not None:
             raise ConfigError("--data applies to graph plans; a chain plan runs on the digits "
                               "test split")
+        check_images_in_split(args.images, "digits")
         return (plan, *quantized_test_split(plan.qnet, args.images), folder.sources)
+    check_images_in_split(args.images, args.data or "digits")
     return (plan, *_graph_test_images(args, plan.graph.input_shape, plan.graph.input_scale),
             folder.sources)
 
@@ -337,6 +350,7 @@ def run_network(args) -> int:
         elif is_file_model(args.model) and not is_graph_file(args.model):
             refuse_model_options(args, "a checkpoint or chain qnet file (on the digits test "
                                  "split)")
+            check_images_in_split(args.images, "digits")
             qnet = load_model(args.model, dense=False)
             bar.update()
             bar.set_postfix_str("compile")
