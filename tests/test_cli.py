@@ -82,3 +82,61 @@ def test_a_second_ctrl_c_during_the_cleanup_is_ignored(tmp_path):
 
     assert _interrupted_training(tmp_path, signals.SIGINT, 3) == (
         130, ["structhw train: interrupted"])
+
+
+@pytest.mark.parametrize("sig, code, line", [("SIGTERM", 143, "structhw: terminated"),
+                                             ("SIGINT", 130, "structhw: interrupted")])
+def test_a_signal_while_the_commands_are_imported_is_one_line(sig, code, line):
+    """The command modules take seconds to import (torch): a signal then used to kill the
+    process without a line (SIGTERM) or print a KeyboardInterrupt traceback (Ctrl-C). The child
+    signals itself as the import starts."""
+    import signal
+    import subprocess
+    import sys
+
+    child = ("import os, signal, sys\n"
+             "from structhw import cli\n"
+             "build = cli.build_parser\n"
+             "def signalled():\n"
+             f"    os.kill(os.getpid(), signal.{sig})\n"
+             "    return build()\n"
+             "cli.build_parser = signalled\n"
+             "sys.exit(cli.console_main())\n")
+    done = subprocess.run([sys.executable, "-c", child, "count", "digits-cnn"], text=True,
+                          capture_output=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert (done.returncode, done.stderr.strip().splitlines()) == (code, [line]), done.stderr
+
+
+@pytest.fixture(scope="module")
+def unstructured_checkpoint(tmp_path_factory):
+    """A digits-tiny checkpoint after one epoch: its weights are not yet structured, so
+    decomposing it warns for every layer."""
+    out = tmp_path_factory.mktemp("run") / "run"
+    assert main(["train", "--model", "digits-tiny", "--epochs", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    return out / "checkpoint.pt"
+
+
+def test_warnings_are_one_line_each_after_a_command_that_succeeds(unstructured_checkpoint,
+                                                                  tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["compile", str(unstructured_checkpoint), "--board", "ulx3s-12f",
+                 "--no-verilog", "--out", str(tmp_path / "c")]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all(line.startswith("structhw compile: warning: layer ") and
+                         "weight is not structured" in line for line in lines), lines
+
+
+def test_a_command_that_fails_prints_its_error_line_alone(unstructured_checkpoint, tmp_path,
+                                                          capsys):
+    import warnings
+
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        assert main(["compile", str(unstructured_checkpoint), "--budget",
+                     "dsp=1,lut4=20000,ebr=10", "--out", str(tmp_path / "c")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("structhw compile: error: "), lines
+    assert not leaked, [str(w.message)[:100] for w in leaked]
