@@ -329,9 +329,9 @@ def check_config_values(ckpt: dict, where: str = "checkpoint") -> None:
     from .zoo import build_model
 
     config = ckpt["config"]
-    data = config.get("data", DEFAULT_DATA)
+    named = config.get("data", DEFAULT_DATA)
     # a CIFAR-10 folder is the training machine's: checked by its images' shape (the stand-in's)
-    data = CIFAR_LIKE_STANDIN if data.startswith("cifar10:") else data
+    data = CIFAR_LIKE_STANDIN if named.startswith("cifar10:") else named
     run = TrainConfig(model=config["model"], preset=config["preset"], lam=config["lam"],
                       epochs=config["epochs"], seed=config["seed"], lr=config["lr"],
                       batch_size=config["batch_size"], direct=config["recipe"] == "direct",
@@ -340,8 +340,9 @@ def check_config_values(ckpt: dict, where: str = "checkpoint") -> None:
         run.validate(min_epochs=0)
         plan = validate_plan(build_model(run.model), config["plan"])
     except ConfigError as exc:
+        message = str(exc).replace(f"--data {data} ", f"--data {named} ")
         _fail(where, f"config out of range (checked as `structhw train` checks its arguments): "
-                     f"{exc}")
+                     f"{message}")
     expected = run.plan()
     if plan != expected:
         layer = next((n for n in sorted(expected.keys() | plan.keys())
