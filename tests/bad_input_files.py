@@ -196,6 +196,7 @@ def _write_probe_files(d, text: str) -> None:
     (d / "dupkey.qnet.json").write_text(text.replace('"relu": ', '"relu": false, "relu": ', 1))
     np.save(d / "empty.npy", np.zeros((0, 1, 6, 6), dtype=np.int8))
     np.save(d / "complex.npy", np.zeros((1, 6, 6), dtype=np.complex64))
+    np.savez(d / "archive.npz", x=np.zeros((1, 1, 6, 6), dtype=np.int8))
     header = b"{'descr': '|i1', 'fortran_order': False, 'shape': (1000000000000, 1, 6, 6), }"
     header += b" " * (118 - len(header)) + b"\n"
     (d / "claims.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")

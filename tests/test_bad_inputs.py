@@ -330,6 +330,7 @@ CASES = {
     "run/qnet-metadata-list": ["run", "--port", "{tty}", "--model", "{S}/metadata.qnet.json"],
     "run/image-empty": ["run", "--port", "{tty}", "--model", TINY, "{S}/empty.npy"],
     "run/image-complex": ["run", "--port", "{tty}", "--model", TINY, "{S}/complex.npy"],
+    "run/image-npz-archive": ["run", "--port", "{tty}", "--model", TINY, "{S}/archive.npz"],
     "run/image-header-beyond-file": ["run", "--port", "{tty}", "--model", TINY,
                                      "{S}/claims.npy"],
     "compile/qnet-nested-40-deep": ["compile", "{S}/nested40.qnet.json", "--budget", BUDGET,

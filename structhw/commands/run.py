@@ -61,6 +61,10 @@ def load_images(paths, digits, qnet) -> list:
             arr = np.load(path, allow_pickle=False, mmap_mode="r")
         except (OSError, ValueError) as exc:
             raise ConfigError(f"image file {path}: not a readable .npy array ({exc})") from None
+        if not isinstance(arr, np.ndarray):
+            arr.close()
+            raise ConfigError(f"image file {path}: an .npz archive; give each array as a .npy "
+                              f"file (numpy.save)")
         batch = arr[None] if arr.ndim == 3 else arr
         if batch.ndim != 4 or tuple(batch.shape[1:]) != qnet.input_shape:
             raise ConfigError(f"image file {path}: shape {arr.shape}, the model takes "
