@@ -6,9 +6,7 @@ an argument the parser refuses, any ``OSError`` (a missing, unreadable or unwrit
 becomes one line on stderr and exit code 2, never a traceback. A tool failing for a reason
 outside the input (``ToolFailure``) or running out of memory is one line and exit code 1.
 Ctrl-C (SIGINT) and SIGTERM unwind the command like an exception, so that its staging folders
-and child processes are cleaned up, then print one line: exit codes 130 and 143. Python warnings
-(e.g. a checkpoint whose weights are not structured) are printed one line each once the command
-has succeeded, and left out beside a failure's error line.
+and child processes are cleaned up, then print one line: exit codes 130 and 143.
 """
 
 import argparse
