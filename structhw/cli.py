@@ -98,37 +98,40 @@ def signals_unwind():
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    if extra:
-        print(f"structhw {args.command}: error: unrecognized arguments: {' '.join(extra)} "
-              f"(see structhw {args.command} -h)", file=sys.stderr)
-        return 2
+    """Run one command; returns its exit code (see the module docstring). Signals unwind from
+    the start, while the command modules are imported too (``structhw: interrupted``)."""
+    command = "structhw"
     try:
         with signals_unwind():
+            parser = build_parser()
+            try:
+                args, extra = parser.parse_known_args(argv)
+            except SystemExit as exc:
+                return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            command = f"structhw {args.command}"
+            if extra:
+                print(f"{command}: error: unrecognized arguments: {' '.join(extra)} "
+                      f"(see {command} -h)", file=sys.stderr)
+                return 2
             return int(args.func(args) or 0)
     except ConfigError as exc:
-        print(f"structhw {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"structhw {args.command}: error: {one_line(describe_os_error(exc))}",
-              file=sys.stderr)
+        print(f"{command}: error: {one_line(describe_os_error(exc))}", file=sys.stderr)
         return 2
     except ToolFailure as exc:
-        print(f"structhw {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except MemoryError:
-        print(f"structhw {args.command}: error: out of memory (the machine's or a ulimit's "
-              f"limit was reached)", file=sys.stderr)
+        print(f"{command}: error: out of memory (the machine's or a ulimit's limit was "
+              f"reached)", file=sys.stderr)
         return 1
     except Terminated:
-        print(f"structhw {args.command}: terminated", file=sys.stderr)
+        print(f"{command}: terminated", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
-        print(f"structhw {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
 
 

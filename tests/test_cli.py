@@ -82,3 +82,27 @@ def test_a_second_ctrl_c_during_the_cleanup_is_ignored(tmp_path):
 
     assert _interrupted_training(tmp_path, signals.SIGINT, 3) == (
         130, ["structhw train: interrupted"])
+
+
+@pytest.mark.parametrize("sig, code, line", [("SIGTERM", 143, "structhw: terminated"),
+                                             ("SIGINT", 130, "structhw: interrupted")])
+def test_a_signal_while_the_commands_are_imported_is_one_line(sig, code, line):
+    """The command modules take seconds to import (torch): a signal then used to kill the
+    process without a line (SIGTERM) or print a KeyboardInterrupt traceback (Ctrl-C). The child
+    signals itself as the import starts."""
+    import signal
+    import subprocess
+    import sys
+
+    child = ("import os, signal, sys\n"
+             "from structhw import cli\n"
+             "build = cli.build_parser\n"
+             "def signalled():\n"
+             f"    os.kill(os.getpid(), signal.{sig})\n"
+             "    return build()\n"
+             "cli.build_parser = signalled\n"
+             "sys.exit(cli.console_main())\n")
+    done = subprocess.run([sys.executable, "-c", child, "count", "digits-cnn"], text=True,
+                          capture_output=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert (done.returncode, done.stderr.strip().splitlines()) == (code, [line]), done.stderr
