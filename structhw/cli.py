@@ -6,7 +6,8 @@ an argument the parser refuses, any ``OSError`` (a missing, unreadable or unwrit
 becomes one line on stderr and exit code 2, never a traceback. A tool failing for a reason
 outside the input (``ToolFailure``) or running out of memory is one line and exit code 1.
 Ctrl-C (SIGINT) and SIGTERM unwind the command like an exception, so that its staging folders
-and child processes are cleaned up, then print one line: exit codes 130 and 143.
+and child processes are cleaned up, then print one line: exit codes 130 and 143. The executable
+prints a command's Python warnings after it, one line each, and only when it did not fail.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 
 from .errors import ConfigError, ToolFailure
 
@@ -97,12 +99,17 @@ def signals_unwind():
             signal.signal(sig, handler)
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, warnings_as_lines: bool = False) -> int:
     """Run one command; returns its exit code (see the module docstring). Signals unwind from
-    the start, while the command modules are imported too (``structhw: interrupted``)."""
+    the start, while the command modules are imported too (``structhw: interrupted``).
+
+    ``warnings_as_lines`` (the executable's setting): the Python warnings the command emits, under
+    the caller's warning filters, are held and printed after it returns, one line each
+    (``structhw CMD: warning: …``); a command that fails prints its one error line alone."""
     command = "structhw"
+    held = warnings.catch_warnings(record=True) if warnings_as_lines else contextlib.nullcontext([])
     try:
-        with signals_unwind():
+        with signals_unwind(), held as caught:
             parser = build_parser()
             try:
                 args, extra = parser.parse_known_args(argv)
@@ -113,7 +120,10 @@ def main(argv=None) -> int:
                 print(f"{command}: error: unrecognized arguments: {' '.join(extra)} "
                       f"(see {command} -h)", file=sys.stderr)
                 return 2
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+        for warning in caught:
+            print(f"{command}: warning: {one_line(warning.message)}", file=sys.stderr)
+        return code
     except ConfigError as exc:
         print(f"{command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -136,9 +146,10 @@ def main(argv=None) -> int:
 
 
 def console_main() -> int:
-    """The ``structhw`` executable: :func:`main`; after an interrupted command, a late SIGINT or
-    SIGTERM (a second Ctrl-C) is ignored while the interpreter exits, so the exit code stays."""
-    code = main()
+    """The ``structhw`` executable: :func:`main` with warnings as lines; after an interrupted
+    command, a late SIGINT or SIGTERM (a second Ctrl-C) is ignored while the interpreter exits,
+    so the exit code stays."""
+    code = main(warnings_as_lines=True)
     if code in (130, 143):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)

@@ -106,3 +106,40 @@ def test_a_signal_while_the_commands_are_imported_is_one_line(sig, code, line):
                           capture_output=True, timeout=120,
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert (done.returncode, done.stderr.strip().splitlines()) == (code, [line]), done.stderr
+
+
+@pytest.fixture(scope="module")
+def unstructured_checkpoint(tmp_path_factory):
+    """A digits-tiny checkpoint after one epoch: its weights are not yet structured, so
+    decomposing it warns for every structured layer."""
+    out = tmp_path_factory.mktemp("run") / "run"
+    assert main(["train", "--model", "digits-tiny", "--epochs", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    return out / "checkpoint.pt"
+
+
+def _structhw(*argv):
+    """``structhw ARGV`` as the executable runs it (a child process): (exit code, stderr lines)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import sys; from structhw.cli import "
+                           "console_main; sys.exit(console_main())", *map(str, argv)],
+                          text=True, capture_output=True, timeout=300)
+    return done.returncode, done.stderr.strip().splitlines()
+
+
+def test_warnings_are_one_line_each_after_a_command_that_succeeds(unstructured_checkpoint,
+                                                                  tmp_path):
+    code, lines = _structhw("compile", unstructured_checkpoint, "--board", "ulx3s-12f",
+                            "--no-verilog", "--out", tmp_path / "c")
+    assert code == 0 and len(lines) == 2, lines
+    assert all(line.startswith("structhw compile: warning: layer ") and
+               "weight is not structured" in line for line in lines), lines
+
+
+def test_a_command_that_fails_prints_its_error_line_alone(unstructured_checkpoint, tmp_path):
+    code, lines = _structhw("compile", unstructured_checkpoint, "--budget",
+                            "dsp=1,lut4=20000,ebr=10", "--out", tmp_path / "c")
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("structhw compile: error: "), lines
