@@ -337,12 +337,11 @@ def check_config_values(ckpt: dict, where: str = "checkpoint") -> None:
                       batch_size=config["batch_size"], direct=config["recipe"] == "direct",
                       data=data)
     try:
-        run.validate(min_epochs=0)
+        run.validate(min_epochs=0, data_shown=named)
         plan = validate_plan(build_model(run.model), config["plan"])
     except ConfigError as exc:
-        message = str(exc).replace(f"--data {data} ", f"--data {named} ")
         _fail(where, f"config out of range (checked as `structhw train` checks its arguments): "
-                     f"{message}")
+                     f"{exc}")
     expected = run.plan()
     if plan != expected:
         layer = next((n for n in sorted(expected.keys() | plan.keys())

@@ -222,9 +222,10 @@ class Standin(DataSet):
                 normalise_rgb(x_test), torch.from_numpy(y_test.copy()))
 
 
-def labelled_data(data: str, input_shape, what: str) -> DataSet:
+def labelled_data(data: str, input_shape, what: str, shown: str | None = None) -> DataSet:
     """The data set ``data`` (a ``--data`` text) for training ``what``, a model of
-    ``input_shape`` (C, H, W); ConfigError when it has no labels or other images. Reads none."""
+    ``input_shape`` (C, H, W); ConfigError when it has no labels or other images, naming the data
+    set as ``shown`` (default ``data``). Reads none."""
     dataset = parse_data(data)
     if dataset.name == "random":
         raise ConfigError("--data random has no labels; train on digits, standin or cifar10:DIR")
@@ -232,8 +233,8 @@ def labelled_data(data: str, input_shape, what: str) -> DataSet:
     if dataset.input_shape != shape:
         fits = {(1, 8, 8): "digits", (3, 32, 32): "standin or cifar10:DIR"}.get(shape)
         hint = f"use --data {fits}" if fits else "no data set structhw reads has that shape"
-        raise ConfigError(f"{what} takes {'×'.join(map(str, shape))} images, --data {data} "
-                          f"holds {'×'.join(map(str, dataset.input_shape))}; {hint}")
+        raise ConfigError(f"{what} takes {'×'.join(map(str, shape))} images, "
+                          f"--data {shown or data} holds {'×'.join(map(str, dataset.input_shape))}; {hint}")
     return dataset
 
 

@@ -41,13 +41,15 @@ class TrainConfig:
     def recipe(self) -> str:
         return "direct" if self.direct else "sr"
 
-    def validate(self, world_size: int = 1, min_epochs: int = 1) -> None:
+    def validate(self, world_size: int = 1, min_epochs: int = 1,
+                 data_shown: str | None = None) -> None:
         """Raise :class:`ConfigError` naming the first parameter that cannot be honoured.
 
         ``min_epochs`` is 0 for a checkpoint's config (:mod:`structhw.checkpoint`): a checkpoint
         of an untrained model is valid, a run of 0 epochs is not. λ is bounded so that the SR
         term λ·SR stays finite in float32 (SR <= 1 per planned layer: a relative residual norm),
-        the learning rate so that it is a finite float32 (the optimizer's arithmetic)."""
+        the learning rate so that it is a finite float32 (the optimizer's arithmetic).
+        ``data_shown`` names the data set in messages (default ``data``)."""
         from .zoo import MODELS
 
         if self.model not in MODELS:
@@ -56,7 +58,7 @@ class TrainConfig:
             raise ConfigError(f"--data: must be a data set name, got {self.data!r}")
         from .datasets import labelled_data
         from .zoo import input_shape
-        labelled_data(self.data, input_shape(self.model), f"--model {self.model}")
+        labelled_data(self.data, input_shape(self.model), f"--model {self.model}", data_shown)
         if self.preset not in TRAIN_PRESETS:
             raise ConfigError(f"--preset: unknown preset {self.preset!r}; known: {', '.join(TRAIN_PRESETS)}")
         lam = _finite_number(self.lam)
