@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from structhw.graph.quant_graph import GRAPH_VERSION
+
 MODELS = Path(__file__).resolve().parent.parent / "structhw" / "models"
 HARDWARE_KEYS = ("images", "logits", "mismatches", "accuracy_hw", "accuracy_golden",
                  "cycles_per_image_measured", "cycles_per_image_predicted", "target", "bench")
@@ -48,8 +50,9 @@ def measured_metrics(checkpoint: Path, metrics: dict, images: int | None, board:
     qnet = work / "model.qnet.json"
     quant = structhw_json("quantize", str(checkpoint), "--out", str(qnet))
     dense = structhw_json("quantize", str(checkpoint), "--dense")
-    data = metrics.get("data", "digits")
-    data_args = () if data == "digits" else ("--data", data)  # a chain qnet is digits-only
+    # structhw sim takes --data for a graph qnet (version 2) only; a chain's is digits
+    graph = json.loads(qnet.read_text())["version"] == GRAPH_VERSION
+    data_args = ("--data", metrics.get("data", "digits")) if graph else ()
     image_args = () if images is None else ("--images", str(images))
     sim = structhw_json("sim", str(qnet), *data_args, *image_args, "--board", board)
     if sim["mismatches"]:
