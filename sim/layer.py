@@ -135,6 +135,41 @@ def _cycle_allowance(cases, images: list, idle: float, stall: float) -> int:
     return int(4 * slow * worst) + 20_000
 
 
+def _write_streams(cases, inputs, refs, work: Path) -> list[dict]:
+    """Write each case's input and expected beats to ``work/stream{k}.npz``; the bench's
+    description of each stream (port names, files, beats per image in and out)."""
+    single = len(cases) == 1
+    streams = []
+    for k, ((layer, _params), x, y) in enumerate(zip(cases, inputs, refs)):
+        data = work / f"stream{k}.npz"
+        np.savez(data, x=map_to_beats(x), y=map_to_beats(y))
+        streams.append({"in": "i" if single else f"i{k}", "out": "o" if single else f"o{k}",
+                        "data": str(data), "result": str(work / f"result{k}.npz"),
+                        "beats_in": layer.in_height * layer.in_width,
+                        "beats_out": layer.out_height * layer.out_width})
+    return streams
+
+
+def _read_results(cases, inputs, refs, streams, result) -> list:
+    """One :class:`LayerSimResult` per case from the bench's report and result files (an
+    incomplete output stream reads as zeros)."""
+    report = result.data
+    out = []
+    for k, ((layer, lp), x, y, entry) in enumerate(zip(cases, inputs, refs, report["streams"])):
+        with np.load(streams[k]["result"]) as f:
+            got = f["y_hw"]
+        complete = got.shape[0] == len(x) * streams[k]["beats_out"]
+        y_hw = (beats_to_map(got, len(x), layer.out_height, layer.out_width) if complete
+                else np.zeros_like(y))
+        out.append(LayerSimResult(
+            layer=layer, params=lp, x=x, y_ref=y, y_hw=y_hw, mismatches=entry["mismatches"],
+            notes=[n for n in report["notes"] if n.startswith(streams[k]["out"] + " ")],
+            cycles_per_image=entry.get("cycles_per_image"),
+            latency_cycles=entry.get("latency_cycles"),
+            predicted_cycles=_cycles(layer, lp), waves=result.waves))
+    return out
+
+
 def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
                     idle: float = DEFAULT_IDLE, stall: float = DEFAULT_STALL,
                     simulator: str = "verilator", waves: bool = False,
@@ -180,14 +215,7 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
         verilog = write_verilog(component, work / "rtl", LAYER_TOP)
         sources = simulation_sources(verilog)
 
-        streams = []
-        for k, ((layer, _params), x, y) in enumerate(zip(cases, inputs, refs)):
-            data = work / f"stream{k}.npz"
-            np.savez(data, x=map_to_beats(x), y=map_to_beats(y))
-            streams.append({"in": "i" if single else f"i{k}", "out": "o" if single else f"o{k}",
-                            "data": str(data), "result": str(work / f"result{k}.npz"),
-                            "beats_in": layer.in_height * layer.in_width,
-                            "beats_out": layer.out_height * layer.out_width})
+        streams = _write_streams(cases, inputs, refs, work)
         counts = [len(x) for x in inputs]
         skip = max(images_in_flight(engine_variant(lp).latency(layer, lp), _cycles(layer, lp))
                    for layer, lp in cases)
@@ -198,20 +226,7 @@ def simulate_layers(cases, inputs=None, *, images: int = 2, seed: int = 0,
         result = run_stream_bench("structhw.sim.layer_bench", sources, LAYER_TOP, check=check, params=params,
                                   simulator=simulator, waves=waves, seed=seed, build_root=root,
                                   work_dir=work / "run", quiet=quiet)
-        report = result.data
-        out = []
-        for k, ((layer, lp), x, y, entry) in enumerate(zip(cases, inputs, refs, report["streams"])):
-            with np.load(streams[k]["result"]) as f:
-                got = f["y_hw"]
-            complete = got.shape[0] == len(x) * streams[k]["beats_out"]
-            y_hw = (beats_to_map(got, len(x), layer.out_height, layer.out_width) if complete
-                    else np.zeros_like(y))
-            out.append(LayerSimResult(
-                layer=layer, params=lp, x=x, y_ref=y, y_hw=y_hw, mismatches=entry["mismatches"],
-                notes=[n for n in report["notes"] if n.startswith(streams[k]["out"] + " ")],
-                cycles_per_image=entry.get("cycles_per_image"),
-                latency_cycles=entry.get("latency_cycles"),
-                predicted_cycles=_cycles(layer, lp), waves=result.waves))
+        out = _read_results(cases, inputs, refs, streams, result)
     except BaseException:
         if work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
