@@ -8,7 +8,7 @@ golden outputs and passes the parameters described in :mod:`structhw.sim.stream_
 
 import cocotb
 
-from structhw.sim.runner import test_params, write_test_result
+from structhw.sim.bench_io import test_params, write_test_result
 from structhw.sim.stream_check import check_streams
 
 

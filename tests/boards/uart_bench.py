@@ -6,7 +6,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, FallingEdge
 
 from structhw.boards import protocol
-from structhw.sim.runner import test_params, write_test_result
+from structhw.sim.bench_io import test_params, write_test_result
 from structhw.sim.streams import TB
 
 

@@ -5,7 +5,7 @@ edge and handed back to the pytest side."""
 import cocotb
 from cocotb.triggers import FallingEdge
 
-from structhw.sim.runner import test_params, write_test_result
+from structhw.sim.bench_io import test_params, write_test_result
 from structhw.sim.streams import TB
 
 

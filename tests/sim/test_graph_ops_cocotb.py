@@ -22,7 +22,7 @@ from structhw.rtl_gen.pooling import AvgPool, GlobalAvgPool, MaxPool, maxpool_cy
 from structhw.rtl_gen.residual import ResidualAdd
 from structhw.rtl_gen.shortcut import PadShortcut, Relu
 from structhw.rtl_gen.verilog import lint, write_verilog
-from structhw.sim import runner
+from structhw.sim import bench_io
 from structhw.sim.runner import run, simulator_available
 from structhw.sim.streams import StreamBench, StreamSink, StreamSource, TB, pack_int8, unpack_int8
 
@@ -40,7 +40,7 @@ def _beats(batch: torch.Tensor) -> np.ndarray:
 async def graph_op_bench(dut):
     """Drive the input streams named in ``ports`` (one per op input) with random int8 images,
     drain ``o``, compare with the golden op; report mismatches and the per-image period."""
-    p = runner.test_params()
+    p = bench_io.test_params()
     ports = p["ports"]
     op = op_from_json(p["op"])
     rng = np.random.default_rng(p["seed"])
@@ -56,7 +56,7 @@ async def graph_op_bench(dut):
     mismatches = int((got != want).sum())
     per_image = len(want) // p["images"]
     period = sink.cycles[2 * per_image - 1] - sink.cycles[per_image - 1]
-    runner.write_test_result({"mismatches": mismatches, "period": period})
+    bench_io.write_test_result({"mismatches": mismatches, "period": period})
     assert mismatches == 0, f"{mismatches} mismatching elements"
 
 

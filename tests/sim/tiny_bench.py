@@ -4,7 +4,7 @@ every output compared, cycle counts handed back through the runner."""
 import cocotb
 import numpy as np
 
-from structhw.sim.runner import test_params, write_test_result
+from structhw.sim.bench_io import test_params, write_test_result
 from structhw.sim.streams import StreamBench, StreamSink, StreamSource, TB, pack_int8, unpack_int8
 
 
