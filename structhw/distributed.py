@@ -17,14 +17,32 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+MAX_WORLD_SIZE = 65536
+"""The most training processes structhw joins (far beyond any machine here; a larger
+``$WORLD_SIZE`` is a mistake, not a cluster)."""
+RENDEZVOUS_VARIABLES = ("RANK", "MASTER_ADDR", "MASTER_PORT")
+"""What torch's ``env://`` rendezvous reads beside ``$WORLD_SIZE`` (torchrun sets them all)."""
+
+
 def env_world_size() -> int:
-    """``$WORLD_SIZE`` (torchrun's process count), 1 when unset; anything but a positive integer
-    is a :class:`ConfigError`."""
+    """``$WORLD_SIZE`` (torchrun's process count), 1 when unset. A :class:`ConfigError` unless it
+    is an integer from 1 to :data:`MAX_WORLD_SIZE` and, above 1, ``$RANK`` (an integer below it),
+    ``$MASTER_ADDR`` and ``$MASTER_PORT`` are set as torchrun sets them."""
     text = os.environ.get("WORLD_SIZE", "1")
-    if not (text.isascii() and text.isdigit() and int(text) >= 1):
-        raise ConfigError(f"$WORLD_SIZE must be a positive integer (torchrun sets it), got "
-                          f"{text[:40]!r}")
-    return int(text)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_WORLD_SIZE):
+        raise ConfigError(f"$WORLD_SIZE must be an integer from 1 to {MAX_WORLD_SIZE} (torchrun "
+                          f"sets it), got {text[:40]!r}")
+    size = int(text)
+    if size > 1:
+        missing = [name for name in RENDEZVOUS_VARIABLES if not os.environ.get(name)]
+        if missing:
+            raise ConfigError(f"$WORLD_SIZE is {size} but ${', $'.join(missing)} not set: run "
+                              f"several training processes with torchrun")
+        rank = os.environ["RANK"]
+        if not (rank.isascii() and rank.isdigit() and int(rank) < size):
+            raise ConfigError(f"$RANK must be an integer from 0 to {size - 1} (torchrun sets it), "
+                              f"got {rank[:40]!r}")
+    return size
 
 
 @contextlib.contextmanager

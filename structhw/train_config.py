@@ -22,6 +22,12 @@ TRAIN_PRESETS = ("A", "B")
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.json"
 
+MAX_EPOCHS = 1_000_000
+"""The most epochs a run may ask for (a larger count is a typo: a million epochs of the smallest
+data set here already take weeks)."""
+MAX_BATCH_SIZE = 1_000_000
+"""The largest batch (images per optimiser step over all processes; the data sets here hold at
+most 60,000 training images, and a batch larger than the set is the whole set)."""
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -69,8 +75,9 @@ class TrainConfig:
             raise ConfigError(
                 f"--lam: λ·SR must be finite in float32 (SR <= 1 per planned layer, {layers} "
                 f"layers): λ must be at most {FLOAT32_MAX / max(layers, 1):.3g}, got {lam:g}")
-        if not (_is_int(self.epochs) and self.epochs >= min_epochs):
-            raise ConfigError(f"--epochs: must be an integer >= {min_epochs}, got {_short(self.epochs)}")
+        if not (_is_int(self.epochs) and min_epochs <= self.epochs <= MAX_EPOCHS):
+            raise ConfigError(f"--epochs: must be an integer from {min_epochs} to {MAX_EPOCHS:,}, "
+                              f"got {_short(self.epochs)}")
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ConfigError(f"--seed: must be an integer >= 0, got {_short(self.seed)}")
         if self.seed > MAX_SEED:
@@ -81,8 +88,9 @@ class TrainConfig:
             raise ConfigError(f"--lr: must be a finite number > 0, got {_short(self.lr)}")
         if lr > FLOAT32_MAX:
             raise ConfigError(f"--lr: must be at most {FLOAT32_MAX:.4g} (a finite float32), got {lr:g}")
-        if not (_is_int(self.batch_size) and self.batch_size >= 1):
-            raise ConfigError(f"--batch-size: must be an integer >= 1, got {_short(self.batch_size)}")
+        if not (_is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE):
+            raise ConfigError(f"--batch-size: must be an integer from 1 to {MAX_BATCH_SIZE:,}, "
+                              f"got {_short(self.batch_size)}")
         if self.batch_size % world_size:
             raise ConfigError(
                 f"--batch-size: {self.batch_size} does not split evenly over {world_size} processes"

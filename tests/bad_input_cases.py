@@ -26,6 +26,8 @@ CASES = {
     "count/extra-argument": ["count", "digits-cnn", "more"],
     "count/json-with-value": ["count", "digits-cnn", "--json=yes"],
     # ----- train
+    "train/batch-size-beyond-any-set": ["train", "--batch-size", "9" * 20, "--out", "{out}"],
+    "train/epochs-beyond-any-run": ["train", "--epochs", "9" * 20, "--out", "{out}"],
     "train/epochs-0": ["train", "--epochs", "0", "--out", "{out}"],
     "train/epochs-negative": ["train", "--epochs", "-1", "--out", "{out}"],
     "train/epochs-not-int": ["train", "--epochs", "2.5", "--out", "{out}"],
@@ -380,5 +382,9 @@ CASES = {
 ENV_CASES = {
     "train/world-size-not-an-integer": ({"WORLD_SIZE": "abc"}, ["train", "--out", "{out}"]),
     "train/world-size-0": ({"WORLD_SIZE": "0"}, ["train", "--out", "{out}"]),
+    "train/world-size-huge": ({"WORLD_SIZE": "9" * 23}, ["train", "--out", "{out}"]),
+    "train/world-size-2-without-torchrun": ({"WORLD_SIZE": "2"}, ["train", "--out", "{out}"]),
+    "train/rank-beyond-the-world": ({"WORLD_SIZE": "2", "RANK": "5", "MASTER_ADDR": "localhost",
+                                     "MASTER_PORT": "29500"}, ["train", "--out", "{out}"]),
 }
 """Bad settings of the environment variables a command reads, with the command line."""

@@ -300,7 +300,7 @@ def test_resealed_float64_weights_are_refused(tmp_path):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c.update(epochs=-5), "--epochs: must be an integer >= 0, got -5"),
+        (lambda c: c.update(epochs=-5), "--epochs: must be an integer from 0 to 1,000,000, got -5"),
         (lambda c: c.update(lam=float("nan")), "--lam: λ must be a finite number >= 0, got nan"),
         (lambda c: c.update(lam=1e308), "--lam: λ"),
         (lambda c: c.update(lr=10**400), "--lr: must be a finite number > 0"),

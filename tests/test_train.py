@@ -129,7 +129,7 @@ def test_cli_direct_run_trains_the_decomposed_architecture(tmp_path):
         (["--preset", "dense"], "--preset: unknown preset 'dense'"),
         (["--lam", "-0.5"], "--lam: λ must be a finite number >= 0"),
         (["--lam", "inf"], "--lam"),
-        (["--epochs", "0"], "--epochs: must be an integer >= 1"),
+        (["--epochs", "0"], "--epochs: must be an integer from 1 to 1,000,000"),
         (["--batch-size", "0"], "--batch-size"),
         (["--seed", "-1"], "--seed: must be an integer >= 0"),
         (["--lr", "0"], "--lr: must be a finite number > 0"),
@@ -212,7 +212,7 @@ def test_run_training_trains_dense_and_structured_from_the_same_start(monkeypatc
         ("lr", "0.1", "--lr: must be a finite number > 0"),
         ("lam", True, "--lam: λ must be a finite number >= 0"),
         ("seed", 2**80, "--seed: must be at most " + str(2**64 - 1)),
-        ("epochs", 1.5, "--epochs: must be an integer >= 1"),
+        ("epochs", 1.5, "--epochs: must be an integer from 1 to 1,000,000"),
     ],
     ids=["lr-bigint", "lam-bigint", "lr-str", "lam-bool", "seed-2**80", "epochs-float"],
 )
