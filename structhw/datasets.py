@@ -233,8 +233,9 @@ def labelled_data(data: str, input_shape, what: str, shown: str | None = None) -
     if dataset.input_shape != shape:
         fits = {(1, 8, 8): "digits", (3, 32, 32): "standin or cifar10:DIR"}.get(shape)
         hint = f"use --data {fits}" if fits else "no data set structhw reads has that shape"
+        holds = "×".join(map(str, dataset.input_shape))
         raise ConfigError(f"{what} takes {'×'.join(map(str, shape))} images, "
-                          f"--data {shown or data} holds {'×'.join(map(str, dataset.input_shape))}; {hint}")
+                          f"--data {shown or data} holds {holds}; {hint}")
     return dataset
 
 

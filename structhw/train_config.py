@@ -29,6 +29,7 @@ MAX_BATCH_SIZE = 1_000_000
 """The largest batch (images per optimiser step over all processes; the data sets here hold at
 most 60,000 training images, and a batch larger than the set is the whole set)."""
 
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run (and is stored in its checkpoint)."""
