@@ -53,8 +53,7 @@ def _interrupted_training(tmp_path, sig, count: int):
     import time
 
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from structhw.cli import "
-                             "console_main; sys.exit(console_main())", "train", "--epochs", "60",
+    proc = subprocess.Popen([sys.executable, "-m", "structhw", "train", "--epochs", "60",
                              "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signals.signal(signals.SIGINT, signals.SIG_DFL))
     deadline = time.time() + 120
@@ -123,8 +122,7 @@ def _structhw(*argv):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", "import sys; from structhw.cli import "
-                           "console_main; sys.exit(console_main())", *map(str, argv)],
+    done = subprocess.run([sys.executable, "-m", "structhw", *map(str, argv)],
                           text=True, capture_output=True, timeout=300)
     return done.returncode, done.stderr.strip().splitlines()
 

@@ -3,7 +3,6 @@
 backpressure, images back to back; with no stalls their cycles per image and latency equal the
 formulas of structhw.rtl_gen.pooling exactly."""
 
-
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
